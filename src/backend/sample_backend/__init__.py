@@ -1,0 +1,1 @@
+"""Sample backend Lambda for the JWT authorizer demo (REST and HTTP API)."""
