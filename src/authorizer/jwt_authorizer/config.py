@@ -1,0 +1,559 @@
+"""The configuration contract: one parser from environment to frozen values, run once at init.
+
+Two ways in, one shape out:
+
+* ``AUTH_CONFIG``: a JSON document, ``file:<path>`` or ``ssm:<parameter-name>``;
+* simple single-issuer mode from ``ISSUER``, ``AUDIENCE``, ... when ``AUTH_CONFIG`` is absent.
+
+Simple mode is translated into the ``AUTH_CONFIG`` shape and parsed by the same code, so the two
+can never disagree. Every problem raises :class:`ConfigError` naming the offending field: a bad
+deployment fails at init instead of silently denying (or allowing) later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {
+        "RS256", "RS384", "RS512",
+        "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512",
+        "EdDSA",
+    }
+)  # fmt: skip
+PROFILES: Final = ("entra-b2c", "entra-id", "entra-external-id", "wso2", "cognito", "oidc")
+TENANT_PLACEHOLDER: Final = "{tenantid}"
+GUID_RE: Final = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_GUID_IN_PATH_RE: Final = re.compile(
+    r"/([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})(?:/|$)"
+)
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+_SEGMENT_RE: Final = re.compile(r"^(\{[A-Za-z0-9_.-]+\}|\{[A-Za-z0-9_.-]+\+\}|[^{}/*?]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Claim conventions of one identity-provider family (see identity-provider-tokens.md)."""
+
+    scope_claims: tuple[str, ...]
+    client_id_claims: tuple[str, ...]
+    microsoft: bool = False
+    tenant_required: bool = False
+    audience_claim: str = "aud"
+    token_use: str | None = None
+    kid_suffix_match: bool = False
+
+
+PROFILE_DEFAULTS: Final[Mapping[str, Profile]] = {
+    "entra-b2c": Profile(scope_claims=("scp",), client_id_claims=("azp",), microsoft=True),
+    "entra-id": Profile(
+        scope_claims=("scp", "roles"),
+        client_id_claims=("azp", "appid"),
+        microsoft=True,
+        tenant_required=True,
+    ),
+    "entra-external-id": Profile(
+        scope_claims=("scp", "roles"),
+        client_id_claims=("azp", "appid"),
+        microsoft=True,
+        tenant_required=True,
+    ),
+    "wso2": Profile(
+        scope_claims=("scope",), client_id_claims=("client_id", "azp"), kid_suffix_match=True
+    ),
+    "cognito": Profile(
+        scope_claims=("scope",),
+        client_id_claims=("client_id",),
+        audience_claim="client_id",
+        token_use="access",  # noqa: S106 - a claim value, not a secret
+    ),
+    "oidc": Profile(scope_claims=("scope", "scp"), client_id_claims=("client_id", "azp", "cid")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerConfig:
+    """Everything needed to accept tokens from one issuer. ``issuer`` is compared exactly."""
+
+    issuer: str
+    audiences: frozenset[str]
+    profile: str
+    algorithms: frozenset[str]
+    scope_claims: tuple[str, ...]
+    client_id_claims: tuple[str, ...]
+    principal_claims: tuple[str, ...]
+    leeway_seconds: int
+    discovery_url: str | None = None
+    discovery_issuer: str | None = None
+    jwks_uri: str | None = None
+    jwks: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    allowed_client_ids: frozenset[str] | None = None
+    required_claims: tuple[tuple[str, frozenset[str]], ...] = ()
+    max_token_age_seconds: int | None = None
+    ca_bundle: str | None = None
+    tenants: frozenset[str] = frozenset()
+    tenant_id: str | None = None
+    token_types: frozenset[str] | None = None
+    microsoft: bool = False
+    tenant_required: bool = False
+    audience_claim: str = "aud"
+    token_use: str | None = None
+    kid_suffix_match: bool = False
+
+    @property
+    def templated(self) -> bool:
+        """Entra multi-tenant metadata issuers carry a literal ``{tenantid}``."""
+        return TENANT_PLACEHOLDER in self.issuer
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """How key sets are fetched and cached; defaults follow Microsoft's rollover guidance."""
+
+    refresh_seconds: int = 3600
+    kid_miss_cooldown_seconds: int = 300
+    retry_seconds: int = 30
+    max_stale_seconds: int = 86400
+    connect_timeout_seconds: float = 1.0
+    read_timeout_seconds: float = 2.0
+    max_response_bytes: int = 512 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """A permission rule for one route key in HTTP API form (``GET /orders/{id}``, ``$default``)."""
+
+    route_key: str
+    method: str
+    path: str
+    scopes: frozenset[str] = frozenset()
+    all_scopes: frozenset[str] = frozenset()
+    issuers: frozenset[str] | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.route_key == "$default"
+
+    def applies_to(self, issuer: str) -> bool:
+        return self.issuers is None or issuer in self.issuers
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSource:
+    """Where a REQUEST-type event carries the token."""
+
+    kind: Literal["header", "query", "cookie"]
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole, validated configuration of one authorizer function."""
+
+    issuers: tuple[IssuerConfig, ...]
+    routes: tuple[RouteRule, ...] = ()
+    unmatched: Literal["deny", "authenticated"] = "authenticated"
+    response_mode: Literal["simple", "iam"] = "simple"
+    http_unauthorized: Literal["deny", "raise"] = "deny"
+    token_sources: tuple[TokenSource, ...] = (TokenSource("header", "Authorization"),)
+    allow_bare_token: bool = False
+    max_token_bytes: int = 16 * 1024
+    context_claims: tuple[tuple[str, str], ...] = ()
+    context_max_bytes: int = 4096
+    keys: KeySettings = KeySettings()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
+) -> Config:
+    """Read the configuration from the environment (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    base = base_dir if base_dir is not None else Path(__file__).resolve().parent.parent
+    raw = (env.get("AUTH_CONFIG") or "").strip()
+    document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
+    if not raw and env.get("RESPONSE_MODE"):
+        document["response_mode"] = env["RESPONSE_MODE"].strip()
+    return parse_config(document)
+
+
+def _read_auth_config(raw: str, base: Path) -> dict[str, Any]:
+    if raw.startswith("file:"):
+        path = Path(raw[5:])
+        path = path if path.is_absolute() else base / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError("AUTH_CONFIG", f"cannot read {path}: {err.strerror}") from err
+    elif raw.startswith("ssm:"):
+        text = _read_ssm_parameter(raw[4:])
+    else:
+        text = raw
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        raise ConfigError("AUTH_CONFIG", f"not valid JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise ConfigError("AUTH_CONFIG", "must be a JSON object")
+    return document
+
+
+def _read_ssm_parameter(name: str) -> str:
+    """Only this path imports boto3 (through Powertools Parameters), and only at init."""
+    if not name:
+        raise ConfigError("AUTH_CONFIG", "ssm: needs a parameter name")
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_parameter(name, decrypt=True, max_age=300)
+    except Exception as err:
+        raise ConfigError("AUTH_CONFIG", f"cannot read SSM parameter {name}: {err}") from err
+    return str(value)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
+    issuer = (env.get("ISSUER") or "").strip()
+    if not issuer:
+        raise ConfigError("ISSUER", "set ISSUER (or AUTH_CONFIG) to the exact iss of your tokens")
+    entry: dict[str, Any] = {"issuer": issuer, "audiences": _csv(env.get("AUDIENCE"))}
+    optional = {
+        "discovery_url": env.get("DISCOVERY_URL"),
+        "jwks_uri": env.get("JWKS_URI"),
+        "profile": env.get("ISSUER_PROFILE"),
+        "ca_bundle": env.get("CA_BUNDLE"),
+    }
+    entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
+    lists = {
+        "algorithms": env.get("ALGORITHMS"),
+        "scope_claims": env.get("SCOPE_CLAIMS"),
+        "allowed_client_ids": env.get("ALLOWED_CLIENT_IDS"),
+    }
+    entry.update({key: _csv(value) for key, value in lists.items() if value and value.strip()})
+    document: dict[str, Any] = {"issuers": [entry]}
+    routes = (env.get("ROUTES") or "").strip()
+    if routes:
+        try:
+            document["routes"] = json.loads(routes)
+        except ValueError as err:
+            raise ConfigError("ROUTES", f"not valid JSON ({err})") from err
+    return document
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Reader:
+    """Typed access to one JSON object, naming the field path in every error."""
+
+    def __init__(self, data: object, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(path, "must be a JSON object")
+        self.data: dict[str, Any] = data
+        self.path = path
+
+    def name(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def string(self, key: str, default: str | None = None) -> str | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(self.name(key), "must be a non-empty string")
+        return value.strip()
+
+    def strings(self, key: str, *, required: bool = False) -> tuple[str, ...] | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise ConfigError(self.name(key), "is required (a non-empty list of strings)")
+            return None
+        if isinstance(value, str):
+            value = value.split()
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise ConfigError(self.name(key), "must be a list of non-empty strings")
+        if required and not value:
+            raise ConfigError(self.name(key), "must not be empty")
+        return tuple(item.strip() for item in value)
+
+    def integer(self, key: str, default: int | None, *, minimum: int = 0) -> int | None:
+        value = self.data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(self.name(key), f"must be an integer >= {minimum}")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float) -> float:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise ConfigError(self.name(key), f"must be a number >= {minimum}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(self.name(key), "must be true or false")
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
+        value = self.data.get(key, default)
+        if value not in options:
+            raise ConfigError(self.name(key), f"must be one of {', '.join(options)}")
+        return str(value)
+
+
+def parse_config(document: Mapping[str, Any]) -> Config:
+    """Validate a configuration document (the ``AUTH_CONFIG`` shape) into a :class:`Config`."""
+    top = _Reader(dict(document), "")
+    issuer_docs = top.data.get("issuers")
+    if not isinstance(issuer_docs, list) or not issuer_docs:
+        raise ConfigError("issuers", "must be a non-empty list of issuer objects")
+    issuers = tuple(
+        _parse_issuer(_Reader(doc, f"issuers[{i}]")) for i, doc in enumerate(issuer_docs)
+    )
+    seen: set[str] = set()
+    for i, entry in enumerate(issuers):
+        if entry.issuer in seen:
+            raise ConfigError(f"issuers[{i}].issuer", "is configured twice")
+        seen.add(entry.issuer)
+    routes = _parse_routes(top.data.get("routes"), seen)
+    unmatched_default = "deny" if routes else "authenticated"
+    context_claims = top.data.get("context_claims", {})
+    if not isinstance(context_claims, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in context_claims.items()
+    ):
+        raise ConfigError("context_claims", "must map context keys to claim names (strings)")
+    return Config(
+        issuers=issuers,
+        routes=routes,
+        unmatched=top.choice("unmatched", ("deny", "authenticated"), unmatched_default),  # type: ignore[arg-type]
+        response_mode=top.choice("response_mode", ("simple", "iam"), "simple"),  # type: ignore[arg-type]
+        http_unauthorized=top.choice("http_unauthorized", ("deny", "raise"), "deny"),  # type: ignore[arg-type]
+        token_sources=_parse_token_sources(top.data.get("token_sources")),
+        allow_bare_token=top.boolean("allow_bare_token", False),
+        max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,
+        context_claims=tuple(sorted(context_claims.items())),
+        context_max_bytes=top.integer("context_max_bytes", 4096, minimum=256) or 4096,
+        keys=_parse_key_settings(top.data.get("keys", {})),
+    )
+
+
+def _parse_issuer(entry: _Reader) -> IssuerConfig:
+    issuer = entry.string("issuer")
+    if issuer is None:
+        raise ConfigError(entry.name("issuer"), "is required (the exact iss of your tokens)")
+    profile_name = entry.choice("profile", PROFILES, "oidc")
+    profile = PROFILE_DEFAULTS[profile_name]
+    audiences = entry.strings("audiences", required=True) or ()
+    algorithms = entry.strings("algorithms") or ("RS256",)
+    for alg in algorithms:
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigError(
+                entry.name("algorithms"),
+                f"{alg!r} is not allowed; use asymmetric algorithms only "
+                f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))})",
+            )
+    jwks = entry.data.get("jwks")
+    if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
+        raise ConfigError(entry.name("jwks"), 'must be a JWKS object {"keys": [...]}')
+    discovery_url = entry.string("discovery_url")
+    jwks_uri = entry.string("jwks_uri")
+    for key, url in (("discovery_url", discovery_url), ("jwks_uri", jwks_uri)):
+        if url is not None:
+            _check_url(entry.name(key), url)
+    if jwks is None and jwks_uri is None and discovery_url is None:
+        _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
+    tenants = frozenset(entry.strings("tenants") or ())
+    for tenant in tenants:
+        if not GUID_RE.match(tenant):
+            raise ConfigError(entry.name("tenants"), f"{tenant!r} is not a tenant id (GUID)")
+    if TENANT_PLACEHOLDER in issuer and not tenants:
+        raise ConfigError(
+            entry.name("tenants"),
+            "an issuer with {tenantid} needs an explicit allow-list of tenant ids",
+        )
+    ca_bundle = entry.string("ca_bundle")
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        raise ConfigError(entry.name("ca_bundle"), f"file {ca_bundle} does not exist")
+    required = entry.data.get("required_claims", {})
+    if not isinstance(required, dict):
+        raise ConfigError(entry.name("required_claims"), "must map claim names to lists of values")
+    required_claims = tuple(
+        (
+            name,
+            frozenset(
+                _Reader(required, entry.name("required_claims")).strings(name, required=True) or ()
+            ),
+        )
+        for name in sorted(required)
+    )
+    allowed_clients = entry.strings("allowed_client_ids")
+    token_types = entry.strings("token_types")
+    tenant_match = _GUID_IN_PATH_RE.search(issuer) if profile.microsoft else None
+    return IssuerConfig(
+        issuer=issuer,
+        audiences=frozenset(audiences),
+        profile=profile_name,
+        algorithms=frozenset(algorithms),
+        scope_claims=entry.strings("scope_claims") or profile.scope_claims,
+        client_id_claims=entry.strings("client_id_claims") or profile.client_id_claims,
+        principal_claims=entry.strings("principal_claims") or ("sub",),
+        leeway_seconds=entry.integer("leeway_seconds", 60) or 0,
+        discovery_url=discovery_url,
+        discovery_issuer=entry.string("discovery_issuer"),
+        jwks_uri=jwks_uri,
+        jwks=jwks,
+        allowed_client_ids=frozenset(allowed_clients) if allowed_clients else None,
+        required_claims=required_claims,
+        max_token_age_seconds=entry.integer("max_token_age_seconds", None, minimum=1),
+        ca_bundle=ca_bundle,
+        tenants=frozenset(t.lower() for t in tenants),
+        tenant_id=tenant_match.group(1).lower() if tenant_match else None,
+        token_types=frozenset(token_types) if token_types else None,
+        microsoft=profile.microsoft,
+        tenant_required=profile.tenant_required,
+        audience_claim=profile.audience_claim,
+        token_use=profile.token_use,
+        kid_suffix_match=profile.kid_suffix_match,
+    )
+
+
+def _check_url(name: str, url: str) -> None:
+    if not is_fetchable_url(url):
+        raise ConfigError(
+            name, f"{url!r} must be an https URL (plain http only for loopback hosts)"
+        )
+
+
+def is_fetchable_url(url: str) -> bool:
+    """Keys travel over HTTPS only; plain HTTP is accepted for loopback development servers."""
+    parsed = urlsplit(url)
+    if not parsed.hostname or parsed.username or parsed.password:
+        return False
+    if parsed.scheme == "https":
+        return True
+    return parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS
+
+
+def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError("routes", "must be a list of route rules")
+    rules = []
+    seen: set[tuple[str, frozenset[str] | None]] = set()
+    for i, doc in enumerate(value):
+        entry = _Reader(doc, f"routes[{i}]")
+        route_key = entry.string("route")
+        if route_key is None:
+            raise ConfigError(entry.name("route"), 'is required, e.g. "GET /orders/{id}"')
+        method, path = parse_route_key(route_key, entry.name("route"))
+        rule_issuers = entry.strings("issuers")
+        for issuer in rule_issuers or ():
+            if issuer not in issuers:
+                raise ConfigError(entry.name("issuers"), f"{issuer!r} is not a configured issuer")
+        rule = RouteRule(
+            route_key=f"{method} {path}" if method != "$default" else "$default",
+            method=method,
+            path=path,
+            scopes=frozenset(entry.strings("scopes") or ()),
+            all_scopes=frozenset(entry.strings("all_scopes") or ()),
+            issuers=frozenset(rule_issuers) if rule_issuers is not None else None,
+        )
+        key = (rule.route_key, rule.issuers)
+        if key in seen:
+            raise ConfigError(entry.name("route"), f"{rule.route_key} is listed twice")
+        seen.add(key)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
+    """Split ``"GET /orders/{id}"`` into method and path, checking both."""
+    if route_key.strip() == "$default":
+        return "$default", ""
+    parts = route_key.split()
+    if len(parts) != 2:
+        raise ConfigError(name, f"{route_key!r} must look like 'GET /orders/{{id}}' or '$default'")
+    method, path = parts[0].upper(), parts[1]
+    if method not in _METHODS:
+        raise ConfigError(name, f"{parts[0]!r} is not an HTTP method (or ANY)")
+    if not path.startswith("/"):
+        raise ConfigError(name, f"path {path!r} must start with /")
+    segments = path.strip("/").split("/") if path != "/" else []
+    for position, segment in enumerate(segments):
+        if not _SEGMENT_RE.match(segment):
+            raise ConfigError(name, f"path segment {segment!r} is not valid")
+        if segment.endswith("+}") and position != len(segments) - 1:
+            raise ConfigError(name, "a greedy {proxy+} segment must be the last one")
+    return method, path.rstrip("/") or "/"
+
+
+def _parse_token_sources(value: object) -> tuple[TokenSource, ...]:
+    if value is None:
+        return (TokenSource("header", "Authorization"),)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(
+            "token_sources", 'must be a non-empty list like [{"header": "Authorization"}]'
+        )
+    sources = []
+    for i, doc in enumerate(value):
+        entry = _Reader(doc, f"token_sources[{i}]")
+        kinds = [kind for kind in ("header", "query", "cookie") if kind in entry.data]
+        if len(kinds) != 1 or len(entry.data) != 1:
+            raise ConfigError(entry.path, 'must have exactly one of "header", "query", "cookie"')
+        name = entry.string(kinds[0])
+        sources.append(TokenSource(kinds[0], name or ""))
+    return tuple(sources)
+
+
+def _parse_key_settings(value: object) -> KeySettings:
+    entry = _Reader(value, "keys")
+    defaults = KeySettings()
+    settings = KeySettings(
+        refresh_seconds=entry.integer("refresh_seconds", defaults.refresh_seconds, minimum=60)
+        or defaults.refresh_seconds,
+        kid_miss_cooldown_seconds=entry.integer(
+            "kid_miss_cooldown_seconds", defaults.kid_miss_cooldown_seconds, minimum=1
+        )
+        or defaults.kid_miss_cooldown_seconds,
+        retry_seconds=entry.integer("retry_seconds", defaults.retry_seconds, minimum=1)
+        or defaults.retry_seconds,
+        max_stale_seconds=entry.integer("max_stale_seconds", defaults.max_stale_seconds, minimum=60)
+        or defaults.max_stale_seconds,
+        connect_timeout_seconds=entry.number(
+            "connect_timeout_seconds", defaults.connect_timeout_seconds, minimum=0.05
+        ),
+        read_timeout_seconds=entry.number(
+            "read_timeout_seconds", defaults.read_timeout_seconds, minimum=0.05
+        ),
+        max_response_bytes=entry.integer(
+            "max_response_bytes", defaults.max_response_bytes, minimum=1024
+        )
+        or defaults.max_response_bytes,
+    )
+    if settings.max_stale_seconds < settings.refresh_seconds:
+        raise ConfigError("keys.max_stale_seconds", "must be at least keys.refresh_seconds")
+    return settings

@@ -1,0 +1,195 @@
+"""Every way a request can fail, as classes whose ``reason`` is the stable reason code.
+
+The tree separates whose fault a failure is, because that decides what API Gateway shows::
+
+    AuthorizerError
+    ├── TokenRejected              the caller's token is missing or not acceptable   -> 401
+    │   ├── MalformedRequest        malformed_request
+    │   ├── MissingToken            missing_token
+    │   ├── TokenTooLarge           token_too_large
+    │   ├── MalformedToken          malformed_token
+    │   ├── UnsupportedAlgorithm    unsupported_alg
+    │   ├── UnsupportedHeader       unsupported_header
+    │   ├── UnknownIssuer           unknown_issuer
+    │   ├── UnknownKid              unknown_kid
+    │   ├── FirstPartyToken         first_party_token
+    │   ├── BadSignature            bad_signature
+    │   ├── Expired                 expired
+    │   ├── NotYetValid             not_yet_valid
+    │   ├── IssuedInFuture          issued_in_future
+    │   ├── TokenTooOld             token_too_old
+    │   ├── WrongAudience           wrong_audience
+    │   ├── WrongTenant             wrong_tenant
+    │   ├── WrongTokenUse           wrong_token_use
+    │   ├── ClientNotAllowed        client_not_allowed
+    │   └── ClaimMismatch           claim_mismatch
+    ├── AccessDenied               the token is valid but may not call this route  -> 403
+    │   ├── InsufficientScope       insufficient_scope
+    │   └── RouteNotPermitted       route_not_permitted
+    ├── KeysUnavailable            we cannot get trusted keys (IdP down too long)   -> 500
+    └── ConfigError                the deployment is misconfigured                  -> init fails
+
+Messages are fixed strings: nothing taken from the token is ever interpolated into them, so an
+exception can be logged without leaking token material. Detail that is safe to show lives in
+``detail`` (short, never the token).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class AuthorizerError(Exception):
+    """Root of every failure this package raises on purpose."""
+
+    reason: ClassVar[str] = "error"
+    message: ClassVar[str] = "authorizer error"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(self.message)
+        self.detail = detail[:200]
+        self.issuer: str | None = None
+        self.kid: str | None = None
+
+    def about(self, *, issuer: str | None, kid: str | None) -> None:
+        """Attach the (unverified, truncated) issuer and kid so a denial log can name them."""
+        self.issuer = issuer[:120] if issuer else None
+        self.kid = kid[:64] if kid else None
+
+
+class TokenRejected(AuthorizerError):
+    """The credential is missing or unacceptable: the client gets 401."""
+
+    status: ClassVar[int] = 401
+
+
+class MalformedRequest(TokenRejected):
+    reason = "malformed_request"
+    message = "the event is not an API Gateway authorizer event we understand"
+
+
+class MissingToken(TokenRejected):
+    reason = "missing_token"
+    message = "no bearer token in the request"
+
+
+class TokenTooLarge(TokenRejected):
+    reason = "token_too_large"
+    message = "token is longer than the configured limit"
+
+
+class MalformedToken(TokenRejected):
+    reason = "malformed_token"
+    message = "token is not a well-formed signed JWT"
+
+
+class UnsupportedAlgorithm(TokenRejected):
+    reason = "unsupported_alg"
+    message = "token algorithm is not allowed for this issuer or key"
+
+
+class UnsupportedHeader(TokenRejected):
+    reason = "unsupported_header"
+    message = "token header carries a parameter we refuse to process"
+
+
+class UnknownIssuer(TokenRejected):
+    reason = "unknown_issuer"
+    message = "token issuer is not trusted"
+
+
+class UnknownKid(TokenRejected):
+    reason = "unknown_kid"
+    message = "no trusted key matches the token key id"
+
+
+class FirstPartyToken(TokenRejected):
+    reason = "first_party_token"
+    message = "token is a Microsoft first-party token (header nonce) meant for another API"
+
+
+class BadSignature(TokenRejected):
+    reason = "bad_signature"
+    message = "token signature does not verify"
+
+
+class Expired(TokenRejected):
+    reason = "expired"
+    message = "token has expired"
+
+
+class NotYetValid(TokenRejected):
+    reason = "not_yet_valid"
+    message = "token is not valid yet (nbf)"
+
+
+class IssuedInFuture(TokenRejected):
+    reason = "issued_in_future"
+    message = "token was issued in the future (iat)"
+
+
+class TokenTooOld(TokenRejected):
+    reason = "token_too_old"
+    message = "token was issued longer ago than the configured maximum age"
+
+
+class WrongAudience(TokenRejected):
+    reason = "wrong_audience"
+    message = "token audience is not accepted"
+
+
+class WrongTenant(TokenRejected):
+    reason = "wrong_tenant"
+    message = "token tenant does not match the issuer"
+
+
+class WrongTokenUse(TokenRejected):
+    reason = "wrong_token_use"
+    message = "token is not an access token"
+
+
+class ClientNotAllowed(TokenRejected):
+    reason = "client_not_allowed"
+    message = "token client id is not allowed"
+
+
+class ClaimMismatch(TokenRejected):
+    reason = "claim_mismatch"
+    message = "a required claim is missing or has a value that is not accepted"
+
+
+class AccessDenied(AuthorizerError):
+    """The token is valid but may not call this route: the client gets 403."""
+
+    status: ClassVar[int] = 403
+
+
+class InsufficientScope(AccessDenied):
+    reason = "insufficient_scope"
+    message = "token lacks a permission the route requires"
+
+
+class RouteNotPermitted(AccessDenied):
+    reason = "route_not_permitted"
+    message = "no route rule lets this caller call this route"
+
+
+class KeysUnavailable(AuthorizerError):
+    """Trusted keys cannot be obtained: fail closed with a 500 that API Gateway does not cache."""
+
+    reason = "keys_unavailable"
+    message = "signing keys are unavailable"
+    status: ClassVar[int] = 500
+
+
+class ConfigError(AuthorizerError):
+    """The configuration is invalid; raised during init so a bad deploy fails loudly."""
+
+    reason = "config_error"
+    message = "invalid authorizer configuration"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+        self.args = (f"{field}: {problem}",)

@@ -1,0 +1,614 @@
+"""Trusted keys: fetch, parse once, cache per process, and decide when to refresh.
+
+This module holds every per-process cache of key material (:class:`KeyRegistry` owns one
+:class:`KeySource` per key-set endpoint). The refresh policy, in order of precedence:
+
+* a soft TTL (``refresh_seconds``) after which the set is refetched;
+* an unknown ``kid`` refetches at most once per ``kid_miss_cooldown_seconds`` per key set, and a
+  bounded negative cache answers repeated unknown kids without any network call;
+* after a failed fetch the next attempt waits ``retry_seconds`` (a down IdP costs one request per
+  window, not one per token);
+* stale-if-error: a failed refresh never discards good keys; they keep verifying until they are
+  ``max_stale_seconds`` old, then we fail closed with :class:`KeysUnavailable`;
+* single flight: concurrent callers share one fetch.
+
+Key material is never taken from a token: the token's header only selects among these keys.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from .config import TENANT_PLACEHOLDER, KeySettings, is_fetchable_url
+from .errors import KeysUnavailable, UnknownKid
+
+if TYPE_CHECKING:
+    import requests
+
+Verifier = Callable[[bytes, bytes], bool]
+Clock = Callable[[], float]
+
+_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_ALGORITHMS: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
+_MIN_RSA_BITS: Final = 2048
+_NEGATIVE_CACHE_SIZE: Final = 1024
+_USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
+
+
+class FetchError(Exception):
+    """A key-set or discovery fetch failed; the message is safe to log (no secrets)."""
+
+
+class Fetcher(Protocol):
+    """Fetches one JSON document. The seam tests replace with real loopback servers."""
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object: ...
+
+
+class KeyEvents(Protocol):
+    """What the key cache reports, so observability stays out of this module."""
+
+    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None: ...
+
+    def stale_keys(self, source: str, *, age_seconds: float) -> None: ...
+
+
+class _SilentEvents:
+    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
+        return None
+
+    def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class HttpFetcher:
+    """``requests`` with short timeouts, no redirects, a size cap and one session per process.
+
+    ``requests`` is imported on first use: a deployment with inline keys never pays for it.
+    """
+
+    def __init__(self, settings: KeySettings) -> None:
+        self._settings = settings
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def _get_session(self) -> requests.Session:
+        with self._lock:
+            if self._session is None:
+                import requests
+
+                session = requests.Session()
+                session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
+                session.trust_env = False
+                self._session = session
+            return self._session
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+        if not is_fetchable_url(url):
+            raise FetchError("refusing a non-https URL")
+        settings = self._settings
+        session = self._get_session()
+        deadline = (
+            time.monotonic() + settings.connect_timeout_seconds + settings.read_timeout_seconds
+        )
+        try:
+            response = session.get(
+                url,
+                timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
+                verify=ca_bundle if ca_bundle else True,
+                allow_redirects=False,
+                stream=True,
+            )
+        except Exception as err:  # requests raises many types; all mean "unreachable"
+            raise FetchError(f"{type(err).__name__} fetching {url}") from err
+        with response:
+            if response.status_code != 200:
+                raise FetchError(f"HTTP {response.status_code} from {url}")
+            body = bytearray()
+            try:
+                for chunk in response.iter_content(chunk_size=16384):
+                    body += chunk
+                    if len(body) > settings.max_response_bytes:
+                        raise FetchError(
+                            f"response from {url} exceeds {settings.max_response_bytes} bytes"
+                        )
+                    if time.monotonic() > deadline:
+                        raise FetchError(f"response from {url} took too long")
+            except FetchError:
+                raise
+            except Exception as err:
+                raise FetchError(f"{type(err).__name__} reading {url}") from err
+        try:
+            return json.loads(bytes(body).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise FetchError(f"response from {url} is not JSON") from err
+
+
+# --------------------------------------------------------------------------- key parsing
+
+
+class VerificationKey:
+    """One public key from a JWKS, with a verifier per algorithm it may be used with."""
+
+    __slots__ = ("exp", "issuer", "kid", "kty", "nbf", "verifiers", "x5t", "x5t_s256")
+
+    def __init__(self, jwk: Mapping[str, Any], algorithms: frozenset[str]) -> None:
+        self.kid: str | None = _opt_str(jwk, "kid")
+        self.kty: str = str(jwk["kty"])
+        self.x5t: str | None = _opt_str(jwk, "x5t")
+        self.x5t_s256: str | None = _opt_str(jwk, "x5t#S256")
+        self.issuer: str | None = _opt_str(jwk, "issuer")
+        self.nbf: float | None = _opt_number(jwk, "nbf")
+        self.exp: float | None = _opt_number(jwk, "exp")
+        self.verifiers: dict[str, Verifier] = {
+            alg: _build_verifier(jwk, alg) for alg in sorted(_algorithms_for(jwk) & algorithms)
+        }
+
+    def usable_at(self, now: float) -> bool:
+        """B2C custom-policy keys publish their own validity window."""
+        return (self.nbf is None or now >= self.nbf) and (self.exp is None or now < self.exp)
+
+
+def _opt_str(jwk: Mapping[str, Any], name: str) -> str | None:
+    value = jwk.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _opt_number(jwk: Mapping[str, Any], name: str) -> float | None:
+    value = jwk.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
+    """The algorithms a key may verify: its own ``alg`` if published, else what its type allows."""
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        possible = _RSA_ALGORITHMS
+    elif kty == "EC":
+        curve_alg = _EC_ALGORITHMS.get(str(jwk.get("crv")))
+        possible = frozenset({curve_alg}) if curve_alg else frozenset()
+    elif kty == "OKP" and jwk.get("crv") in _OKP_CURVES:
+        possible = frozenset({"EdDSA"})
+    else:
+        possible = frozenset()  # "oct" (HMAC) keys are never accepted from a key set
+    declared = jwk.get("alg")
+    if isinstance(declared, str):
+        return possible & {declared}
+    return possible
+
+
+def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
+    """python-jose builds RSASSA-PKCS1 and ECDSA keys; PSS and EdDSA, which it lacks, use
+    ``cryptography`` directly. Every key is built once, here, never per request."""
+    public = {k: jwk[k] for k in ("kty", "n", "e", "crv", "x", "y") if k in jwk}
+    if alg.startswith(("RS", "ES")):
+        from jose.backends.cryptography_backend import (
+            CryptographyECKey,
+            CryptographyRSAKey,
+        )
+
+        key_class = CryptographyRSAKey if alg.startswith("RS") else CryptographyECKey
+        jose_key = key_class(public, alg)
+        if alg.startswith("RS") and jose_key.prepared_key.key_size < _MIN_RSA_BITS:
+            raise ValueError("RSA key shorter than 2048 bits")
+        verify: Verifier = jose_key.verify
+        return verify
+    if alg.startswith("PS"):
+        return _pss_verifier(public, alg)
+    return _eddsa_verifier(public)
+
+
+def _b64int(value: object) -> int:
+    from base64 import urlsafe_b64decode
+
+    if not isinstance(value, str):
+        raise ValueError("JWK member is not a string")
+    return int.from_bytes(urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+
+
+def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.RSAPublicNumbers(_b64int(jwk["e"]), _b64int(jwk["n"])).public_key()
+    if key.key_size < _MIN_RSA_BITS:
+        raise ValueError("RSA key shorter than 2048 bits")
+    digest: hashes.HashAlgorithm = {
+        "PS256": hashes.SHA256(),
+        "PS384": hashes.SHA384(),
+        "PS512": hashes.SHA512(),
+    }[alg]
+    pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.DIGEST_LENGTH)
+
+    def verify(message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, pss, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _eddsa_verifier(jwk: Mapping[str, Any]) -> Verifier:
+    from base64 import urlsafe_b64decode
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
+    raw = urlsafe_b64decode(str(jwk["x"]) + "=" * (-len(str(jwk["x"])) % 4))
+    module = ed25519.Ed25519PublicKey if jwk["crv"] == "Ed25519" else ed448.Ed448PublicKey
+    key = module.from_public_bytes(raw)
+
+    def verify(message: bytes, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """An immutable snapshot of one key set; replaced whole, never mutated."""
+
+    by_kid: Mapping[str, tuple[VerificationKey, ...]]
+    keys: tuple[VerificationKey, ...]
+    fetched_at: float
+    skipped: int
+
+
+def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) -> KeySet:
+    """Validate a JWKS document and build verifiers for every usable signing key."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise FetchError('key set is not a JSON object with a "keys" list')
+    keys: list[VerificationKey] = []
+    skipped = 0
+    for jwk in document["keys"]:
+        if not _is_signing_jwk(jwk):
+            skipped += 1
+            continue
+        try:
+            key = VerificationKey(jwk, algorithms)
+        except Exception:  # a malformed key must not take its neighbours down
+            skipped += 1
+            continue
+        if key.verifiers:
+            keys.append(key)
+        else:
+            skipped += 1
+    if not keys:
+        raise FetchError("key set holds no usable signing key for the allowed algorithms")
+    by_kid: dict[str, list[VerificationKey]] = {}
+    for key in keys:
+        if key.kid is not None:
+            by_kid.setdefault(key.kid, []).append(key)
+    return KeySet(
+        by_kid={kid: tuple(group) for kid, group in by_kid.items()},
+        keys=tuple(keys),
+        fetched_at=fetched_at,
+        skipped=skipped,
+    )
+
+
+def _is_signing_jwk(jwk: object) -> bool:
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
+        return False
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        return False
+    ops = jwk.get("key_ops")
+    return ops is None or (isinstance(ops, list) and "verify" in ops)
+
+
+# --------------------------------------------------------------------------- one source
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """Where one key set comes from. Equal specs share one cache (and one fetch)."""
+
+    name: str = field(compare=False)
+    jwks_uri: str | None = None
+    discovery_url: str | None = None
+    expected_issuers: frozenset[str] = frozenset()
+    ca_bundle: str | None = None
+    inline_id: int | None = None
+
+
+class KeySource:
+    """The cache and refresh policy for one key set."""
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        algorithms: frozenset[str],
+        settings: KeySettings,
+        fetcher: Fetcher,
+        clock: Clock,
+        events: KeyEvents,
+        inline: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._algorithms = algorithms
+        self._settings = settings
+        self._fetcher = fetcher
+        self._clock = clock
+        self._events = events
+        self._inline = inline
+        self._jwks_uri = spec.jwks_uri
+        self._snapshot: KeySet | None = None
+        self._last_attempt: float | None = None
+        self._last_attempt_failed = False
+        self._last_miss_refresh: float | None = None
+        self._attempts = 0
+        self._negative: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self.fetch_count = 0
+        if inline is not None:
+            self._snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
+
+    # -- public
+
+    @property
+    def snapshot(self) -> KeySet | None:
+        return self._snapshot
+
+    def prefetch(self) -> bool:
+        """Warm the cache during init; a failure is recorded, never raised."""
+        if self._snapshot is None:
+            self._refresh("prefetch", self._attempts)
+        return self._snapshot is not None
+
+    def candidates(
+        self,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+    ) -> tuple[VerificationKey, ...]:
+        """Keys the token may have been signed with; raises UnknownKid / KeysUnavailable."""
+        now = self._clock()
+        snapshot = self._current(now)
+        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        if found:
+            return found
+        miss_key = kid or x5t or x5t_s256 or ""
+        if not self._may_refresh_for_miss(miss_key, now):
+            raise UnknownKid()
+        attempt = self._attempts
+        with self._lock:
+            if self._attempts == attempt:
+                self._last_miss_refresh = now
+        self._refresh("unknown_kid", attempt)
+        snapshot = self._current(self._clock())
+        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        if found:
+            return found
+        self._remember_miss(miss_key, now)
+        raise UnknownKid()
+
+    # -- policy
+
+    def _current(self, now: float) -> KeySet:
+        snapshot = self._snapshot
+        if self._inline is None and self._due(snapshot, now):
+            self._refresh("ttl" if snapshot else "initial", self._attempts)
+            snapshot = self._snapshot
+        if snapshot is None:
+            raise KeysUnavailable("no keys fetched yet")
+        age = now - snapshot.fetched_at
+        if self._inline is None and age > self._settings.refresh_seconds:
+            if age > self._settings.max_stale_seconds:
+                raise KeysUnavailable("last good keys are older than the stale limit")
+            self._events.stale_keys(self.spec.name, age_seconds=age)
+        return snapshot
+
+    def _due(self, snapshot: KeySet | None, now: float) -> bool:
+        """Refresh when the TTL passed (or nothing is cached), pacing retries after a failure."""
+        if snapshot is not None and now - snapshot.fetched_at < self._settings.refresh_seconds:
+            return False
+        if self._last_attempt is None:
+            return True
+        pause = self._settings.retry_seconds if self._last_attempt_failed else 0
+        return now - self._last_attempt >= pause
+
+    def _may_refresh_for_miss(self, miss_key: str, now: float) -> bool:
+        if self._inline is not None:
+            return False
+        seen = self._negative.get(miss_key)
+        cooldown = self._settings.kid_miss_cooldown_seconds
+        if seen is not None and now - seen < cooldown:
+            return False
+        if self._last_miss_refresh is not None and now - self._last_miss_refresh < cooldown:
+            self._remember_miss(miss_key, now)
+            return False
+        if self._last_attempt_failed and self._last_attempt is not None:
+            return now - self._last_attempt >= self._settings.retry_seconds
+        return True
+
+    def _remember_miss(self, miss_key: str, now: float) -> None:
+        with self._lock:
+            self._negative[miss_key] = now
+            self._negative.move_to_end(miss_key)
+            while len(self._negative) > _NEGATIVE_CACHE_SIZE:
+                self._negative.popitem(last=False)
+
+    # -- I/O
+
+    def _refresh(self, trigger: str, seen_attempts: int) -> None:
+        """Single flight: whoever holds the lock fetches; the others reuse its outcome."""
+        with self._lock:
+            if self._attempts != seen_attempts:
+                return
+            self._attempts += 1
+            started = self._clock()
+            self._last_attempt = started
+            self.fetch_count += 1
+            try:
+                snapshot = self._fetch(trigger, started)
+            except FetchError as err:
+                self._last_attempt_failed = True
+                self._events.key_fetch(self.spec.name, ok=False, trigger=trigger, detail=str(err))
+                return
+            self._last_attempt_failed = False
+            self._snapshot = snapshot
+            self._negative.clear()
+            self._events.key_fetch(
+                self.spec.name,
+                ok=True,
+                trigger=trigger,
+                detail=f"{len(snapshot.keys)} keys, {snapshot.skipped} skipped",
+            )
+
+    def _fetch(self, trigger: str, now: float) -> KeySet:
+        if self.spec.discovery_url and (self._jwks_uri is None or trigger in ("ttl", "initial")):
+            self._jwks_uri = self._discover()
+        if self._jwks_uri is None:
+            raise FetchError("no jwks_uri known")
+        document = self._fetcher.get_json(self._jwks_uri, ca_bundle=self.spec.ca_bundle)
+        return parse_jwks(document, self._algorithms, fetched_at=now)
+
+    def _discover(self) -> str:
+        url = self.spec.discovery_url or ""
+        document = self._fetcher.get_json(url, ca_bundle=self.spec.ca_bundle)
+        if not isinstance(document, dict):
+            raise FetchError("discovery document is not a JSON object")
+        issuer = document.get("issuer")
+        if issuer not in self.spec.expected_issuers:
+            raise FetchError("discovery document names a different issuer")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not is_fetchable_url(jwks_uri):
+            raise FetchError("discovery document has no https jwks_uri")
+        return jwks_uri
+
+
+def _match(
+    snapshot: KeySet,
+    kid: str | None,
+    x5t: str | None,
+    x5t_s256: str | None,
+    kid_suffix_match: bool,
+) -> tuple[VerificationKey, ...]:
+    if kid is not None:
+        found = snapshot.by_kid.get(kid)
+        if found:
+            return found
+        if kid_suffix_match:
+            found = _suffix_match(snapshot, kid)
+            if found:
+                return found
+    if x5t is None and x5t_s256 is None:
+        return ()
+    return tuple(
+        key
+        for key in snapshot.keys
+        if (x5t is not None and key.x5t == x5t)
+        or (x5t_s256 is not None and key.x5t_s256 == x5t_s256)
+    )
+
+
+def _suffix_match(snapshot: KeySet, kid: str) -> tuple[VerificationKey, ...]:
+    """WSO2 appends ``_<alg>`` to kids inconsistently between token and JWKS (IS 5.7-5.11)."""
+    base, sep, _suffix = kid.rpartition("_")
+    if sep and base in snapshot.by_kid:
+        return snapshot.by_kid[base]
+    for known, keys in snapshot.by_kid.items():
+        if known.rpartition("_")[0] == kid:
+            return keys
+    return ()
+
+
+# --------------------------------------------------------------------------- registry
+
+
+class KeyRegistry:
+    """All key sources of this process, created on demand and shared between issuers."""
+
+    def __init__(
+        self,
+        settings: KeySettings,
+        *,
+        fetcher: Fetcher | None = None,
+        clock: Clock = time.monotonic,
+        events: KeyEvents | None = None,
+    ) -> None:
+        self._settings = settings
+        self._fetcher = fetcher if fetcher is not None else HttpFetcher(settings)
+        self._clock = clock
+        self._events: KeyEvents = events if events is not None else _SilentEvents()
+        self._sources: dict[SourceSpec, KeySource] = {}
+        self._algorithms: dict[SourceSpec, set[str]] = {}
+        self._inline: dict[SourceSpec, Mapping[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def declare(
+        self, spec: SourceSpec, algorithms: Iterable[str], inline: Mapping[str, Any] | None = None
+    ) -> None:
+        """Register a source before use, so shared sources know every issuer's algorithms."""
+        self._algorithms.setdefault(spec, set()).update(algorithms)
+        if inline is not None:
+            self._inline[spec] = inline
+
+    def source(self, spec: SourceSpec) -> KeySource:
+        source = self._sources.get(spec)
+        if source is not None:
+            return source
+        with self._lock:
+            source = self._sources.get(spec)
+            if source is None:
+                source = KeySource(
+                    spec,
+                    algorithms=frozenset(self._algorithms.get(spec, ())),
+                    settings=self._settings,
+                    fetcher=self._fetcher,
+                    clock=self._clock,
+                    events=self._events,
+                    inline=self._inline.get(spec),
+                )
+                self._sources[spec] = source
+            return source
+
+    def prefetch(self, specs: Iterable[SourceSpec]) -> dict[str, bool]:
+        """Fetch every remote key set in parallel; never raises (an IdP may be down at init)."""
+        sources = [self.source(spec) for spec in specs]
+        results: dict[str, bool] = {}
+        threads = [
+            threading.Thread(target=lambda s=s: results.__setitem__(s.spec.name, s.prefetch()))
+            for s in sources
+            if s.snapshot is None
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results.update({s.spec.name: True for s in sources if s.spec.name not in results})
+        return results
+
+    def sources(self) -> tuple[KeySource, ...]:
+        return tuple(self._sources.values())
+
+
+def expected_issuers(
+    issuer: str, discovery_issuer: str | None, tenant: str | None
+) -> frozenset[str]:
+    """Issuer values a discovery document may name for this source."""
+    names = {discovery_issuer or issuer}
+    if tenant is not None:
+        names.add((discovery_issuer or issuer).replace(TENANT_PLACEHOLDER, tenant))
+    return frozenset(names)

@@ -1,0 +1,86 @@
+"""Logs and metrics: one structured line per denial, EMF counters per outcome.
+
+Nothing here ever receives a raw token; callers pass :func:`token_hash` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Any, Final
+
+_NAMESPACE: Final = "JwtAuthorizer"
+
+
+def token_hash(token: str | None) -> str:
+    """A short, non-reversible handle to correlate log lines about the same token."""
+    if not token:
+        return ""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class Observer:
+    """Powertools Logger and Metrics behind a few intention-revealing methods."""
+
+    def __init__(self, *, service: str | None = None, namespace: str | None = None) -> None:
+        import os
+
+        from aws_lambda_powertools import Logger, Metrics
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or "jwt-authorizer"
+        namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or _NAMESPACE
+        self.logger = Logger(service=service)
+        self._metrics = Metrics(namespace=namespace, service=service)
+        self._count = MetricUnit.Count
+        self._milliseconds = MetricUnit.Milliseconds
+        self._lock = threading.Lock()
+        self._debug = self.logger.log_level <= logging.DEBUG
+
+    # -- metrics
+
+    def count(self, name: str, value: float = 1) -> None:
+        with self._lock:
+            self._metrics.add_metric(name=name, unit=self._count, value=value)
+
+    def latency(self, milliseconds: float) -> None:
+        with self._lock:
+            self._metrics.add_metric(
+                name="ValidationLatency", unit=self._milliseconds, value=round(milliseconds, 3)
+            )
+
+    def flush(self) -> None:
+        with self._lock:
+            self._metrics.flush_metrics(raise_on_empty_metrics=False)
+
+    # -- outcomes
+
+    def denied(self, *, level: int, reason: str, **fields: Any) -> None:
+        log = self.logger.error if level >= logging.ERROR else self.logger.info
+        log("request denied", extra={"reason": reason, **fields})
+
+    def allowed(self, **fields: Any) -> None:
+        if self._debug:
+            self.logger.debug("request allowed", extra=fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self.logger.warning(message, extra=fields)
+
+    # -- key cache events (the KeyEvents protocol)
+
+    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
+        self.count("KeySetFetches")
+        if ok:
+            self.logger.info(
+                "key set fetched", extra={"source": source, "trigger": trigger, "detail": detail}
+            )
+        else:
+            self.count("KeySetFetchFailures")
+            self.logger.warning(
+                "key set fetch failed",
+                extra={"source": source, "trigger": trigger, "detail": detail},
+            )
+
+    def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        self.count("StaleKeysInUse")

@@ -1,0 +1,196 @@
+"""Cache-safe IAM policies: one answer that is right for every route of the API.
+
+API Gateway caches an authorizer's policy per token and re-evaluates it for every later call,
+on any route, for the whole TTL. A policy that only allows the current ``methodArn`` therefore
+turns the next route into a 403. We compute, from the route rules and the caller's permissions,
+Allow statements for every route the caller may call and Deny statements for the routes it may
+not, then *check* the result the way API Gateway will evaluate it (any matching Deny wins, no
+matching Allow is an implicit deny) against a sample request for every rule and against the
+current request. If IAM's wildcard semantics cannot express the rules exactly (``*`` also
+crosses ``/``), we fall back to a policy for the current route only, which is never too
+permissive, and say so in the logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Final, Literal
+
+from .claims import Principal
+from .config import RouteRule
+from .routes import RouteTarget, decide, match_rule, split_path
+
+Effect = Literal["Allow", "Deny"]
+_SAMPLE_SEGMENT: Final = "sample~value"
+_MAX_RESOURCE_LENGTH: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class MethodArn:
+    """``arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}``.
+
+    Split on the first five colons only: a path may itself contain colons.
+    """
+
+    partition: str
+    region: str
+    account: str
+    api_id: str
+    stage: str
+    method: str
+    path: str
+
+    @classmethod
+    def parse(cls, arn: str) -> MethodArn:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+            raise ValueError("not an execute-api ARN")
+        api_parts = parts[5].split("/", 3)
+        if len(api_parts) < 3 or not all(api_parts[:3]):
+            raise ValueError("execute-api ARN lacks api id, stage or method")
+        path = "/" + (api_parts[3] if len(api_parts) == 4 else "")
+        return cls(
+            partition=parts[1],
+            region=parts[3],
+            account=parts[4],
+            api_id=api_parts[0],
+            stage=api_parts[1],
+            method=api_parts[2],
+            path=path,
+        )
+
+    @property
+    def prefix(self) -> str:
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
+            f"{self.api_id}/{self.stage}"
+        )
+
+    def resource(self, method_and_path: str) -> str:
+        return f"{self.prefix}/{method_and_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    effect: Effect
+    resources: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        """Exact key casing and no null members: API Gateway rejects anything else."""
+        resource: object = self.resources[0] if len(self.resources) == 1 else list(self.resources)
+        return {"Action": "execute-api:Invoke", "Effect": self.effect, "Resource": resource}
+
+
+def rule_pattern(rule: RouteRule) -> str:
+    """The method-and-path part of a rule's ARN: ``{id}`` and ``{proxy+}`` become ``*``."""
+    if rule.is_default:
+        return "*"
+    method = "*" if rule.method == "ANY" else rule.method
+    segments = ["*" if segment.startswith("{") else segment for segment in split_path(rule.path)]
+    return f"{method}/" + "/".join(segments)
+
+
+def _sample_path(rule: RouteRule) -> str:
+    segments = []
+    for segment in split_path(rule.path):
+        if segment.endswith("+}"):
+            segments.extend([_SAMPLE_SEGMENT, _SAMPLE_SEGMENT])
+        elif segment.startswith("{"):
+            segments.append(_SAMPLE_SEGMENT)
+        else:
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def _sample_method(rule: RouteRule) -> str:
+    return "GET" if rule.method == "ANY" else rule.method
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def glob_matches(pattern: str, value: str) -> bool:
+    """IAM ARN matching: ``*`` is any run of characters (``/`` included), ``?`` is one."""
+    compiled = _GLOB_CACHE.get(pattern)
+    if compiled is None:
+        body = "".join(
+            ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+        )
+        compiled = re.compile(body + r"\Z", re.DOTALL)
+        if len(_GLOB_CACHE) < 4096:
+            _GLOB_CACHE[pattern] = compiled
+    return compiled.match(value) is not None
+
+
+def evaluate(statements: Iterable[Statement], resource: str) -> bool:
+    """What API Gateway will conclude for ``resource``: explicit Deny wins, else any Allow."""
+    allowed = False
+    for statement in statements:
+        if any(glob_matches(pattern, resource) for pattern in statement.resources):
+            if statement.effect == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+def explicitly_denied(statements: Iterable[Statement], resource: str) -> bool:
+    return any(
+        statement.effect == "Deny" and any(glob_matches(p, resource) for p in statement.resources)
+        for statement in statements
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """Statements for every route, plus whether they passed the cache-safety check."""
+
+    statements: tuple[Statement, ...]
+    cache_safe: bool
+
+
+def route_policy(
+    arn: MethodArn, rules: tuple[RouteRule, ...], principal: Principal, *, unmatched_allows: bool
+) -> RoutePolicy:
+    """Build the statements for all routes and check them against a sample of every rule."""
+    decide_for = partial(decide, principal=principal, unmatched_allows=unmatched_allows)
+    default_rule = next((rule for rule in rules if rule.is_default), None)
+    default_allowed = decide_for(default_rule).allowed
+    concrete = [rule for rule in rules if not rule.is_default]
+    allowed = [rule for rule in concrete if decide_for(rule).allowed]
+    denied = [rule for rule in concrete if not decide_for(rule).allowed]
+    allow_patterns = ["*"] if default_allowed else _unique(rule_pattern(r) for r in allowed)
+    samples = [f"{_sample_method(r)}{_sample_path(r)}" for r in allowed]
+    deny_patterns = [
+        pattern
+        for pattern in _unique(rule_pattern(r) for r in denied)
+        if not any(glob_matches(pattern, sample) for sample in samples)
+    ]
+    statements = []
+    if allow_patterns:
+        statements.append(Statement("Allow", tuple(arn.resource(p) for p in allow_patterns)))
+    if deny_patterns:
+        statements.append(Statement("Deny", tuple(arn.resource(p) for p in deny_patterns)))
+    safe = all(
+        evaluate(statements, arn.resource(f"{_sample_method(rule)}{_sample_path(rule)}"))
+        == decide_for(
+            match_rule(rules, RouteTarget(_sample_method(rule), path=_sample_path(rule)))
+        ).allowed
+        for rule in concrete
+    )
+    return RoutePolicy(statements=tuple(statements), cache_safe=safe)
+
+
+def current_route_statement(arn: MethodArn, effect: Effect) -> Statement:
+    """The narrow fallback: this method and path only. An ARN too long for a policy resource
+    cannot be allowed precisely, so it is denied instead (never widened)."""
+    resource = arn.resource(f"{arn.method}{arn.path}")
+    if len(resource) > _MAX_RESOURCE_LENGTH:
+        return Statement("Deny", (arn.resource(f"{arn.method}/*"),))
+    return Statement(effect, (resource,))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

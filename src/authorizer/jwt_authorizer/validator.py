@@ -1,0 +1,137 @@
+"""The validation pipeline: parse -> issuer -> algorithm -> key -> signature -> claims.
+
+Each stage raises its own :mod:`errors` class. The token header is used for one thing only:
+choosing among keys we already trust for the issuer the token claims.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Final
+
+from .claims import Principal, validate_claims
+from .config import GUID_RE, TENANT_PLACEHOLDER, Config, IssuerConfig
+from .errors import (
+    AuthorizerError,
+    BadSignature,
+    FirstPartyToken,
+    UnknownIssuer,
+    UnknownKid,
+    UnsupportedAlgorithm,
+    WrongTenant,
+)
+from .keys import KeyRegistry, SourceSpec, VerificationKey, expected_issuers
+from .tokens import UnverifiedJwt, decompose_unverified
+
+_WELL_KNOWN: Final = "/.well-known/openid-configuration"
+
+
+class TokenValidator:
+    """Validates bearer tokens against every configured issuer, sharing one key registry."""
+
+    def __init__(
+        self,
+        config: Config,
+        registry: KeyRegistry,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._now = wall_clock
+        self._exact = {entry.issuer: entry for entry in config.issuers if not entry.templated}
+        self._templated = tuple(entry for entry in config.issuers if entry.templated)
+        self._specs: dict[tuple[str, str | None], SourceSpec] = {}
+        for entry in config.issuers:
+            for tenant in sorted(entry.tenants) if entry.templated else [None]:
+                spec = _source_spec(entry, tenant)
+                self._specs[(entry.issuer, tenant)] = spec
+                registry.declare(spec, entry.algorithms, inline=entry.jwks)
+
+    def prefetch(self) -> dict[str, bool]:
+        """Warm every key set (in parallel); returns which sources answered."""
+        return self._registry.prefetch(self._specs.values())
+
+    def validate(self, token: str) -> Principal:
+        jwt = decompose_unverified(token, max_bytes=self._config.max_token_bytes)
+        try:
+            entry, tenant = self._select_issuer(jwt)
+            if jwt.alg not in entry.algorithms:
+                raise UnsupportedAlgorithm()
+            if entry.microsoft and "nonce" in jwt.header:
+                raise FirstPartyToken()
+            self._verify_signature(jwt, entry, tenant)
+            return validate_claims(jwt.payload, jwt.header, entry, now=self._now(), tenant=tenant)
+        except AuthorizerError as err:
+            err.about(issuer=jwt.issuer, kid=jwt.kid)
+            raise
+
+    def _select_issuer(self, jwt: UnverifiedJwt) -> tuple[IssuerConfig, str | None]:
+        """Exact ``iss`` lookup; templated Entra issuers substitute an allow-listed ``tid``."""
+        iss = jwt.issuer
+        if iss is None:
+            raise UnknownIssuer("iss missing")
+        entry = self._exact.get(iss)
+        if entry is not None:
+            return entry, None
+        tid = jwt.payload.get("tid")
+        for templated in self._templated:
+            if not isinstance(tid, str) or not GUID_RE.match(tid):
+                continue
+            if templated.issuer.replace(TENANT_PLACEHOLDER, tid) != iss:
+                continue
+            if tid.lower() not in templated.tenants:
+                raise WrongTenant("tenant not in allow-list")
+            return templated, tid.lower()
+        raise UnknownIssuer()
+
+    def _verify_signature(
+        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
+    ) -> None:
+        source = self._registry.source(self._specs[(entry.issuer, tenant)])
+        header = jwt.header
+        keys = source.candidates(
+            jwt.kid,
+            x5t=header.get("x5t"),
+            x5t_s256=header.get("x5t#S256"),
+            kid_suffix_match=entry.kid_suffix_match,
+        )
+        now = self._now()
+        usable = [key for key in keys if key.usable_at(now) and _issuer_ok(key, jwt, entry)]
+        if not usable:
+            raise UnknownKid("key outside its validity window or for another issuer")
+        alg = jwt.alg
+        verifiers = [key.verifiers[alg] for key in usable if alg in key.verifiers]
+        if not verifiers:
+            raise UnsupportedAlgorithm("algorithm does not fit the key")
+        for verify in verifiers:
+            try:
+                if verify(jwt.signing_input, jwt.signature):
+                    return
+            except Exception:  # noqa: S112 - a library error on hostile input is a bad signature
+                continue
+        raise BadSignature()
+
+
+def _issuer_ok(key: VerificationKey, jwt: UnverifiedJwt, entry: IssuerConfig) -> bool:
+    """Entra v2 keys carry their own ``issuer``; templated ones work for any tenant."""
+    return key.issuer is None or key.issuer in (jwt.issuer, entry.issuer)
+
+
+def _source_spec(entry: IssuerConfig, tenant: str | None) -> SourceSpec:
+    def resolve(value: str | None) -> str | None:
+        return value.replace(TENANT_PLACEHOLDER, tenant) if value and tenant else value
+
+    issuer = resolve(entry.issuer) or entry.issuer
+    if entry.jwks is not None:
+        return SourceSpec(name=issuer, inline_id=id(entry.jwks))
+    if entry.jwks_uri is not None:
+        return SourceSpec(name=issuer, jwks_uri=resolve(entry.jwks_uri), ca_bundle=entry.ca_bundle)
+    discovery = resolve(entry.discovery_url) or issuer.rstrip("/") + _WELL_KNOWN
+    return SourceSpec(
+        name=issuer,
+        discovery_url=discovery,
+        expected_issuers=expected_issuers(entry.issuer, entry.discovery_issuer, tenant),
+        ca_bundle=entry.ca_bundle,
+    )
