@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import yaml
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "FunctionDef",
@@ -585,6 +588,7 @@ class RestAuthorizerDef:
     identity_sources: list[IdentitySource]
     validation_expression: str | None
     ttl: int
+    invoke_permission: bool = True
 
 
 @dataclass
@@ -597,6 +601,7 @@ class HttpAuthorizerDef:
     simple_responses: bool
     identity_sources: list[IdentitySource]
     ttl: int
+    invoke_permission: bool = True
 
 
 @dataclass
@@ -944,13 +949,18 @@ class _Builder:
                     f"{api}.{name}: a REQUEST authorizer needs an Identity source unless "
                     "ReauthorizeEvery is 0 (SAM rejects it too)"
                 )
+        function_id = self._function_id(spec.get("FunctionArn"), f"{api}.{name}")
         return RestAuthorizerDef(
             name=name,
-            function_id=self._function_id(spec.get("FunctionArn"), f"{api}.{name}"),
+            function_id=function_id,
             payload_type="TOKEN" if payload == "TOKEN" else "REQUEST",
             identity_sources=sources,
             validation_expression=validation,
             ttl=ttl,
+            # SAM adds the AWS::Lambda::Permission unless told not to.
+            invoke_permission=not _as_bool(spec.get("DisableFunctionDefaultPermissions"), False)
+            or "FunctionInvokeRole" in spec
+            or self._explicit_permission(function_id),
         )
 
     def _gateway_response(self, api: str, rtype: str, spec: dict[str, Any]) -> GatewayResponseDef:
@@ -1009,14 +1019,32 @@ class _Builder:
         ttl = _as_int(identity.get("ReauthorizeEvery", self.http_default_ttl), "ReauthorizeEvery")
         if not 0 <= ttl <= MAX_TTL:
             raise TemplateError(f"{api}.{name}: ReauthorizeEvery must be within 0..{MAX_TTL}")
+        function_id = self._function_id(spec.get("FunctionArn"), f"{api}.{name}")
         return HttpAuthorizerDef(
             name=name,
-            function_id=self._function_id(spec.get("FunctionArn"), f"{api}.{name}"),
+            function_id=function_id,
             payload_version="1.0" if version == "1.0" else "2.0",
             simple_responses=simple,
             identity_sources=_identity_sources(identity),
             ttl=ttl,
+            # SAM's default here is *no* permission: API Gateway then answers 500 to every call.
+            invoke_permission=_as_bool(spec.get("EnableFunctionDefaultPermissions"), False)
+            or "FunctionInvokeRole" in spec
+            or self._explicit_permission(function_id),
         )
+
+    def _explicit_permission(self, function_id: str) -> bool:
+        """An ``AWS::Lambda::Permission`` for API Gateway on the function also does it."""
+        for logical_id, resource in self._active().items():
+            if resource.get("Type") != "AWS::Lambda::Permission":
+                continue
+            props = self.x.resolve(resource.get("Properties") or {})
+            principal = str(props.get("Principal", ""))
+            target = self.x.logical_id_for(props.get("FunctionName")) or props.get("FunctionName")
+            if "apigateway" in principal and target == function_id:
+                LOG.debug("%s grants API Gateway access to %s", logical_id, function_id)
+                return True
+        return False
 
     def _cors(self, value: Any, *, rest: bool) -> CorsDef | None:
         if value is None or value is False:
