@@ -1,0 +1,253 @@
+"""The configuration contract: what is accepted, the defaults, and errors that name the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jwt_authorizer.config import KeySettings, load_config, parse_config
+from jwt_authorizer.errors import ConfigError
+
+ISS = "https://login.example.com/tenant/v2.0"
+
+
+def entry(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"issuer": ISS, "audiences": ["api"]}
+    base.update(overrides)
+    return base
+
+
+def config_error(document: dict[str, Any]) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    return caught.value
+
+
+class TestSimpleMode:
+    def test_environment_variables_build_one_issuer(self) -> None:
+        config = load_config(
+            {
+                "ISSUER": ISS,
+                "AUDIENCE": "api, api://orders ",
+                "JWKS_URI": "https://login.example.com/keys",
+                "ALGORITHMS": "RS256,ES256",
+                "ISSUER_PROFILE": "entra-id",
+                "SCOPE_CLAIMS": "roles",
+                "ALLOWED_CLIENT_IDS": "a,b",
+                "ROUTES": '[{"route": "GET /orders", "scopes": ["app.read"]}]',
+                "RESPONSE_MODE": "iam",
+            }
+        )
+        (issuer,) = config.issuers
+        assert issuer.audiences == {"api", "api://orders"}
+        assert issuer.algorithms == {"RS256", "ES256"}
+        assert issuer.scope_claims == ("roles",)
+        assert issuer.client_id_claims == ("azp", "appid")
+        assert issuer.allowed_client_ids == {"a", "b"}
+        assert config.routes[0].scopes == {"app.read"}
+        assert config.unmatched == "deny"
+        assert config.response_mode == "iam"
+
+    def test_without_routes_any_valid_token_passes(self) -> None:
+        config = load_config({"ISSUER": ISS, "AUDIENCE": "api"})
+        assert config.unmatched == "authenticated"
+        assert config.issuers[0].algorithms == {"RS256"}
+        assert config.issuers[0].leeway_seconds == 60
+
+    def test_missing_issuer_names_the_variable(self) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_config({"AUDIENCE": "api"})
+        assert caught.value.field == "ISSUER"
+
+    def test_missing_audience_fails(self) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_config({"ISSUER": ISS})
+        assert caught.value.field == "issuers[0].audiences"
+
+    def test_bad_routes_json(self) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_config({"ISSUER": ISS, "AUDIENCE": "api", "ROUTES": "[not json"})
+        assert caught.value.field == "ROUTES"
+
+
+class TestAuthConfigSources:
+    def test_inline_json(self) -> None:
+        config = load_config({"AUTH_CONFIG": json.dumps({"issuers": [entry()]})})
+        assert config.issuers[0].issuer == ISS
+
+    def test_file_relative_to_function_root(self, tmp_path: Path) -> None:
+        (tmp_path / "auth.json").write_text(json.dumps({"issuers": [entry()]}))
+        config = load_config({"AUTH_CONFIG": "file:auth.json"}, base_dir=tmp_path)
+        assert config.issuers[0].audiences == {"api"}
+
+    def test_absolute_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "auth.json"
+        path.write_text(json.dumps({"issuers": [entry()]}))
+        assert load_config({"AUTH_CONFIG": f"file:{path}"}).issuers[0].issuer == ISS
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_config({"AUTH_CONFIG": "file:nope.json"}, base_dir=tmp_path)
+        assert caught.value.field == "AUTH_CONFIG"
+
+    @pytest.mark.parametrize("raw", ["{", "[]", '"string"'])
+    def test_not_an_object(self, raw: str) -> None:
+        with pytest.raises(ConfigError):
+            load_config({"AUTH_CONFIG": raw})
+
+    def test_auth_config_wins_over_simple_mode(self) -> None:
+        config = load_config(
+            {"AUTH_CONFIG": json.dumps({"issuers": [entry()]}), "ISSUER": "https://x"}
+        )
+        assert config.issuers[0].issuer == ISS
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({}, "issuers"),
+        ({"issuers": []}, "issuers"),
+        ({"issuers": ["x"]}, "issuers[0]"),
+        ({"issuers": [{"audiences": ["a"]}]}, "issuers[0].issuer"),
+        ({"issuers": [entry(audiences=[])]}, "issuers[0].audiences"),
+        ({"issuers": [entry(audiences="")]}, "issuers[0].audiences"),
+        ({"issuers": [entry(algorithms=["HS256"])]}, "issuers[0].algorithms"),
+        ({"issuers": [entry(algorithms=["none"])]}, "issuers[0].algorithms"),
+        ({"issuers": [entry(profile="okta")]}, "issuers[0].profile"),
+        ({"issuers": [entry(jwks_uri="http://idp.example.com/keys")]}, "issuers[0].jwks_uri"),
+        ({"issuers": [entry(discovery_url="ftp://x/y")]}, "issuers[0].discovery_url"),
+        ({"issuers": [entry(issuer="http://idp.example.com")]}, "issuers[0].issuer"),
+        ({"issuers": [entry(jwks=[1])]}, "issuers[0].jwks"),
+        ({"issuers": [entry(leeway_seconds=-1)]}, "issuers[0].leeway_seconds"),
+        ({"issuers": [entry(leeway_seconds=True)]}, "issuers[0].leeway_seconds"),
+        ({"issuers": [entry(max_token_age_seconds=0)]}, "issuers[0].max_token_age_seconds"),
+        ({"issuers": [entry(ca_bundle="/nonexistent.pem")]}, "issuers[0].ca_bundle"),
+        ({"issuers": [entry(required_claims={"tfp": []})]}, "issuers[0].required_claims.tfp"),
+        (
+            {"issuers": [entry(issuer="https://login.microsoftonline.com/{tenantid}/v2.0")]},
+            "issuers[0].tenants",
+        ),
+        ({"issuers": [entry(tenants=["contoso"])]}, "issuers[0].tenants"),
+        ({"issuers": [entry(), entry()]}, "issuers[1].issuer"),
+        ({"issuers": [entry()], "routes": [{"scopes": ["a"]}]}, "routes[0].route"),
+        ({"issuers": [entry()], "routes": [{"route": "FETCH /x"}]}, "routes[0].route"),
+        ({"issuers": [entry()], "routes": [{"route": "GET orders"}]}, "routes[0].route"),
+        ({"issuers": [entry()], "routes": [{"route": "GET /{proxy+}/x"}]}, "routes[0].route"),
+        (
+            {"issuers": [entry()], "routes": [{"route": "GET /a"}, {"route": "get /a"}]},
+            "routes[1].route",
+        ),
+        (
+            {"issuers": [entry()], "routes": [{"route": "GET /a", "issuers": ["https://nope"]}]},
+            "routes[0].issuers",
+        ),
+        ({"issuers": [entry()], "unmatched": "allow"}, "unmatched"),
+        ({"issuers": [entry()], "response_mode": "policy"}, "response_mode"),
+        (
+            {"issuers": [entry()], "token_sources": [{"header": "A", "query": "b"}]},
+            "token_sources[0]",
+        ),
+        ({"issuers": [entry()], "context_claims": {"k": 1}}, "context_claims"),
+        ({"issuers": [entry()], "keys": {"refresh_seconds": 5}}, "keys.refresh_seconds"),
+        ({"issuers": [entry()], "keys": {"max_stale_seconds": 120}}, "keys.max_stale_seconds"),
+        (
+            {"issuers": [entry()], "keys": {"connect_timeout_seconds": "1"}},
+            "keys.connect_timeout_seconds",
+        ),
+    ],
+)
+def test_errors_name_the_offending_field(document: dict[str, Any], field: str) -> None:
+    assert config_error(document).field == field
+
+
+def test_loopback_http_is_allowed_for_development() -> None:
+    config = parse_config({"issuers": [entry(jwks_uri="http://127.0.0.1:8080/keys")]})
+    assert config.issuers[0].jwks_uri == "http://127.0.0.1:8080/keys"
+
+
+def test_defaults() -> None:
+    config = parse_config({"issuers": [entry()]})
+    assert config.keys == KeySettings()
+    assert config.keys.refresh_seconds == 3600
+    assert config.keys.kid_miss_cooldown_seconds == 300
+    assert config.keys.max_stale_seconds == 86400
+    assert config.max_token_bytes == 16384
+    assert config.response_mode == "simple"
+    assert config.http_unauthorized == "deny"
+    assert not config.allow_bare_token
+    assert [(s.kind, s.name) for s in config.token_sources] == [("header", "Authorization")]
+
+
+@pytest.mark.parametrize(
+    ("profile", "scopes", "clients"),
+    [
+        ("entra-b2c", ("scp",), ("azp",)),
+        ("entra-id", ("scp", "roles"), ("azp", "appid")),
+        ("entra-external-id", ("scp", "roles"), ("azp", "appid")),
+        ("wso2", ("scope",), ("client_id", "azp")),
+        ("cognito", ("scope",), ("client_id",)),
+        ("oidc", ("scope", "scp"), ("client_id", "azp", "cid")),
+    ],
+)
+def test_profiles_set_claim_defaults(
+    profile: str, scopes: tuple[str, ...], clients: tuple[str, ...]
+) -> None:
+    issuer = parse_config({"issuers": [entry(profile=profile)]}).issuers[0]
+    assert issuer.scope_claims == scopes
+    assert issuer.client_id_claims == clients
+
+
+def test_entra_tenant_is_read_from_the_issuer() -> None:
+    iss = "https://login.microsoftonline.com/2B7E4C91-58A3-4F0D-96C2-E1A07B3D5F84/v2.0"
+    issuer = parse_config({"issuers": [entry(issuer=iss, profile="entra-id")]}).issuers[0]
+    assert issuer.tenant_id == "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
+
+
+def test_route_keys_are_normalised() -> None:
+    config = parse_config(
+        {"issuers": [entry()], "routes": [{"route": "get /orders/"}, {"route": "$default"}]}
+    )
+    assert [r.route_key for r in config.routes] == ["GET /orders", "$default"]
+
+
+class TestSsm:
+    """SSM Parameter Store through moto's server mode (a real HTTP endpoint on 127.0.0.1)."""
+
+    @pytest.fixture
+    def ssm_endpoint(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        for name, value in {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        import boto3
+        from aws_lambda_powertools.utilities import parameters
+
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()
+        yield boto3.client("ssm", region_name="eu-west-1")
+        parameters.base.DEFAULT_PROVIDERS.clear()
+        server.stop()
+
+    def test_secure_string_parameter(self, ssm_endpoint: Any) -> None:
+        ssm_endpoint.put_parameter(
+            Name="/authorizer/config", Type="SecureString", Value=json.dumps({"issuers": [entry()]})
+        )
+        config = load_config({"AUTH_CONFIG": "ssm:/authorizer/config"})
+        assert config.issuers[0].issuer == ISS
+
+    def test_missing_parameter_fails_init(self, ssm_endpoint: Any) -> None:
+        with pytest.raises(ConfigError) as caught:
+            load_config({"AUTH_CONFIG": "ssm:/authorizer/missing"})
+        assert caught.value.field == "AUTH_CONFIG"
