@@ -36,6 +36,7 @@ import shutil
 import signal
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -669,7 +670,11 @@ class LocalIdentityProvider:
 
     @property
     def port(self) -> int:
-        return int(urlsplit(self.base_url).port or 0) if self._port is None else self._port
+        """The bound port (or the fixed one asked for, before start)."""
+        port = self._port if self._port is not None else self._requested_port
+        if port == 0:
+            raise RuntimeError("the port is known once start() has bound it")
+        return port
 
     def _paths(self) -> dict[str, str]:
         """Path (relative to base_url) of each endpoint for the active profile."""
@@ -1085,12 +1090,12 @@ class LocalIdentityProvider:
             if path == "/" and method in ("GET", "HEAD"):
                 return _Response.json(200, self._index())
             return _Response.json(404, {"error": "not_found", "error_description": path})
-        allowed = "POST" if kind == "token" else "GET, HEAD"
+        allowed = ("POST",) if kind == "token" else ("GET", "HEAD")
         if method not in allowed:
             return _Response.json(
                 405,
-                {"error": "invalid_request", "error_description": f"use {allowed}"},
-                ("Allow", allowed),
+                {"error": "invalid_request", "error_description": f"use {' or '.join(allowed)}"},
+                ("Allow", ", ".join(allowed)),
             )
         if kind == "token":
             try:
@@ -1261,7 +1266,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--clients", type=Path, default=DEFAULT_CLIENTS_FILE, help="clients JSON file"
     )
     parser.add_argument("--audience", help="aud of issued tokens (default depends on profile)")
-    parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)
+    parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID, help="tenant GUID (Entra)")
+    parser.add_argument("--tenant-name", default=DEFAULT_TENANT_NAME, help="B2C tenant short name")
+    parser.add_argument("--policy", default=B2C_POLICY, help="B2C policy in the URLs and tfp")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
     parser.add_argument(
         "--signing-key", type=Path, help="RSA private key PEM to sign with (default: generate)"
@@ -1277,14 +1284,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Foreground server for demos: print the endpoints, then serve until interrupted."""
-    args = _parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    idp = LocalIdentityProvider(
+def _idp_from_args(args: argparse.Namespace) -> LocalIdentityProvider:
+    return LocalIdentityProvider(
         profile=args.profile,
         host=args.host,
         port=args.port,
@@ -1294,8 +1295,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls=args.tls,
         signing_key_pem=args.signing_key.read_bytes() if args.signing_key else None,
         tenant_id=args.tenant_id,
+        tenant_name=args.tenant_name,
+        policy=args.policy,
         public_url=args.public_url,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Foreground server for demos: print the endpoints, then serve until interrupted."""
+    args = _parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        idp = _idp_from_args(args)
+    except (OSError, ValueError) as exc:
+        print(f"local IdP: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -1303,7 +1320,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    with idp:
+    try:
+        idp.start()
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc} (try --port 0)", file=sys.stderr)
+        return 1
+    try:
         info = {
             "profile": idp.profile,
             "issuer": idp.issuer,
@@ -1329,6 +1351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass
+    finally:
+        idp.stop()
     return 0
 
 
