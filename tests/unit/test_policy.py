@@ -227,7 +227,7 @@ def test_method_arn_keeps_colons_and_proxy_paths() -> None:
     ],
 )
 def test_bad_arns_are_rejected(arn: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ARN"):
         MethodArn.parse(arn)
 
 
