@@ -1037,3 +1037,16 @@ def test_cli_serves_in_the_foreground(idp_http: requests.Session) -> None:
         assert process.wait(timeout=10) == 0
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_start_on_a_busy_port_fails_cleanly(
+    idp_factory: IdpFactory, idp_signing_key_pem: str
+) -> None:
+    busy = idp_factory(profile="wso2")
+    clash = LocalIdentityProvider(
+        profile="wso2", port=busy.port, tls=True, signing_key_pem=idp_signing_key_pem
+    )
+    with pytest.raises(OSError):  # noqa: PT011 (EADDRINUSE)
+        clash.start()
+    assert clash.ca_bundle_path is None
+    assert not clash.is_listening

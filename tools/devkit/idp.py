@@ -562,11 +562,16 @@ class LocalIdentityProvider:
             if self._started:
                 raise RuntimeError("already started")
             self._shutdown.clear()
-            if self.tls and self._ssl_context is None:
-                credentials = tlsutil.write_server_credentials(self._tmp(), self._tls_hosts())
-                self._ssl_context = tlsutil.server_ssl_context(credentials)
-                self._ca_bundle_path = credentials.ca_bundle_path
-            self._listen(self._requested_port)
+            try:
+                if self.tls and self._ssl_context is None:
+                    hosts = self._tls_hosts()
+                    credentials = tlsutil.write_server_credentials(self._tmp(), hosts)
+                    self._ssl_context = tlsutil.server_ssl_context(credentials)
+                    self._ca_bundle_path = credentials.ca_bundle_path
+                self._listen(self._requested_port)
+            except BaseException:
+                self.stop()  # e.g. port in use: do not leave temporary key files behind
+                raise
             self._started = True
         return self
 
