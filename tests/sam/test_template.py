@@ -1,0 +1,537 @@
+"""template.yaml and samconfig.toml keep the contract the authorizer, the backend and users rely on.
+
+Pure parsing, no SAM CLI: the structure (logical ids, handlers, runtime, layer build metadata),
+the wiring from parameters to environment variables, the IAM condition on SSM, the API Gateway
+settings whose defaults are traps (CORS preflight auth, HTTP API invoke permission, route-aware
+caching), gateway responses, log groups and the KeysUnavailable alarm.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jwt_authorizer.config import PROFILES, load_config
+from tests.sam import cfn
+
+TEMPLATE = cfn.load()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
+AUTHORIZER = RESOURCES["AuthorizerFunction"]["Properties"]
+BACKEND = RESOURCES["BackendFunction"]["Properties"]
+REST = RESOURCES["RestApi"]["Properties"]
+HTTP = RESOURCES["HttpApi"]["Properties"]
+SAMCONFIG = tomllib.loads(cfn.SAMCONFIG.read_text(encoding="utf-8"))
+
+CONTRACT_ROUTES = [
+    {"route": "GET /whoami", "scopes": []},
+    {"route": "GET /orders", "scopes": ["app.read"]},
+    {"route": "POST /orders", "scopes": ["app.write"]},
+    {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+    {"route": "ANY /admin/{proxy+}", "scopes": ["app.admin"]},
+]
+
+# environment variable -> the template parameter it comes from
+ENV_FROM_PARAMETER = {
+    "ISSUER": "Issuer",
+    "AUDIENCE": "Audience",
+    "DISCOVERY_URL": "DiscoveryUrl",
+    "JWKS_URI": "JwksUri",
+    "ISSUER_PROFILE": "IssuerProfile",
+    "ALGORITHMS": "Algorithms",
+    "SCOPE_CLAIMS": "ScopeClaims",
+    "ALLOWED_CLIENT_IDS": "AllowedClientIds",
+    "ROUTES": "Routes",
+    "RESPONSE_MODE": "ResponseMode",
+    "POWERTOOLS_SERVICE_NAME": "ServiceName",
+    "POWERTOOLS_LOG_LEVEL": "LogLevel",
+}
+
+REF = {"Ref": "Architecture"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def default(name: str) -> Any:
+    return PARAMETERS[name].get("Default")
+
+
+# ------------------------------------------------------------------------------- functions
+
+
+def test_authorizer_function_contract() -> None:
+    assert RESOURCES["AuthorizerFunction"]["Type"] == "AWS::Serverless::Function"
+    assert AUTHORIZER["CodeUri"] == "src/authorizer/"
+    assert AUTHORIZER["Handler"] == "jwt_authorizer.app.handler"
+    assert AUTHORIZER["Runtime"] == "python3.13"
+    assert AUTHORIZER["Architectures"] == [REF]
+    assert AUTHORIZER["Layers"] == [ref("DependenciesLayer")]
+    assert AUTHORIZER["MemorySize"] == ref("AuthorizerMemorySize")
+    assert default("AuthorizerMemorySize") == 256
+    assert AUTHORIZER["Timeout"] == ref("AuthorizerTimeout")
+    assert default("AuthorizerTimeout") <= 10  # HTTP APIs wait at most 10 s for an authorizer
+    assert PARAMETERS["AuthorizerTimeout"]["MaxValue"] <= 10
+
+
+def test_architecture_parameter() -> None:
+    assert default("Architecture") == "arm64"
+    assert set(PARAMETERS["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+
+
+@pytest.mark.parametrize(
+    ("function", "module"),
+    [
+        ("AuthorizerFunction", "jwt_authorizer/app.py"),
+        ("BackendFunction", "sample_backend/app.py"),
+    ],
+)
+def test_handlers_exist_in_code_uri(function: str, module: str) -> None:
+    props = RESOURCES[function]["Properties"]
+    code = cfn.ROOT / props["CodeUri"]
+    source = (code / module).read_text(encoding="utf-8")
+    handler = props["Handler"].rsplit(".", 1)[1]
+    assert re.search(rf"^(def {handler}\(|{handler} = )", source, re.MULTILINE), module
+
+
+def test_function_code_has_no_requirements_file() -> None:
+    # Dependencies come from the layer only; a requirements.txt beside the code would make
+    # sam build vendor a second, unpinned copy into the function package.
+    for function in ("AuthorizerFunction", "BackendFunction"):
+        code = cfn.ROOT / RESOURCES[function]["Properties"]["CodeUri"]
+        assert not (code / "requirements.txt").exists(), function
+
+
+def test_backend_function_contract() -> None:
+    assert RESOURCES["BackendFunction"]["Type"] == "AWS::Serverless::Function"
+    assert BACKEND["CodeUri"] == "src/backend/"
+    assert BACKEND["Handler"] == "sample_backend.app.handler"
+    assert BACKEND["Runtime"] == "python3.13"
+    assert BACKEND["Architectures"] == [REF]
+    assert BACKEND["Layers"] == [ref("DependenciesLayer")]
+
+
+# ------------------------------------------------------------------------------- environment
+
+
+@pytest.mark.parametrize(("variable", "parameter"), sorted(ENV_FROM_PARAMETER.items()))
+def test_environment_variable_wired_to_parameter(variable: str, parameter: str) -> None:
+    assert AUTHORIZER["Environment"]["Variables"][variable] == ref(parameter)
+
+
+def test_environment_with_defaults() -> None:
+    env = cfn.environment(TEMPLATE, "AuthorizerFunction")
+    assert env["ALGORITHMS"] == "RS256"
+    assert env["RESPONSE_MODE"] == "simple"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "jwt-authorizer"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["AUTH_CONFIG"] == ""
+    for empty in ("ISSUER", "AUDIENCE", "DISCOVERY_URL", "JWKS_URI", "ISSUER_PROFILE"):
+        assert env[empty] == ""  # the authorizer treats an empty variable as unset
+    assert json.loads(env["ROUTES"]) == CONTRACT_ROUTES
+
+
+def test_every_parameter_reaches_its_variable() -> None:
+    markers = {parameter: f"marker-{parameter}" for parameter in ENV_FROM_PARAMETER.values()}
+    env = cfn.environment(TEMPLATE, "AuthorizerFunction", markers)
+    for variable, parameter in ENV_FROM_PARAMETER.items():
+        assert env[variable] == markers[parameter]
+
+
+def test_auth_config_inline() -> None:
+    env = cfn.environment(TEMPLATE, "AuthorizerFunction", {"AuthConfig": '{"issuers": []}'})
+    assert env["AUTH_CONFIG"] == '{"issuers": []}'
+
+
+def test_auth_config_from_ssm_wins() -> None:
+    overrides = {"AuthConfig": "file:config.json", "AuthConfigSsmParameter": "/jwt/prod/config"}
+    env = cfn.environment(TEMPLATE, "AuthorizerFunction", overrides)
+    assert env["AUTH_CONFIG"] == "ssm:/jwt/prod/config"
+
+
+def test_issuer_profiles_match_the_authorizer() -> None:
+    assert set(PARAMETERS["IssuerProfile"]["AllowedValues"]) == {"", *PROFILES}
+
+
+def test_routes_default_is_the_contract() -> None:
+    assert json.loads(default("Routes")) == CONTRACT_ROUTES
+
+
+def test_defaults_are_a_valid_authorizer_config_once_issuer_and_audience_are_set() -> None:
+    overrides = {"Issuer": "https://idp.example.test/", "Audience": "api://orders"}
+    env = cfn.environment(TEMPLATE, "AuthorizerFunction", overrides)
+    config = load_config(env)
+    assert config is not None
+
+
+# ------------------------------------------------------------------------------- SSM permission
+
+
+def _ssm_statements(overrides: dict[str, str]) -> list[dict[str, Any]]:
+    resolver = cfn.Resolver(TEMPLATE, overrides)
+    statements = []
+    for function in ("AuthorizerFunction", "BackendFunction"):
+        for policy in resolver.resolve(RESOURCES[function]["Properties"].get("Policies", [])):
+            if isinstance(policy, dict):
+                statements += [
+                    statement
+                    for statement in policy.get("Statement", [])
+                    if "ssm:" in json.dumps(statement.get("Action"))
+                ]
+    return statements
+
+
+def test_no_ssm_permission_without_parameter() -> None:
+    assert _ssm_statements({}) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "arn"),
+    [
+        ("/jwt/prod/config", "arn:aws:ssm:us-east-1:123456789012:parameter/jwt/prod/config"),
+        ("jwt-config", "arn:aws:ssm:us-east-1:123456789012:parameter/jwt-config"),
+    ],
+)
+def test_ssm_permission_on_that_parameter_only(name: str, arn: str) -> None:
+    statements = _ssm_statements({"AuthConfigSsmParameter": name})
+    assert statements == [
+        {
+            "Sid": "ReadAuthorizerConfiguration",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": arn,
+        }
+    ]
+
+
+def test_ssm_policy_is_conditional() -> None:
+    (policy,) = AUTHORIZER["Policies"]
+    condition, _, otherwise = policy["Fn::If"]
+    assert condition == "HasAuthConfigSsmParameter"
+    assert otherwise == ref("AWS::NoValue")
+    assert TEMPLATE["Conditions"][condition] == {
+        "Fn::Not": [{"Fn::Equals": [ref("AuthConfigSsmParameter"), ""]}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("", True), ("/a/b_c.d-e", True), ("name", True), ("a b", False), ("arn:aws:ssm:x", False)],
+)
+def test_ssm_parameter_name_pattern(value: str, ok: bool) -> None:
+    pattern = PARAMETERS["AuthConfigSsmParameter"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is ok
+
+
+# ------------------------------------------------------------------------------- layer
+
+
+def test_dependencies_layer() -> None:
+    layer = RESOURCES["DependenciesLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    props = layer["Properties"]
+    assert props["ContentUri"] == "layers/deps/"
+    assert props["CompatibleRuntimes"] == ["python3.13"]
+    assert props["CompatibleArchitectures"] == [REF]
+    # sam build resolves the Ref from the parameter, so the wheels match the functions.
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": REF}
+
+
+def test_layer_lock_has_no_boto3() -> None:
+    lock = (cfn.ROOT / "layers/deps/requirements.txt").read_text(encoding="utf-8")
+    names = {
+        re.split(r"[=<>\[ ;]", line.strip(), maxsplit=1)[0].lower()
+        for line in lock.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    assert "aws-lambda-powertools" in names
+    assert not names & {"boto3", "botocore", "s3transfer"}
+
+
+# ------------------------------------------------------------------------------- REST API
+
+
+def test_rest_api_auth() -> None:
+    assert RESOURCES["RestApi"]["Type"] == "AWS::Serverless::Api"
+    assert REST["StageName"] == ref("StageName")
+    assert default("StageName") == "v1"
+    auth = REST["Auth"]
+    assert auth["DefaultAuthorizer"] == "JwtTokenAuthorizer"
+    assert auth["AddDefaultAuthorizerToCorsPreflight"] is False
+    assert "Cors" in REST
+
+    token = auth["Authorizers"]["JwtTokenAuthorizer"]
+    assert token["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert token.get("FunctionPayloadType", "TOKEN") == "TOKEN"
+    assert token["Identity"]["Header"] == "Authorization"
+    assert token["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+
+    request = auth["Authorizers"]["JwtRequestAuthorizer"]
+    assert request["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert request["FunctionPayloadType"] == "REQUEST"
+    assert request["Identity"]["Headers"] == ["Authorization"]
+    assert request["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+
+
+def test_cache_ttl_parameter() -> None:
+    spec = PARAMETERS["AuthorizerCacheTtl"]
+    assert spec["Default"] == 300
+    assert spec["MinValue"] == 0
+    assert spec["MaxValue"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", True),
+        ("bearer a.b.c", True),
+        ("BEARER a-b_c.d.e", True),
+        ("bEaReR abc", True),
+        ("Basic dXNlcjpwYXNz", False),
+        ("Bearer", False),
+        ("Bearer ", False),
+        ("Bearer  a.b.c", False),
+        ("Bearer a.b.c extra", False),
+        ("Bearer a.b/c", False),
+        ("Bearer a.b.c=", False),
+        ("eyJhbGciOiJSUzI1NiJ9.e30.sig", False),
+        ("Token a.b.c", False),
+    ],
+)
+def test_token_validation_expression(header: str, accepted: bool) -> None:
+    expression = REST["Auth"]["Authorizers"]["JwtTokenAuthorizer"]["Identity"][
+        "ValidationExpression"
+    ]
+    assert bool(re.fullmatch(expression, header)) is accepted
+
+
+STATIC = re.compile(r"^'[^']*'$")  # a static gateway-response header value
+
+
+def _gateway_responses(overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    resolved = cfn.Resolver(TEMPLATE, overrides).resolve(REST["GatewayResponses"])
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "AUTHORIZER_FAILURE",
+        "AUTHORIZER_CONFIGURATION_ERROR",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    ],
+)
+def test_gateway_response_has_cors_headers(kind: str) -> None:
+    response = _gateway_responses({"CorsAllowOrigin": "https://app.example.test"})[kind]
+    headers = response["ResponseParameters"]["Headers"]
+    assert headers["Access-Control-Allow-Origin"] == "'https://app.example.test'"
+    assert "WWW-Authenticate" in headers["Access-Control-Expose-Headers"]
+    for value in headers.values():
+        assert STATIC.match(value), value
+    assert set(response) <= {"StatusCode", "ResponseParameters", "ResponseTemplates"}
+
+
+def _body(response: dict[str, Any]) -> dict[str, Any]:
+    template = response["ResponseTemplates"]["application/json"]
+    # Gateway-response templates substitute $context variables verbatim (no VTL).
+    rendered = re.sub(r"\$context\.[A-Za-z.]+", "x", template)
+    body = json.loads(rendered)
+    assert isinstance(body, dict)
+    return body
+
+
+def test_unauthorized_response() -> None:
+    response = _gateway_responses()["UNAUTHORIZED"]
+    assert response["StatusCode"] == 401
+    headers = response["ResponseParameters"]["Headers"]
+    assert headers["WWW-Authenticate"] == '\'Bearer realm="api", error="invalid_token"\''
+    assert _body(response)["message"] == "Unauthorized"
+
+
+def test_access_denied_response() -> None:
+    response = _gateway_responses()["ACCESS_DENIED"]
+    assert response["StatusCode"] == 403
+    headers = response["ResponseParameters"]["Headers"]
+    assert headers["WWW-Authenticate"] == "'Bearer error=\"insufficient_scope\"'"
+    template = response["ResponseTemplates"]["application/json"]
+    assert '"scope":"$context.authorizer.scope"' in template
+    assert '"reason":"$context.authorizer.reason"' in template
+    assert _body(response)["error"] == "insufficient_scope"
+
+
+def test_authorizer_failure_responses() -> None:
+    responses = _gateway_responses()
+    assert responses["AUTHORIZER_FAILURE"]["StatusCode"] == 500
+    _body(responses["AUTHORIZER_FAILURE"])
+    unavailable = responses["AUTHORIZER_CONFIGURATION_ERROR"]
+    assert unavailable["StatusCode"] == 503
+    assert "temporarily unavailable" in _body(unavailable)["message"]
+
+
+# ------------------------------------------------------------------------------- HTTP API
+
+
+def test_http_api_authorizer() -> None:
+    assert RESOURCES["HttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+    auth = HTTP["Auth"]
+    assert auth["DefaultAuthorizer"] == "JwtHttpAuthorizer"
+    authorizer = auth["Authorizers"]["JwtHttpAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"  # a string, not 2.0 the float
+    assert authorizer["EnableFunctionDefaultPermissions"] is True
+    identity = authorizer["Identity"]
+    assert identity["Headers"] == ["Authorization"]
+    assert "routeKey" in identity["Context"]  # keeps cached simple answers route-aware
+    assert identity["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+
+
+@pytest.mark.parametrize(("mode", "simple"), [("simple", True), ("iam", False)])
+def test_simple_responses_follow_response_mode(mode: str, simple: bool) -> None:
+    authorizer = HTTP["Auth"]["Authorizers"]["JwtHttpAuthorizer"]
+    resolver = cfn.Resolver(TEMPLATE, {"ResponseMode": mode})
+    assert resolver.resolve(authorizer["EnableSimpleResponses"]) is simple
+    assert (
+        cfn.environment(TEMPLATE, "AuthorizerFunction", {"ResponseMode": mode})["RESPONSE_MODE"]
+        == mode
+    )
+    assert default("ResponseMode") == "simple"
+
+
+# ------------------------------------------------------------------------------- routes
+
+
+def _events(kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: event["Properties"]
+        for name, event in BACKEND["Events"].items()
+        if event["Type"] == kind
+    }
+
+
+def test_rest_routes() -> None:
+    events = _events("Api")
+    assert all(props["RestApiId"] == ref("RestApi") for props in events.values())
+    routes = {f"{p['Method'].upper()} {p['Path']}": p.get("Auth", {}) for p in events.values()}
+    expected = {rule["route"] for rule in CONTRACT_ROUTES} | {"GET /health"}
+    assert set(routes) == expected
+    assert routes["GET /health"] == {"Authorizer": "NONE"}
+    assert routes["GET /orders/{id}"] == {"Authorizer": "JwtRequestAuthorizer"}
+
+
+def test_http_routes() -> None:
+    events = _events("HttpApi")
+    assert all(props["ApiId"] == ref("HttpApi") for props in events.values())
+    routes = {f"{p['Method'].upper()} {p['Path']}": p.get("Auth", {}) for p in events.values()}
+    expected = {rule["route"] for rule in CONTRACT_ROUTES} | {"GET /health"}
+    assert set(routes) == expected
+    assert routes["GET /health"] == {"Authorizer": "NONE"}
+
+
+# ------------------------------------------------------------------------------- operations
+
+
+@pytest.mark.parametrize("function", ["AuthorizerFunction", "BackendFunction"])
+def test_log_group_with_retention(function: str) -> None:
+    groups = [
+        resource["Properties"]
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::Logs::LogGroup"
+        and resource["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{function}}}"}
+    ]
+    assert len(groups) == 1
+    assert groups[0]["RetentionInDays"] == ref("LogRetentionDays")
+    assert default("LogRetentionDays") == 30
+
+
+def test_keys_unavailable_alarm() -> None:
+    (alarm,) = [
+        r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert alarm["MetricName"] == "KeysUnavailable"
+    variables = AUTHORIZER["Environment"]["Variables"]
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+    ]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Period"] == 300
+    assert alarm["EvaluationPeriods"] == 1
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_outputs() -> None:
+    outputs = TEMPLATE["Outputs"]
+    for name in ("RestApiUrl", "HttpApiUrl", "AuthorizerFunctionArn", "BackendFunctionArn"):
+        assert name in outputs
+    assert outputs["AuthorizerFunctionArn"]["Value"] == {
+        "Fn::GetAtt": ["AuthorizerFunction", "Arn"]
+    }
+    urls = cfn.Resolver(TEMPLATE)
+    rest_url = outputs["RestApiUrl"]["Value"]["Fn::Sub"]
+    assert rest_url.endswith("/${StageName}")
+    assert urls.values["StageName"] == "v1"
+
+
+# ------------------------------------------------------------------------------- samconfig
+
+
+def _check_parameter_value(name: str, value: str) -> None:
+    spec = PARAMETERS[name]
+    if "AllowedValues" in spec:
+        assert value in [str(v) for v in spec["AllowedValues"]], (name, value)
+    if "AllowedPattern" in spec:
+        assert re.fullmatch(spec["AllowedPattern"], value), (name, value)
+    if spec["Type"] == "Number":
+        number = float(value)
+        assert spec.get("MinValue", number) <= number <= spec.get("MaxValue", number), name
+
+
+@pytest.mark.parametrize("environment", ["default", "wso2"])
+def test_samconfig_environment(environment: str) -> None:
+    section = SAMCONFIG[environment]
+    assert section["global"]["parameters"]["stack_name"]
+    assert section["global"]["parameters"]["region"]
+    deploy = section["deploy"]["parameters"]
+    assert deploy["resolve_s3"] is True
+    assert "CAPABILITY_IAM" in deploy["capabilities"]
+    overrides = cfn.parse_overrides(section["global"]["parameters"]["parameter_overrides"])
+    for name, value in overrides.items():
+        _check_parameter_value(name, value)  # also rejects names the template lacks
+    # The overrides produce a configuration the authorizer accepts.
+    config = load_config(cfn.environment(TEMPLATE, "AuthorizerFunction", overrides))
+    assert config is not None
+
+
+def test_samconfig_identity_providers() -> None:
+    default_env = cfn.parse_overrides(
+        SAMCONFIG["default"]["global"]["parameters"]["parameter_overrides"]
+    )
+    assert default_env["IssuerProfile"] == "entra-b2c"
+    assert "b2clogin.com" in default_env["Issuer"]
+    wso2 = cfn.parse_overrides(SAMCONFIG["wso2"]["global"]["parameters"]["parameter_overrides"])
+    assert wso2["IssuerProfile"] == "wso2"
+    assert wso2["Issuer"] == "https://is.example.com:9443/oauth2/token"
+    assert wso2["JwksUri"] == "https://is.example.com:9443/oauth2/jwks"
+
+
+def test_resolver_rejects_unknown_override() -> None:
+    with pytest.raises(KeyError):
+        cfn.Resolver(TEMPLATE, {"NoSuchParameter": "x"})
+
+
+def test_template_path() -> None:
+    assert Path(cfn.TEMPLATE).name == "template.yaml"
