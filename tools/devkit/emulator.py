@@ -1425,6 +1425,9 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # delayed ACKs add ~40 ms to keep-alive requests.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         server = cast(_Server, self.server)
@@ -1569,7 +1572,7 @@ class Emulator:
                 self._servers[logical_id] = server
                 thread = threading.Thread(
                     target=server.serve_forever,
-                    kwargs={"poll_interval": 0.1},
+                    kwargs={"poll_interval": 0.05},
                     name=f"apigw-{logical_id}",
                     daemon=True,
                 )
@@ -1583,8 +1586,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        # shutdown() blocks for up to one poll interval: stop all servers concurrently.
+        stoppers = [threading.Thread(target=s.shutdown) for s in self._servers.values()]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=5)
         for server in self._servers.values():
-            server.shutdown()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
