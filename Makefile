@@ -30,7 +30,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
-	$(BIN)/python -m devkit.bench
+	PYTHONPATH=tools $(BIN)/python -m devkit.bench
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

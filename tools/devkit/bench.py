@@ -1,0 +1,229 @@
+"""Benchmarks, measured side by side in one run (``make bench``).
+
+(a) hot path: our warm validation of a valid RS256 token, and the full handler (event in ->
+    answer out), against a bare ``cryptography`` RS256 verify plus JSON decode of the same token;
+(b) cold start: a fresh interpreter that imports the handler, builds the configuration, fetches
+    keys from a loopback JWKS server and answers one TOKEN event, against ``python -c pass``;
+(c) peak memory (max RSS) of that cold-start process.
+
+Numbers are ratios measured in the same run, interleaved, medians of several rounds: absolute
+figures depend on the machine, the ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from devkit.idp import LocalIdentityProvider
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTHORIZER_SRC = ROOT / "src" / "authorizer"
+METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/orders"
+ROUTES = [
+    {"route": "GET /whoami"},
+    {"route": "GET /orders", "scopes": ["app.read"]},
+    {"route": "POST /orders", "scopes": ["app.write"]},
+    {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+    {"route": "ANY /admin/{proxy+}", "scopes": ["app.admin"]},
+]
+
+_CHILD = r"""
+import json, os, resource, sys, time
+t0 = time.perf_counter()
+import jwt_authorizer.app as app
+t1 = time.perf_counter()
+answer = app.handler(json.loads(os.environ["BENCH_EVENT"]), None)
+t2 = time.perf_counter()
+assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
+print(json.dumps({"init_ms": (t1 - t0) * 1000, "first_call_ms": (t2 - t1) * 1000,
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), file=sys.stderr)
+"""
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _bare_verifier(public_key: rsa.RSAPublicKey, token: str) -> Callable[[], None]:
+    """The floor: split, decode header and payload JSON, verify RS256. No checks at all."""
+
+    def run() -> None:
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        json.loads(_b64decode(header_b64))
+        json.loads(_b64decode(payload_b64))
+        public_key.verify(
+            _b64decode(signature_b64),
+            f"{header_b64}.{payload_b64}".encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
+
+    return run
+
+
+def _time_per_call(function: Callable[[], Any], loops: int) -> float:
+    start = time.perf_counter()
+    for _ in range(loops):
+        function()
+    return (time.perf_counter() - start) / loops
+
+
+def _interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, loops: int) -> dict[str, float]:
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, function in candidates.items():
+            samples[name].append(_time_per_call(function, loops))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def hot_path(idp: LocalIdentityProvider, rounds: int, loops: int) -> dict[str, float]:
+    sys.path.insert(0, str(AUTHORIZER_SRC))
+    from jwt_authorizer import Authorizer  # noqa: PLC0415
+    from jwt_authorizer.config import parse_config  # noqa: PLC0415
+    from jwt_authorizer.keys import KeyRegistry  # noqa: PLC0415
+    from jwt_authorizer.validator import TokenValidator  # noqa: PLC0415
+
+    document = _auth_config(idp)
+    config = parse_config(document)
+    validator = TokenValidator(config, KeyRegistry(config.keys))
+    validator.prefetch()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)})
+    token = idp.mint(scopes=["app.read", "app.write"], client_id="writer-app")
+    public_key = _public_key(idp)
+    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+
+    def handler() -> None:
+        with contextlib.redirect_stdout(sink):
+            authorizer(event, None)
+        sink.seek(0)
+        sink.truncate()
+
+    validator.validate(token)
+    handler()
+    return _interleaved(
+        {
+            "bare": _bare_verifier(public_key, token),
+            "validate": lambda: validator.validate(token),
+            "handler": handler,
+        },
+        rounds,
+        loops,
+    )
+
+
+def _public_key(idp: LocalIdentityProvider) -> rsa.RSAPublicKey:
+    jwk = idp.public_jwk()
+    numbers = rsa.RSAPublicNumbers(
+        int.from_bytes(_b64decode(jwk["e"]), "big"), int.from_bytes(_b64decode(jwk["n"]), "big")
+    )
+    return numbers.public_key()
+
+
+def _auth_config(idp: LocalIdentityProvider) -> dict[str, Any]:
+    return {
+        "issuers": [
+            {
+                "issuer": idp.issuer,
+                "audiences": [idp.audience_for("writer-app")],
+                "profile": "entra-b2c",
+                "jwks_uri": idp.jwks_uri,
+            }
+        ],
+        "routes": ROUTES,
+    }
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return (time.perf_counter() - start) * 1000, done.stderr
+
+
+def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
+    token = idp.mint(scopes=["app.read"], client_id="reader-app")
+    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(AUTHORIZER_SRC),
+        "AUTH_CONFIG": json.dumps(_auth_config(idp)),
+        "BENCH_EVENT": json.dumps(event),
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+    }
+    python = sys.executable
+    ours: list[float] = []
+    bare: list[float] = []
+    children: list[dict[str, float]] = []
+    _run([python, "-c", _CHILD], env)  # warm the page cache and .pyc files once
+    for _ in range(runs):
+        bare.append(_run([python, "-c", "pass"], env)[0])
+        elapsed, stderr = _run([python, "-c", _CHILD], env)
+        ours.append(elapsed)
+        children.append(json.loads(stderr.strip().splitlines()[-1]))
+    importtime = subprocess.run(
+        [python, "-X", "importtime", "-c", _CHILD], env=env, capture_output=True, text=True, check=True
+    ).stderr
+    import_us = sum(
+        int(line.split("|")[1])
+        for line in importtime.splitlines()
+        if line.startswith("import time:") and "|" in line and not line.split("|")[2].startswith("  ")
+        and line.split("|")[1].strip().isdigit()
+    )
+    median = statistics.median(ours)
+    return {
+        "ours_ms": median,
+        "bare_ms": statistics.median(bare),
+        "init_ms": statistics.median(c["init_ms"] for c in children),
+        "first_call_ms": statistics.median(c["first_call_ms"] for c in children),
+        "import_ms": import_us / 1000,
+        "maxrss_mb": max(c["maxrss_kb"] for c in children) / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds for the hot path")
+    parser.add_argument("--loops", type=int, default=2000, help="calls per round")
+    parser.add_argument("--runs", type=int, default=11, help="cold-start processes to time")
+    args = parser.parse_args(argv)
+    with LocalIdentityProvider(profile="entra-b2c") as idp:
+        hot = hot_path(idp, args.rounds, args.loops)
+        cold = cold_start(idp, args.runs)
+    print(f"Python {sys.version.split()[0]} on {sys.platform}; medians of interleaved rounds\n")
+    print("(a) hot path, valid RS256 token, keys cached")
+    print(f"    bare cryptography verify + JSON decode : {hot['bare'] * 1e6:8.1f} us   1.00x")
+    print(f"    our validation (TokenValidator)       : {hot['validate'] * 1e6:8.1f} us   "
+          f"{hot['validate'] / hot['bare']:.2f}x   (target <= 1.3x)")
+    print(f"    full handler, event in -> policy out   : {hot['handler'] * 1e6:8.1f} us   "
+          f"{hot['handler'] / hot['bare']:.2f}x")
+    print("\n(b) cold start: new process, import, config, JWKS from loopback, one answer")
+    print(f"    python -c pass                         : {cold['bare_ms']:8.1f} ms")
+    print(f"    ours                                   : {cold['ours_ms']:8.1f} ms   "
+          f"{cold['ours_ms'] / cold['bare_ms']:.1f}x   (target < 250 ms)")
+    print(f"      init (import + config + prefetch)    : {cold['init_ms']:8.1f} ms")
+    print(f"      first answer                         : {cold['first_call_ms']:8.1f} ms")
+    print(f"      imports (-X importtime, top level)   : {cold['import_ms']:8.1f} ms   "
+          f"{cold['import_ms'] / cold['ours_ms']:.0%} of the total")
+    print(f"\n(c) peak memory of the cold-start process : {cold['maxrss_mb']:8.1f} MB   (target <= 60 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
