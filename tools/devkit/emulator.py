@@ -19,6 +19,28 @@ Usage::
         requests.get(emu.url("RestApi") + "/pets", headers={"Authorization": "Bearer x"})
 
 CLI: ``python -m devkit.emulator template.yaml --parameter-overrides K=V ...``.
+
+Choices where AWS is undocumented or the emulator is deliberately simpler:
+
+* HTTP API authorizer raising ``Exception("Unauthorized")``: 401 by default
+  (``http_unauthorized_status=500`` for the other reading); AWS does not document it.
+* HTTP API ``ReauthorizeEvery`` absent: no caching (``http_default_ttl`` changes that).
+* REST authorizer exception/malformed answer: the ``AUTHORIZER_CONFIGURATION_ERROR`` gateway
+  response, else ``AUTHORIZER_FAILURE``, else ``DEFAULT_5XX``. A configured ``DEFAULT_4XX``/
+  ``DEFAULT_5XX`` is used whole (status included) only for types the template leaves out.
+* Non-scalar REST context -> ``API_CONFIGURATION_ERROR`` (500 "Internal server error");
+  malformed/failed backend -> 502 via ``DEFAULT_5XX``.
+* Payload 2.0 backends get ``requestContext.authorizer.lambda`` = the context as returned
+  (``null`` without one) plus ``principalId`` for IAM-policy answers; payload 1.0 HTTP
+  integrations get the same ``authorizer`` object (AWS shape UNCONFIRMED).
+* Invoke permissions are checked the SAM way: an HTTP API Lambda authorizer without
+  ``EnableFunctionDefaultPermissions: true``, ``FunctionInvokeRole`` or an
+  ``AWS::Lambda::Permission`` answers 500 without invoking (REST: unless
+  ``DisableFunctionDefaultPermissions``).
+* Not emulated: Cognito/JWT/IAM authorizers (rejected at load if a route uses them), OpenAPI
+  ``DefinitionBody``, API keys/usage plans, resource policies, timeouts, throttling,
+  ``$input``/VTL in gateway-response templates. Functions run in-process, one at a time
+  (``os.environ`` is process-wide), so a handler must not call back into the emulator.
 """
 
 from __future__ import annotations
