@@ -930,6 +930,7 @@ def test_implicit_apis(tmp_path: Path, client: requests.Session) -> None:
                   Handler: app.handler
                   Events:
                     Rest: {Type: Api, Properties: {Path: /r, Method: get}}
+                    Root: {Type: Api, Properties: {Path: /, Method: get}}
                     Http: {Type: HttpApi, Properties: {Path: /h, Method: get}}
             """
         )
@@ -942,6 +943,8 @@ def test_implicit_apis(tmp_path: Path, client: requests.Session) -> None:
         assert sorted(emulator.api_ids) == ["ServerlessHttpApi", "ServerlessRestApi"]
         assert emulator.url("ServerlessRestApi").endswith("/Prod")
         assert client.get(emulator.url("ServerlessRestApi") + "/r").text == "/r"
+        assert client.get(emulator.url("ServerlessRestApi") + "/").text == "/"
+        assert client.get(emulator.url("ServerlessRestApi")).text == "/"
         assert client.get(emulator.url("ServerlessHttpApi") + "/h").text == "GET /h"
 
 

@@ -512,6 +512,7 @@ class _RestCall:
 
     request: _Request
     api: RestApiDef
+    account_id: str
     route: RouteDef | None = None
     resource_path: str = ""
     path: str = "/"
@@ -527,7 +528,7 @@ class _RestCall:
             "extendedRequestId": req.request_id,
             "stage": self.api.stage_name,
             "apiId": self.api.api_id,
-            "accountId": "",
+            "accountId": self.account_id,
             "resourcePath": self.resource_path,
             "resourceId": _resource_id(self.resource_path),
             "httpMethod": req.method,
@@ -591,7 +592,7 @@ class _RestGateway:
     # -- entry point -------------------------------------------------------------------------
 
     def handle(self, request: _Request) -> tuple[_Response, str]:
-        call = _RestCall(request=request, api=self.api)
+        call = _RestCall(request=request, api=self.api, account_id=self.emu.account_id)
         segments = _segments(request.raw_path)
         if not segments or segments[0] != self.api.stage_name:
             return _json_response(
