@@ -34,3 +34,14 @@ bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# AWS SAM CLI, pinned in requirements-sam.txt, runs from its own venv (.venv-sam) that
+# tools/sam.sh creates on first use. SAM_ENV picks the samconfig.toml environment (default, wso2).
+SAM_ENV ?= default
+.PHONY: sam-validate sam-build
+
+sam-validate:  ## sam validate --lint on template.yaml
+	tools/sam.sh validate --lint --template-file template.yaml
+
+sam-build:  ## sam build (layer wheels for samconfig's Architecture; SAM_ENV=wso2 for the other env)
+	tools/sam.sh build --template-file template.yaml --config-env $(SAM_ENV)
