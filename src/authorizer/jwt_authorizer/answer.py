@@ -93,13 +93,20 @@ def fit_context(
         flat = _flatten(value) if scalars_only else _jsonable(value)
         if flat is None:
             continue
-        size = len(json.dumps(key)) + len(json.dumps(flat, separators=_SEPARATORS)) + 2
+        size = _encoded_size(key) + _encoded_size(flat) + 2
         if used + size > max_bytes:
             dropped.append(key)
             continue
         fitted[key] = flat
         used += size
     return fitted, dropped
+
+
+def _encoded_size(value: object) -> int:
+    """Bytes of the JSON encoding, without encoding plain strings (the common case)."""
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return len(value) + 2 + value.count('"') + value.count("\\")
+    return len(json.dumps(value, separators=_SEPARATORS))
 
 
 def _flatten(value: object) -> Scalar | None:

@@ -173,6 +173,7 @@ class Config:
     max_token_bytes: int = 16 * 1024
     context_claims: tuple[tuple[str, str], ...] = ()
     context_max_bytes: int = 4096
+    verified_token_cache_size: int = 1024
     keys: KeySettings = KeySettings()
 
 
@@ -356,6 +357,7 @@ def parse_config(document: Mapping[str, Any]) -> Config:
         max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,
         context_claims=tuple(sorted(context_claims.items())),
         context_max_bytes=top.integer("context_max_bytes", 4096, minimum=256) or 4096,
+        verified_token_cache_size=top.integer("verified_token_cache_size", 1024, minimum=0) or 0,
         keys=_parse_key_settings(top.data.get("keys", {})),
     )
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .claims import Principal
-from .config import Config, RouteRule, load_config
+from .config import Config, load_config
 from .errors import AuthorizerError, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
 from .keys import Fetcher, KeyRegistry
@@ -33,7 +33,7 @@ from .policy import (
     explicitly_denied,
     route_policy,
 )
-from .routes import Decision, applicable_rules, decide, match_rule, relevant_permissions
+from .routes import Decision, RouteTable, decide, relevant_permissions
 from .validator import TokenValidator
 
 _POLICY_CACHE_SIZE: Final = 512
@@ -61,7 +61,7 @@ class Authorizer:
         self._cold = True
         self._unmatched_allows = config.unmatched == "authenticated"
         self._relevant = relevant_permissions(config.routes)
-        self._rules: dict[str, tuple[RouteRule, ...]] = {}
+        self._tables: dict[str, RouteTable] = {}
         self._policies: dict[tuple[str, str, frozenset[str]], RoutePolicy] = {}
 
     @classmethod
@@ -127,9 +127,9 @@ class Authorizer:
         started: float,
         cold: bool,
     ) -> dict[str, Any]:
-        rules = self._rules_for(principal.issuer)
+        table = self._table_for(principal.issuer)
         decision = decide(
-            match_rule(rules, request.target), principal, unmatched_allows=self._unmatched_allows
+            table.match(request.target), principal, unmatched_allows=self._unmatched_allows
         )
         context = principal_context(
             principal, self._config.context_claims, issuer_name=principal.issuer
@@ -167,13 +167,13 @@ class Authorizer:
             return simple_answer(decision.allowed, fitted)
         principal_id = principal.subject or principal.client_id or f"token:{token_hash(token)}"
         return iam_answer(
-            principal_id, self._statements(request, rules, principal, decision), fitted
+            principal_id, self._statements(request, table, principal, decision), fitted
         )
 
     def _statements(
         self,
         request: AuthorizerRequest,
-        rules: tuple[RouteRule, ...],
+        table: RouteTable,
         principal: Principal,
         decision: Decision,
     ) -> tuple[Statement, ...]:
@@ -181,7 +181,7 @@ class Authorizer:
         key = (arn.prefix, principal.issuer, principal.permissions & self._relevant)
         policy = self._policies.get(key)
         if policy is None:
-            policy = route_policy(arn, rules, principal, unmatched_allows=self._unmatched_allows)
+            policy = route_policy(arn, table, principal, unmatched_allows=self._unmatched_allows)
             if len(self._policies) >= _POLICY_CACHE_SIZE:
                 self._policies.clear()
             self._policies[key] = policy
@@ -245,12 +245,12 @@ class Authorizer:
 
     # -- helpers
 
-    def _rules_for(self, issuer: str) -> tuple[RouteRule, ...]:
-        rules = self._rules.get(issuer)
-        if rules is None:
-            rules = applicable_rules(self._config.routes, issuer)
-            self._rules[issuer] = rules
-        return rules
+    def _table_for(self, issuer: str) -> RouteTable:
+        table = self._tables.get(issuer)
+        if table is None:
+            table = RouteTable(self._config.routes, issuer)
+            self._tables[issuer] = table
+        return table
 
     def _elapsed_ms(self, started: float) -> float:
         return round((self._timer() - started) * 1000, 3)

@@ -21,7 +21,7 @@ from typing import Final, Literal
 
 from .claims import Principal
 from .config import RouteRule
-from .routes import RouteTarget, decide, match_rule, split_path
+from .routes import RouteTable, RouteTarget, decide, split_path
 
 Effect = Literal["Allow", "Deny"]
 _SAMPLE_SEGMENT: Final = "sample~value"
@@ -152,13 +152,12 @@ class RoutePolicy:
 
 
 def route_policy(
-    arn: MethodArn, rules: tuple[RouteRule, ...], principal: Principal, *, unmatched_allows: bool
+    arn: MethodArn, table: RouteTable, principal: Principal, *, unmatched_allows: bool
 ) -> RoutePolicy:
     """Build the statements for all routes and check them against a sample of every rule."""
     decide_for = partial(decide, principal=principal, unmatched_allows=unmatched_allows)
-    default_rule = next((rule for rule in rules if rule.is_default), None)
-    default_allowed = decide_for(default_rule).allowed
-    concrete = [rule for rule in rules if not rule.is_default]
+    default_allowed = decide_for(table.default_rule).allowed
+    concrete = [rule for rule in table.rules if not rule.is_default]
     allowed = [rule for rule in concrete if decide_for(rule).allowed]
     denied = [rule for rule in concrete if not decide_for(rule).allowed]
     allow_patterns = ["*"] if default_allowed else _unique(rule_pattern(r) for r in allowed)
@@ -176,7 +175,7 @@ def route_policy(
     safe = all(
         evaluate(statements, arn.resource(f"{_sample_method(rule)}{_sample_path(rule)}"))
         == decide_for(
-            match_rule(rules, RouteTarget(_sample_method(rule), path=_sample_path(rule)))
+            table.match(RouteTarget(_sample_method(rule), path=_sample_path(rule)))
         ).allowed
         for rule in concrete
     )

@@ -58,7 +58,7 @@ def normalise_template(path: str) -> str:
     return "/" + "/".join(kinds.get(_segment_kind(s), s) for s in split_path(path))
 
 
-def _path_matches(template_segments: list[str], path_segments: list[str]) -> bool:
+def _path_matches(template_segments: tuple[str, ...], path_segments: list[str]) -> bool:
     for index, segment in enumerate(template_segments):
         kind = _segment_kind(segment)
         if kind == _GREEDY:
@@ -77,26 +77,58 @@ def _specificity(rule: RouteRule) -> tuple[tuple[int, ...], int]:
     return (*kinds, 3), 1 if rule.method == "ANY" else 0
 
 
-def applicable_rules(rules: Iterable[RouteRule], issuer: str) -> tuple[RouteRule, ...]:
-    return tuple(rule for rule in rules if rule.applies_to(issuer))
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    rule: RouteRule
+    segments: tuple[str, ...]
+    template: str
+    rank: tuple[tuple[int, ...], int]
 
 
-def match_rule(rules: tuple[RouteRule, ...], target: RouteTarget) -> RouteRule | None:
-    """The rule that governs ``target`` among ``rules`` (already filtered by issuer)."""
-    method = target.method.upper()
-    methods = {method, "ANY"}
-    candidates = [rule for rule in rules if not rule.is_default and rule.method in methods]
-    if target.template is not None and not target.is_default_route:
-        wanted = normalise_template(target.template)
-        exact = [rule for rule in candidates if normalise_template(rule.path) == wanted]
-        if exact:
-            return min(exact, key=_specificity)
-    if target.path is not None and not target.is_default_route:
-        segments = split_path(target.path)
-        matching = [rule for rule in candidates if _path_matches(split_path(rule.path), segments)]
-        if matching:
-            return min(matching, key=_specificity)
-    return next((rule for rule in rules if rule.is_default), None)
+class RouteTable:
+    """The rules that apply to one issuer, pre-split so matching a request is cheap."""
+
+    __slots__ = ("_default", "_entries", "rules")
+
+    def __init__(self, rules: Iterable[RouteRule], issuer: str | None = None) -> None:
+        self.rules = tuple(rule for rule in rules if issuer is None or rule.applies_to(issuer))
+        self._entries = tuple(
+            _Entry(
+                rule,
+                tuple(split_path(rule.path)),
+                normalise_template(rule.path),
+                _specificity(rule),
+            )
+            for rule in self.rules
+            if not rule.is_default
+        )
+        self._default = next((rule for rule in self.rules if rule.is_default), None)
+
+    @property
+    def default_rule(self) -> RouteRule | None:
+        return self._default
+
+    def match(self, target: RouteTarget) -> RouteRule | None:
+        """The rule that governs ``target``: template first, then concrete path, then $default."""
+        if target.is_default_route:
+            return self._default
+        methods = (target.method.upper(), "ANY")
+        candidates = [entry for entry in self._entries if entry.rule.method in methods]
+        if target.template is not None:
+            wanted = normalise_template(target.template)
+            exact = [entry for entry in candidates if entry.template == wanted]
+            if exact:
+                return min(exact, key=_rank).rule
+        if target.path is not None:
+            segments = split_path(target.path)
+            matching = [entry for entry in candidates if _path_matches(entry.segments, segments)]
+            if matching:
+                return min(matching, key=_rank).rule
+        return self._default
+
+
+def _rank(entry: _Entry) -> tuple[tuple[int, ...], int]:
+    return entry.rank
 
 
 def decide(rule: RouteRule | None, principal: Principal, *, unmatched_allows: bool) -> Decision:

@@ -10,7 +10,6 @@ import binascii
 import json
 import math
 import re
-from base64 import urlsafe_b64decode
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,6 +19,7 @@ _SEGMENT: Final = r"[A-Za-z0-9_-]+"
 _JWS_RE: Final = re.compile(rf"^({_SEGMENT})\.({_SEGMENT})\.({_SEGMENT})$")
 _B64_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_INDEX: Final = {char: index for index, char in enumerate(_B64_ALPHABET)}
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 # Numeric dates beyond +/-2**53 cannot round-trip through JSON safely; no real token uses them.
 _MAX_NUMERIC_DATE: Final = 2**53
 _TIME_CLAIMS: Final = ("exp", "nbf", "iat", "auth_time")
@@ -85,7 +85,8 @@ def _b64decode(segment: str, part: str) -> bytes:
         if _B64_INDEX[segment[-1]] & ((1 << spare_bits) - 1):
             raise MalformedToken(f"{part}: non-canonical base64url")
     try:
-        return urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        padded = segment.encode("ascii") + b"=" * (-len(segment) % 4)
+        return binascii.a2b_base64(padded.translate(_TO_STANDARD))
     except (binascii.Error, ValueError) as err:
         raise MalformedToken(f"{part}: bad base64url") from err
 
@@ -108,16 +109,18 @@ def _reject_constant(text: str) -> Any:
     raise MalformedToken(f"non-standard JSON constant {text[:10]}")
 
 
+# Built once: json.loads() with hooks would construct a new decoder on every call.
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates,
+    parse_float=_finite_float,
+    parse_constant=_reject_constant,
+)
+
+
 def _decode_object(segment: str, part: str) -> dict[str, Any]:
     raw = _b64decode(segment, part)
     try:
-        text = raw.decode("utf-8")
-        value = json.loads(
-            text,
-            object_pairs_hook=_reject_duplicates,
-            parse_float=_finite_float,
-            parse_constant=_reject_constant,
-        )
+        value = _DECODER.decode(raw.decode("utf-8"))
     except MalformedToken:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as err:

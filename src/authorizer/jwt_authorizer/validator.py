@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from .claims import Principal, validate_claims
@@ -21,10 +22,22 @@ from .errors import (
     UnsupportedAlgorithm,
     WrongTenant,
 )
-from .keys import KeyRegistry, SourceSpec, VerificationKey, expected_issuers
+from .keys import KeyRegistry, KeySet, KeySource, SourceSpec, VerificationKey, expected_issuers
 from .tokens import UnverifiedJwt, decompose_unverified
 
 _WELL_KNOWN: Final = "/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What a successful signature check depended on, kept per exact token string."""
+
+    jwt: UnverifiedJwt
+    entry: IssuerConfig
+    tenant: str | None
+    source: KeySource
+    snapshot: KeySet
+    key: VerificationKey
 
 
 class TokenValidator:
@@ -43,6 +56,8 @@ class TokenValidator:
         self._exact = {entry.issuer: entry for entry in config.issuers if not entry.templated}
         self._templated = tuple(entry for entry in config.issuers if entry.templated)
         self._specs: dict[tuple[str, str | None], SourceSpec] = {}
+        self._cache_size = config.verified_token_cache_size
+        self._verified: dict[str, _Verified] = {}
         for entry in config.issuers:
             for tenant in sorted(entry.tenants) if entry.templated else [None]:
                 spec = _source_spec(entry, tenant)
@@ -54,6 +69,9 @@ class TokenValidator:
         return self._registry.prefetch(self._specs.values())
 
     def validate(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            return self._revalidate(token, hit)
         jwt = decompose_unverified(token, max_bytes=self._config.max_token_bytes)
         try:
             entry, tenant = self._select_issuer(jwt)
@@ -61,9 +79,36 @@ class TokenValidator:
                 raise UnsupportedAlgorithm()
             if entry.microsoft and "nonce" in jwt.header:
                 raise FirstPartyToken()
-            self._verify_signature(jwt, entry, tenant)
-            return validate_claims(jwt.payload, jwt.header, entry, now=self._now(), tenant=tenant)
+            verified = self._verify_signature(jwt, entry, tenant)
+            principal = validate_claims(
+                jwt.payload, jwt.header, entry, now=self._now(), tenant=tenant
+            )
         except AuthorizerError as err:
+            err.about(issuer=jwt.issuer, kid=jwt.kid)
+            raise
+        if verified is not None and self._cache_size:
+            if len(self._verified) >= self._cache_size:
+                self._verified.pop(next(iter(self._verified)), None)
+            self._verified[token] = verified
+        return principal
+
+    def _revalidate(self, token: str, hit: _Verified) -> Principal:
+        """A token verified before: skip parsing and the signature, never the claims.
+
+        The result only stands while the key set it was verified against is still the current
+        one (a refresh that removes the key forces a full re-verification) and the key itself is
+        still inside its validity window.
+        """
+        jwt = hit.jwt
+        try:
+            if hit.source.current() is not hit.snapshot or not hit.key.usable_at(self._now()):
+                self._verified.pop(token, None)
+                return self.validate(token)
+            return validate_claims(
+                jwt.payload, jwt.header, hit.entry, now=self._now(), tenant=hit.tenant
+            )
+        except AuthorizerError as err:
+            self._verified.pop(token, None)
             err.about(issuer=jwt.issuer, kid=jwt.kid)
             raise
 
@@ -88,8 +133,10 @@ class TokenValidator:
 
     def _verify_signature(
         self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
-    ) -> None:
+    ) -> _Verified | None:
+        """Verify, and say what the result depends on (None: do not cache it)."""
         source = self._registry.source(self._specs[(entry.issuer, tenant)])
+        snapshot_before = source.snapshot
         header = jwt.header
         keys = source.candidates(
             jwt.kid,
@@ -102,16 +149,20 @@ class TokenValidator:
         if not usable:
             raise UnknownKid("key outside its validity window or for another issuer")
         alg = jwt.alg
-        verifiers = [key.verifiers[alg] for key in usable if alg in key.verifiers]
-        if not verifiers:
+        fitting = [key for key in usable if alg in key.verifiers]
+        if not fitting:
             raise UnsupportedAlgorithm("algorithm does not fit the key")
-        for verify in verifiers:
+        for key in fitting:
             try:
-                if verify(jwt.signing_input, jwt.signature):
-                    return
+                if key.verifiers[alg](jwt.signing_input, jwt.signature):
+                    break
             except Exception:  # noqa: S112 - a library error on hostile input is a bad signature
                 continue
-        raise BadSignature()
+        else:
+            raise BadSignature()
+        if snapshot_before is None or source.snapshot is not snapshot_before:
+            return None
+        return _Verified(jwt, entry, tenant, source, snapshot_before, key)
 
 
 def _issuer_ok(key: VerificationKey, jwt: UnverifiedJwt, entry: IssuerConfig) -> bool:

@@ -1,0 +1,94 @@
+"""The per-process cache of verified tokens never outlives what made the token valid."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from jwt_authorizer.config import parse_config
+from jwt_authorizer.errors import TokenRejected
+from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.validator import TokenValidator
+from tests.support.signing import SigningKey, claims
+from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ServedKeys:
+    """An in-memory key server (the Fetcher seam); real HTTP servers are in tests/integration."""
+
+    def __init__(self, *keys: SigningKey) -> None:
+        self.keys = list(keys)
+        self.fetches = 0
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+        self.fetches += 1
+        return {"keys": [key.public_jwk() for key in self.keys]}
+
+
+def test_cached_token_still_expires(rsa_key: SigningKey) -> None:
+    wall = {"now": time.time()}
+    validator = make_validator({"issuers": [issuer_entry(rsa_key)]}, now=lambda: wall["now"])
+    token = rsa_key.sign(claims(exp=int(wall["now"]) + 100))
+    validator.validate(token)
+    validator.validate(token)
+    wall["now"] += 200
+    with pytest.raises(TokenRejected) as caught:
+        validator.validate(token)
+    assert caught.value.reason == "expired"
+
+
+def test_key_removed_at_refresh_invalidates_cached_tokens() -> None:
+    key = SigningKey.generate("RS256", kid="rotating")
+    server = ServedKeys(key)
+    clock = Clock()
+    document = {
+        "issuers": [
+            {"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": "https://idp.example/keys"}
+        ]
+    }
+    config = parse_config(document)
+    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=clock))
+    validator.prefetch()
+    token = key.sign(claims())
+    validator.validate(token)
+    validator.validate(token)
+    server.keys = [SigningKey.generate("RS256", kid="next")]
+    clock.now += config.keys.refresh_seconds + 1
+    with pytest.raises(TokenRejected) as caught:
+        validator.validate(token)
+    assert caught.value.reason == "unknown_kid"
+    assert server.fetches >= 2
+
+
+def test_cache_can_be_disabled_and_is_bounded(rsa_key: SigningKey) -> None:
+    document: dict[str, Any] = {"issuers": [issuer_entry(rsa_key)], "verified_token_cache_size": 2}
+    validator = make_validator(document)
+    tokens = [rsa_key.sign(claims(jti=str(i))) for i in range(5)]
+    for token in tokens:
+        validator.validate(token)
+    assert len(validator._verified) == 2
+    disabled = make_validator({**document, "verified_token_cache_size": 0})
+    disabled.validate(tokens[0])
+    assert disabled._verified == {}
+
+
+def test_a_modified_token_is_not_a_cache_hit(rsa_key: SigningKey) -> None:
+    validator = make_validator({"issuers": [issuer_entry(rsa_key)]})
+    token = rsa_key.sign(claims())
+    validator.validate(token)
+    header, payload, signature = token.split(".")
+    tampered = (
+        f"{header}.{payload}.{signature[:-2]}{'A' if signature[-2] != 'A' else 'B'}{signature[-1]}"
+    )
+    with pytest.raises(TokenRejected):
+        validator.validate(tampered)
