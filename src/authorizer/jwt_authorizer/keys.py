@@ -355,6 +355,9 @@ class KeySource:
         self._last_attempt: float | None = None
         self._last_attempt_failed = False
         self._last_miss_refresh: float | None = None
+        # Completed fetch attempts (successful or not). A caller reads it *before* it looks at
+        # the cached state; if it has moved by the time the caller holds the lock, another
+        # thread already refreshed on newer information and the caller reuses that outcome.
         self._attempts = 0
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
@@ -368,10 +371,17 @@ class KeySource:
     def snapshot(self) -> KeySet | None:
         return self._snapshot
 
+    def current(self) -> KeySet:
+        """The snapshot to verify with now: refreshed when due, or KeysUnavailable past the
+        stale limit. Callers compare its identity to know whether earlier results still hold."""
+        attempt = self._attempts  # read before any state, as in candidates()
+        return self._current(self._clock(), attempt)
+
     def prefetch(self) -> bool:
         """Warm the cache during init; a failure is recorded, never raised."""
+        attempt = self._attempts
         if self._snapshot is None:
-            self._refresh("prefetch", self._attempts)
+            self._refresh("prefetch", attempt)
         return self._snapshot is not None
 
     def candidates(
@@ -383,20 +393,20 @@ class KeySource:
         kid_suffix_match: bool = False,
     ) -> tuple[VerificationKey, ...]:
         """Keys the token may have been signed with; raises UnknownKid / KeysUnavailable."""
+        attempt = self._attempts  # before any state is read: see _attempts
         now = self._clock()
-        snapshot = self._current(now)
+        snapshot = self._current(now, attempt)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             return found
         miss_key = kid or x5t or x5t_s256 or ""
         if not self._may_refresh_for_miss(miss_key, now):
             raise UnknownKid()
-        attempt = self._attempts
         with self._lock:
             if self._attempts == attempt:
                 self._last_miss_refresh = now
         self._refresh("unknown_kid", attempt)
-        snapshot = self._current(self._clock())
+        snapshot = self._current(self._clock(), self._attempts)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             return found
@@ -405,10 +415,12 @@ class KeySource:
 
     # -- policy
 
-    def _current(self, now: float) -> KeySet:
+    def _current(self, now: float, attempt: int) -> KeySet:
+        """The snapshot to verify with, refreshed first when due; ``attempt`` as read by the
+        caller before it looked at any cached state."""
         snapshot = self._snapshot
         if self._inline is None and self._due(snapshot, now):
-            self._refresh("ttl" if snapshot else "initial", self._attempts)
+            self._refresh("ttl" if snapshot else "initial", attempt)
             snapshot = self._snapshot
         if snapshot is None:
             raise KeysUnavailable("no keys fetched yet")
@@ -452,11 +464,16 @@ class KeySource:
     # -- I/O
 
     def _refresh(self, trigger: str, seen_attempts: int) -> None:
-        """Single flight: whoever holds the lock fetches; the others reuse its outcome."""
+        """Single flight: whoever holds the lock fetches; the others reuse its outcome.
+
+        ``seen_attempts`` is the completed-attempt count the caller read before deciding that a
+        refresh was needed. Counting *completed* attempts matters: a caller that arrives while a
+        fetch is in flight saw the old count, so it waits for the lock and then returns, instead
+        of fetching a second time on the strength of the state it read before that fetch.
+        """
         with self._lock:
             if self._attempts != seen_attempts:
                 return
-            self._attempts += 1
             started = self._clock()
             self._last_attempt = started
             self.fetch_count += 1
@@ -464,11 +481,13 @@ class KeySource:
                 snapshot = self._fetch(trigger, started)
             except FetchError as err:
                 self._last_attempt_failed = True
+                self._attempts += 1
                 self._events.key_fetch(self.spec.name, ok=False, trigger=trigger, detail=str(err))
                 return
             self._last_attempt_failed = False
             self._snapshot = snapshot
             self._negative.clear()
+            self._attempts += 1  # after the snapshot: a reader seeing the new count sees the keys
             self._events.key_fetch(
                 self.spec.name,
                 ok=True,
