@@ -42,6 +42,8 @@ ROUTES = [
     {"route": "ANY /admin/{proxy+}", "scopes": ["app.admin"]},
 ]
 
+# The child prints "ready" on stdout as soon as it has answered: Lambda never pays for the
+# interpreter's shutdown, so the cold start is measured up to that line.
 _CHILD = r"""
 import json, os, resource, sys, time
 t0 = time.perf_counter()
@@ -50,9 +52,13 @@ t1 = time.perf_counter()
 answer = app.handler(json.loads(os.environ["BENCH_EVENT"]), None)
 t2 = time.perf_counter()
 assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
-print(json.dumps({"init_ms": (t1 - t0) * 1000, "first_call_ms": (t2 - t1) * 1000,
-                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), file=sys.stderr)
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+timings = {"init_ms": (t1 - t0) * 1000, "first_call_ms": (t2 - t1) * 1000, "maxrss_kb": rss}
+print(json.dumps(timings), file=sys.stderr)
 """
+_BARE = "import sys; sys.stdout.write('ready\\n'); sys.stdout.flush()"
 
 
 def _b64decode(segment: str) -> bytes:
@@ -83,7 +89,9 @@ def _time_per_call(function: Callable[[], Any], loops: int) -> float:
     return (time.perf_counter() - start) / loops
 
 
-def _interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, loops: int) -> dict[str, float]:
+def _interleaved(
+    candidates: dict[str, Callable[[], Any]], rounds: int, loops: int
+) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, function in candidates.items():
@@ -93,15 +101,18 @@ def _interleaved(candidates: dict[str, Callable[[], Any]], rounds: int, loops: i
 
 def hot_path(idp: LocalIdentityProvider, rounds: int, loops: int) -> dict[str, float]:
     sys.path.insert(0, str(AUTHORIZER_SRC))
-    from jwt_authorizer import Authorizer  # noqa: PLC0415
-    from jwt_authorizer.config import parse_config  # noqa: PLC0415
-    from jwt_authorizer.keys import KeyRegistry  # noqa: PLC0415
-    from jwt_authorizer.validator import TokenValidator  # noqa: PLC0415
+    from jwt_authorizer import Authorizer
+    from jwt_authorizer.config import parse_config
+    from jwt_authorizer.keys import KeyRegistry
+    from jwt_authorizer.validator import TokenValidator
 
     document = _auth_config(idp)
-    config = parse_config(document)
-    validator = TokenValidator(config, KeyRegistry(config.keys))
+    uncached = parse_config({**document, "verified_token_cache_size": 0})
+    validator = TokenValidator(uncached, KeyRegistry(uncached.keys))
     validator.prefetch()
+    cached_config = parse_config(document)
+    cached = TokenValidator(cached_config, KeyRegistry(cached_config.keys))
+    cached.prefetch()
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):
         authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)})
@@ -116,11 +127,13 @@ def hot_path(idp: LocalIdentityProvider, rounds: int, loops: int) -> dict[str, f
         sink.truncate()
 
     validator.validate(token)
+    cached.validate(token)
     handler()
     return _interleaved(
         {
             "bare": _bare_verifier(public_key, token),
             "validate": lambda: validator.validate(token),
+            "cached": lambda: cached.validate(token),
             "handler": handler,
         },
         rounds,
@@ -151,9 +164,20 @@ def _auth_config(idp: LocalIdentityProvider) -> dict[str, Any]:
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Milliseconds from spawn to the child's "ready" line, and the child's stderr."""
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    return (time.perf_counter() - start) * 1000, done.stderr
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip() == "ready":
+                break
+        elapsed = (time.perf_counter() - start) * 1000
+        _, stderr = child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"benchmark child failed:\n{stderr}")
+    return elapsed, stderr
 
 
 def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
@@ -173,17 +197,23 @@ def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
     children: list[dict[str, float]] = []
     _run([python, "-c", _CHILD], env)  # warm the page cache and .pyc files once
     for _ in range(runs):
-        bare.append(_run([python, "-c", "pass"], env)[0])
+        bare.append(_run([python, "-c", _BARE], env)[0])
         elapsed, stderr = _run([python, "-c", _CHILD], env)
         ours.append(elapsed)
         children.append(json.loads(stderr.strip().splitlines()[-1]))
     importtime = subprocess.run(
-        [python, "-X", "importtime", "-c", _CHILD], env=env, capture_output=True, text=True, check=True
+        [python, "-X", "importtime", "-c", _CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stderr
     import_us = sum(
         int(line.split("|")[1])
         for line in importtime.splitlines()
-        if line.startswith("import time:") and "|" in line and not line.split("|")[2].startswith("  ")
+        if line.startswith("import time:")
+        and "|" in line
+        and not line.split("|")[2].startswith("  ")
         and line.split("|")[1].strip().isdigit()
     )
     median = statistics.median(ours)
@@ -198,7 +228,9 @@ def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds for the hot path")
     parser.add_argument("--loops", type=int, default=2000, help="calls per round")
     parser.add_argument("--runs", type=int, default=11, help="cold-start processes to time")
@@ -209,19 +241,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]} on {sys.platform}; medians of interleaved rounds\n")
     print("(a) hot path, valid RS256 token, keys cached")
     print(f"    bare cryptography verify + JSON decode : {hot['bare'] * 1e6:8.1f} us   1.00x")
-    print(f"    our validation (TokenValidator)       : {hot['validate'] * 1e6:8.1f} us   "
-          f"{hot['validate'] / hot['bare']:.2f}x   (target <= 1.3x)")
-    print(f"    full handler, event in -> policy out   : {hot['handler'] * 1e6:8.1f} us   "
-          f"{hot['handler'] / hot['bare']:.2f}x")
+    print(
+        f"    our full validation (parse+sig+claims) : {hot['validate'] * 1e6:8.1f} us   "
+        f"{hot['validate'] / hot['bare']:.2f}x   (target <= 1.3x)"
+    )
+    print(
+        f"    same token again (verified-token cache): {hot['cached'] * 1e6:8.1f} us   "
+        f"{hot['cached'] / hot['bare']:.2f}x"
+    )
+    print(
+        f"    handler, event in -> policy out (cache): {hot['handler'] * 1e6:8.1f} us   "
+        f"{hot['handler'] / hot['bare']:.2f}x"
+    )
     print("\n(b) cold start: new process, import, config, JWKS from loopback, one answer")
-    print(f"    python -c pass                         : {cold['bare_ms']:8.1f} ms")
-    print(f"    ours                                   : {cold['ours_ms']:8.1f} ms   "
-          f"{cold['ours_ms'] / cold['bare_ms']:.1f}x   (target < 250 ms)")
+    print(f"    bare interpreter start                 : {cold['bare_ms']:8.1f} ms")
+    print(
+        f"    ours                                   : {cold['ours_ms']:8.1f} ms   "
+        f"{cold['ours_ms'] / cold['bare_ms']:.1f}x   (target < 250 ms)"
+    )
     print(f"      init (import + config + prefetch)    : {cold['init_ms']:8.1f} ms")
     print(f"      first answer                         : {cold['first_call_ms']:8.1f} ms")
-    print(f"      imports (-X importtime, top level)   : {cold['import_ms']:8.1f} ms   "
-          f"{cold['import_ms'] / cold['ours_ms']:.0%} of the total")
-    print(f"\n(c) peak memory of the cold-start process : {cold['maxrss_mb']:8.1f} MB   (target <= 60 MB)")
+    print(
+        f"      imports (-X importtime, top level)   : {cold['import_ms']:8.1f} ms   "
+        f"{cold['import_ms'] / cold['ours_ms']:.0%} of the total"
+    )
+    print(
+        f"\n(c) peak memory of the cold-start process : {cold['maxrss_mb']:8.1f} MB"
+        "   (target <= 60 MB)"
+    )
     return 0
 
 
