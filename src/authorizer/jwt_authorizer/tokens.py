@@ -16,7 +16,10 @@ from typing import Any, Final
 from .errors import MalformedToken, TokenTooLarge, UnsupportedAlgorithm, UnsupportedHeader
 
 _SEGMENT: Final = r"[A-Za-z0-9_-]+"
-_JWS_RE: Final = re.compile(rf"^({_SEGMENT})\.({_SEGMENT})\.({_SEGMENT})$")
+# Used with fullmatch: "$" would also match before a trailing newline ("<jws>\n" accepted).
+_JWS_RE: Final = re.compile(rf"({_SEGMENT})\.({_SEGMENT})\.({_SEGMENT})")
+# A JSON escape of a UTF-16 surrogate; only then can a decoded string hold a lone surrogate.
+_SURROGATE_ESCAPE_RE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 _B64_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_INDEX: Final = {char: index for index, char in enumerate(_B64_ALPHABET)}
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
@@ -59,7 +62,7 @@ def decompose_unverified(token: str, *, max_bytes: int) -> UnverifiedJwt:
     """Split, decode and type-check a compact JWS; raise a :class:`TokenRejected` otherwise."""
     if len(token) > max_bytes:
         raise TokenTooLarge()
-    match = _JWS_RE.match(token)
+    match = _JWS_RE.fullmatch(token)
     if match is None:
         raise MalformedToken("jwe" if token.count(".") == 4 else "shape")
     header_b64, payload_b64, signature_b64 = match.groups()
@@ -120,14 +123,36 @@ _DECODER: Final = json.JSONDecoder(
 def _decode_object(segment: str, part: str) -> dict[str, Any]:
     raw = _b64decode(segment, part)
     try:
-        value = _DECODER.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        value = _DECODER.decode(text)
     except MalformedToken:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise MalformedToken(f"{part}: not JSON") from err
     if not isinstance(value, dict):
         raise MalformedToken(f"{part}: not a JSON object")
+    if _SURROGATE_ESCAPE_RE.search(text):
+        _require_unicode(value, part)
     return value
+
+
+def _require_unicode(value: object, part: str) -> None:
+    """Reject strings holding a lone surrogate (an escaped ``\\ud800`` is valid JSON but not
+    Unicode): they cannot be written as UTF-8, so a denial naming them would vanish from the
+    logs. Iterative, because the nesting may be as deep as the size limit allows."""
+    pending: list[object] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise MalformedToken(f"{part}: string is not valid Unicode") from err
 
 
 def _check_header(header: dict[str, Any]) -> None:

@@ -1,0 +1,535 @@
+"""Hostile inputs and independent instruments for the security suite (``tests/security``).
+
+* token assembly from raw bytes: any header/payload text (duplicate members, bad UTF-8, NaN...),
+  any signature bytes, HMAC with alternative encodings of a public key, compact JWE (also
+  compressed), self-signed certificates for ``x5c``;
+* events of every API Gateway kind (REST TOKEN, REST REQUEST, HTTP payload 1.0 and 2.0);
+* instruments that do not trust the code under test: an IAM evaluator written independently of
+  ``jwt_authorizer.policy`` (dynamic programming, no regular expressions), an answer-shape checker,
+  an observer that records every denial instead of printing it, and a fetcher that never fetches.
+
+Only :class:`RecordingObserver` touches the authorizer's own code (it implements its observer
+interface). Everything else here is deliberately separate so a bug cannot hide in both places.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.oid import NameOID
+
+from jwt_authorizer import KeysUnavailableError
+from jwt_authorizer.keys import FetchError
+from jwt_authorizer.observe import Observer
+from tests.support.signing import SigningKey, b64url
+
+Kind = Literal["token", "request", "http-1.0", "http-2.0"]
+EVENT_KINDS: Final[tuple[Kind, ...]] = ("token", "request", "http-1.0", "http-2.0")
+REQUEST_KINDS: Final[tuple[Kind, ...]] = ("request", "http-1.0", "http-2.0")
+REST_PREFIX: Final = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
+HTTP_PREFIX: Final = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
+_HMAC: Final = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+# --------------------------------------------------------------------------- token assembly
+
+
+def segment(part: bytes | str | Mapping[str, Any]) -> str:
+    """base64url of raw bytes, of text (lone surrogates kept), or of compact JSON."""
+    if isinstance(part, Mapping):
+        part = json.dumps(part, separators=(",", ":"))
+    if isinstance(part, str):
+        part = part.encode("utf-8", "surrogatepass")
+    return b64url(part)
+
+
+def jws(
+    header: bytes | str | Mapping[str, Any],
+    payload: bytes | str | Mapping[str, Any],
+    key: SigningKey | None = None,
+    *,
+    alg: str | None = None,
+    signature: bytes | None = None,
+) -> str:
+    """A compact JWS over exactly these header and payload bytes.
+
+    ``key`` signs the real signing input (with ``alg``, default the key's own); ``signature``
+    replaces it with arbitrary bytes.
+    """
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    if signature is None:
+        signature = key.sign_bytes(signing_input.encode("ascii"), alg) if key else b""
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def hmac_jws(
+    header: Mapping[str, Any], payload: Mapping[str, Any], secret: bytes, alg: str = "HS256"
+) -> str:
+    """What an algorithm-confusion attacker sends: HMAC keyed with something public."""
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    mac = hmac.new(secret, signing_input.encode("ascii"), _HMAC[alg]).digest()
+    return f"{signing_input}.{b64url(mac)}"
+
+
+def pem_secret(key: SigningKey) -> bytes:
+    return key.public_pem()
+
+
+def der_secret(key: SigningKey) -> bytes:
+    """SubjectPublicKeyInfo DER: the encoding python-jose's CVE-2024-33663 fix does not detect."""
+    public = key.private.public_key()
+    return bytes(
+        public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def pkcs1_der_secret(key: SigningKey) -> bytes:
+    public = key.private.public_key()
+    return bytes(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1))
+
+
+def openssh_secret(key: SigningKey) -> bytes:
+    public = key.private.public_key()
+    return bytes(
+        public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+
+
+def jwk_secret(key: SigningKey) -> bytes:
+    """The JWK JSON text exactly as the issuer publishes it."""
+    return json.dumps(key.public_jwk(), separators=(",", ":")).encode()
+
+
+def ecdsa_der_signature(raw: bytes) -> bytes:
+    """Re-encode a JOSE ``r || s`` ECDSA signature as ASN.1 DER (the non-JOSE form)."""
+    half = len(raw) // 2
+    return bytes(
+        encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+    )
+
+
+def rsa_pss_signature(key: SigningKey, signing_input: bytes) -> bytes:
+    digest = hashes.SHA256()
+    return bytes(
+        key.private.sign(
+            signing_input,
+            padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
+            digest,
+        )
+    )
+
+
+def self_signed_certificate(key: SigningKey, common_name: str = "attacker.example") -> bytes:
+    """A DER certificate for ``key`` issued by itself: what an ``x5c`` attacker would embed."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.private.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=3650))
+        .sign(key.private, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def jwe_compact(
+    plaintext: bytes,
+    *,
+    compress: bool,
+    cek: bytes | None = None,
+    extra_header: Mapping[str, Any] | None = None,
+) -> str:
+    """A real ``dir`` + ``A256GCM`` compact JWE (five parts; the key part is empty for ``dir``).
+
+    With ``compress`` the plaintext is raw DEFLATE (``"zip": "DEF"``): zeros compress about
+    1000:1, the shape of the CVE-2024-33664 "JWT bomb".
+    """
+    header: dict[str, Any] = {"alg": "dir", "enc": "A256GCM"}
+    if compress:
+        header["zip"] = "DEF"
+    header.update(extra_header or {})
+    protected = segment(header)
+    body = plaintext
+    if compress:
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+        body = deflate.compress(plaintext) + deflate.flush()
+    iv = os.urandom(12)
+    sealed = AESGCM(cek or os.urandom(32)).encrypt(iv, body, protected.encode("ascii"))
+    ciphertext, tag = sealed[:-16], sealed[-16:]
+    return f"{protected}..{b64url(iv)}.{b64url(ciphertext)}.{b64url(tag)}"
+
+
+def thumbprint(der_certificate: bytes) -> str:
+    return b64url(hashlib.sha1(der_certificate).digest())  # noqa: S324 - x5t is SHA-1 by spec
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the caller calls: method, concrete path, and the template API Gateway matched."""
+
+    method: str = "GET"
+    path: str = "/orders"
+    template: str | None = None
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.template or self.path}"
+
+
+ORDERS: Final = Route()
+
+
+def event_arn(kind: Kind, route: Route = ORDERS) -> str:
+    prefix = HTTP_PREFIX if kind in ("http-1.0", "http-2.0") else REST_PREFIX
+    return f"{prefix}/{route.method}{route.path}"
+
+
+def make_event(
+    kind: Kind,
+    authorization: str | None,
+    route: Route = ORDERS,
+    *,
+    headers: Mapping[str, str] | None = None,
+    multi_headers: Mapping[str, list[str]] | None = None,
+    query: Mapping[str, list[str]] | None = None,
+    cookies: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """An event shaped like API Gateway's, carrying ``authorization`` where the kind puts it.
+
+    ``headers``/``multi_headers`` replace the header maps outright (for duplicate-header cases);
+    ``query`` and ``cookies`` add credentials elsewhere in the request.
+    """
+    arn = event_arn(kind, route)
+    template = route.template or route.path
+    if kind == "token":
+        return {"type": "TOKEN", "authorizationToken": authorization, "methodArn": arn}
+    name = "authorization" if kind == "http-2.0" else "Authorization"
+    single: dict[str, str] = {"Host": "api.example.test", "User-Agent": "security-suite"}
+    if authorization is not None:
+        single[name] = authorization
+    if headers is not None:
+        single = dict(headers)
+    multi = {key: [value] for key, value in single.items()}
+    if multi_headers is not None:
+        multi = {key: list(values) for key, values in multi_headers.items()}
+    query = dict(query or {})
+    if kind == "http-2.0":
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": arn,
+            "identitySource": [authorization] if authorization else [],
+            "routeKey": route.route_key,
+            "rawPath": route.path,
+            "rawQueryString": "&".join(f"{k}={v}" for k, vs in query.items() for v in vs),
+            "cookies": list(cookies or []),
+            "headers": {key.lower(): value for key, value in single.items()},
+            "queryStringParameters": {k: ",".join(vs) for k, vs in query.items()} or None,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "h7t8p9",
+                "http": {"method": route.method, "path": route.path, "sourceIp": "192.0.2.1"},
+                "routeKey": route.route_key,
+                "stage": "$default",
+            },
+        }
+    if cookies:
+        single["Cookie"] = "; ".join(cookies)
+        multi["Cookie"] = ["; ".join(cookies)]
+    event: dict[str, Any] = {
+        "type": "REQUEST",
+        "methodArn": arn,
+        "resource": template,
+        "path": route.path,
+        "httpMethod": route.method,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": {k: vs[-1] for k, vs in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {},
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "a1b2c3d4e5",
+            "resourcePath": template,
+            "httpMethod": route.method,
+            "stage": "prod",
+        },
+    }
+    if kind == "http-1.0":
+        event["version"] = "1.0"
+        event["identitySource"] = authorization or ""
+        event["authorizationToken"] = authorization or ""
+        event["requestContext"]["routeKey"] = route.route_key
+        event["requestContext"]["stage"] = "$default"
+    return event
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM ARN matching (``*`` any run including ``/``, ``?`` one character), by dynamic
+    programming: linear memory, O(len(pattern) * len(value)) time, no backtracking."""
+    reachable = [True] + [False] * len(value)
+    for char in pattern:
+        if char == "*":
+            for index in range(1, len(value) + 1):
+                reachable[index] = reachable[index] or reachable[index - 1]
+            continue
+        following = [False] * (len(value) + 1)
+        for index in range(len(value)):
+            if reachable[index] and (char == "?" or value[index] == char):
+                following[index + 1] = True
+        reachable = following
+    return reachable[len(value)]
+
+
+def policy_allows(answer: Mapping[str, Any], arn: str) -> bool:
+    """Would API Gateway let this request through (explicit Deny wins, else any Allow)?"""
+    allowed = False
+    for statement in answer["policyDocument"]["Statement"]:
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(wildcard_match(resource, arn) for resource in resources):
+            if statement["Effect"] == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+def grants_anything(answer: Mapping[str, Any]) -> bool:
+    """An answer that could let *some* request through (any Allow, or ``isAuthorized`` true)."""
+    if "isAuthorized" in answer:
+        return answer["isAuthorized"] is not False
+    return any(s.get("Effect") != "Deny" for s in answer["policyDocument"]["Statement"])
+
+
+def answer_problems(answer: object, *, simple: bool) -> list[str]:
+    """Everything that would make API Gateway reject the answer (or grant by accident)."""
+    if not isinstance(answer, dict):
+        return [f"answer is a {type(answer).__name__}, not an object"]
+    try:
+        json.dumps(answer, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        return [f"answer is not strict JSON ({type(err).__name__})"]
+    problems: list[str] = []
+    context = answer.get("context", {})
+    if not isinstance(context, dict):
+        problems.append("context is not an object")
+        context = {}
+    if simple:
+        if set(answer) != {"isAuthorized", "context"}:
+            problems.append(f"simple answer keys {sorted(answer)}")
+        if not isinstance(answer.get("isAuthorized"), bool):
+            problems.append("isAuthorized is not a JSON boolean")
+        return problems
+    if not set(answer) <= {"principalId", "policyDocument", "context", "usageIdentifierKey"}:
+        problems.append(f"policy answer keys {sorted(answer)}")
+    if not isinstance(answer.get("principalId"), str) or not answer.get("principalId"):
+        problems.append("principalId missing or empty")
+    document = answer.get("policyDocument")
+    if not isinstance(document, dict) or set(document) != {"Version", "Statement"}:
+        return [*problems, "policyDocument is not {Version, Statement}"]
+    if document["Version"] != "2012-10-17":
+        problems.append("policy Version")
+    statements = document["Statement"]
+    if not isinstance(statements, list) or not statements:
+        return [*problems, "Statement is not a non-empty list"]
+    for statement in statements:
+        if not isinstance(statement, dict) or set(statement) != {"Action", "Effect", "Resource"}:
+            problems.append(f"statement keys {statement!r:.80}")
+            continue
+        if statement["Action"] != "execute-api:Invoke":
+            problems.append("statement Action")
+        if statement["Effect"] not in ("Allow", "Deny"):
+            problems.append("statement Effect")
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        if not isinstance(resources, list) or not resources:
+            problems.append("statement Resource")
+            continue
+        for resource in resources:
+            if not isinstance(resource, str) or not resource.startswith("arn:"):
+                problems.append("resource is not an ARN")
+            elif len(resource) > 512:
+                problems.append("resource longer than 512 characters")
+    for key, value in context.items():
+        if isinstance(value, bool | str | int | float):
+            continue
+        problems.append(f"context {key!r:.40} holds a {type(value).__name__} (REST needs scalars)")
+    return problems
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the client would get: 200 (let through), 401, 403 or 500; -1 means a contract break."""
+
+    status: int
+    answer: dict[str, Any] | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def granted(self) -> bool:
+        return self.answer is not None and grants_anything(self.answer)
+
+
+def invoke(authorizer: Any, event: Any, *, arn: str | None, simple: bool | None) -> Outcome:
+    """Call the handler and classify the result the way API Gateway would.
+
+    ``simple`` says whether an answer to this event is read as an HTTP simple response (None:
+    judge by the answer's shape, for arbitrary events); ``arn`` is the method/route ARN the IAM
+    policy is evaluated against.
+    """
+    try:
+        answer = authorizer(event, None)
+    except KeysUnavailableError:
+        return Outcome(500)
+    except Exception as err:
+        if type(err) is Exception and err.args == ("Unauthorized",):
+            return Outcome(401)
+        return Outcome(-1, problems=(f"raised {type(err).__name__} (args {len(err.args)})",))
+    if simple is None:
+        simple = isinstance(answer, dict) and "isAuthorized" in answer
+    problems = tuple(answer_problems(answer, simple=simple))
+    if problems:
+        return Outcome(-1, answer if isinstance(answer, dict) else None, problems)
+    if simple:
+        if answer["isAuthorized"] is True:
+            return Outcome(200, answer)
+        rejected = answer.get("context", {}).get("error") == "invalid_token"
+        return Outcome(401 if rejected else 403, answer)
+    if arn is not None and policy_allows(answer, arn):
+        return Outcome(200, answer)
+    return Outcome(403, answer)
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every JSON object line in captured output (other lines are ignored)."""
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                found.append(value)
+    return found
+
+
+def emitted_metrics(lines: Sequence[Mapping[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    for line in lines:
+        aws = line.get("_aws")
+        if isinstance(aws, dict):
+            for directive in aws.get("CloudWatchMetrics", []):
+                names.update(metric["Name"] for metric in directive.get("Metrics", []))
+    return names
+
+
+class RecordingObserver(Observer):
+    """The authorizer's observer interface, kept in memory (fast enough for fuzzing).
+
+    ``unloggable`` collects denials whose fields Powertools could not write to a UTF-8 stream
+    (its JSON formatter uses ``ensure_ascii=False``): such a denial would vanish from the logs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(service="jwt-authorizer-security-suite")
+        self.metrics: Counter[str] = Counter()
+        self.denials: list[dict[str, Any]] = []
+        self.allows: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.unloggable: list[str] = []
+
+    def reset(self) -> None:
+        self.metrics.clear()
+        self.denials.clear()
+        self.allows.clear()
+        self.warnings.clear()
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.metrics[name] += int(value)
+
+    def latency(self, milliseconds: float) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def denied(self, *, level: int, reason: str, **fields: Any) -> None:
+        record = {"reason": reason, **fields}
+        try:
+            json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+        except (UnicodeEncodeError, ValueError) as err:
+            self.unloggable.append(f"{reason}: {type(err).__name__}")
+        self.denials.append(record)
+
+    def allowed(self, **fields: Any) -> None:
+        self.allows.append(fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self.warnings.append(message)
+
+    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
+        self.metrics["KeySetFetches"] += 1
+
+    def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        return None
+
+
+@dataclass
+class NoNetworkFetcher:
+    """A key fetcher that records every URL it is asked for and never fetches anything.
+
+    It raises :class:`FetchError` (the authorizer then fails closed); tests assert ``calls`` is
+    empty, because an exception alone could be swallowed by the handler's fail-closed path.
+    """
+
+    calls: list[str] = field(default_factory=list)
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+        self.calls.append(url)
+        raise FetchError("network access is disabled in the security suite")
+
+
+@dataclass
+class ServingFetcher:
+    """Serves fixed documents for exact URLs and records every request (anything else fails)."""
+
+    documents: Mapping[str, object]
+    calls: list[str] = field(default_factory=list)
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+        self.calls.append(url)
+        if url not in self.documents:
+            raise FetchError("not a configured URL")
+        return self.documents[url]
