@@ -53,8 +53,19 @@ class AuthorizerError(Exception):
 
     def about(self, *, issuer: str | None, kid: str | None) -> None:
         """Attach the (unverified, truncated) issuer and kid so a denial log can name them."""
-        self.issuer = issuer[:120] if issuer else None
-        self.kid = kid[:64] if kid else None
+        self.issuer = loggable(issuer, 120)
+        self.kid = loggable(kid, 64)
+
+
+def loggable(value: str | None, limit: int) -> str | None:
+    """Attacker-chosen text made safe for a log line: truncated, and any character that is not
+    printable (control characters, lone surrogates that break UTF-8 output) escaped."""
+    if not value:
+        return None
+    value = value[:limit]
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value)
 
 
 class TokenRejected(AuthorizerError):

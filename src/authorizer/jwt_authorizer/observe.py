@@ -10,6 +10,8 @@ import logging
 import threading
 from typing import Any, Final
 
+from .errors import loggable
+
 _NAMESPACE: Final = "JwtAuthorizer"
 
 
@@ -18,6 +20,11 @@ def token_hash(token: str | None) -> str:
     if not token:
         return ""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _safe(fields: dict[str, Any]) -> dict[str, Any]:
+    """Request-derived strings (routes, issuers) may hold anything; keep log lines valid."""
+    return {k: loggable(v, 200) if isinstance(v, str) else v for k, v in fields.items()}
 
 
 class Observer:
@@ -58,11 +65,11 @@ class Observer:
 
     def denied(self, *, level: int, reason: str, **fields: Any) -> None:
         log = self.logger.error if level >= logging.ERROR else self.logger.info
-        log("request denied", extra={"reason": reason, **fields})
+        log("request denied", extra={"reason": reason, **_safe(fields)})
 
     def allowed(self, **fields: Any) -> None:
         if self._debug:
-            self.logger.debug("request allowed", extra=fields)
+            self.logger.debug("request allowed", extra=_safe(fields))
 
     def warning(self, message: str, **fields: Any) -> None:
         self.logger.warning(message, extra=fields)
