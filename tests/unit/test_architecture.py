@@ -1,0 +1,89 @@
+"""Structure checks: stages depend only on earlier stages, the handler only orchestrates, the
+public surface is pinned, and the deployed package holds nothing but the function code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import jwt_authorizer
+
+PACKAGE = Path(jwt_authorizer.__file__).parent
+# Pipeline order: a module may import only modules listed before it.
+LAYERS = [
+    "errors", "config", "tokens", "keys", "claims", "validator", "routes", "policy",
+    "event", "answer", "observe", "handler", "app",
+]  # fmt: skip
+
+
+def imports_of(module: str) -> tuple[set[str], set[str]]:
+    """(package-internal modules, top-level external modules) imported anywhere in a module."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    internal: set[str] = set()
+    external: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                internal.add((node.module or "").split(".")[0])
+            else:
+                external.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Import):
+            external.update(alias.name.split(".")[0] for alias in node.names)
+    return internal, external
+
+
+def test_every_module_is_placed_in_the_pipeline() -> None:
+    modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__"}
+    assert modules == set(LAYERS)
+
+
+def test_stages_only_import_earlier_stages() -> None:
+    for position, module in enumerate(LAYERS):
+        internal, _ = imports_of(module)
+        later = internal & set(LAYERS[position:])
+        assert not later, f"{module} imports later stage(s) {sorted(later)}"
+
+
+def test_handler_orchestrates_without_parsing_or_crypto() -> None:
+    _, external = imports_of("handler")
+    assert not external & {"json", "base64", "binascii", "jose", "cryptography", "requests"}
+
+
+def test_only_the_key_module_touches_the_network_and_crypto() -> None:
+    for module in LAYERS:
+        _, external = imports_of(module)
+        if module != "keys":
+            assert not external & {"requests", "jose", "cryptography", "urllib3"}, module
+
+
+def test_boto3_is_only_reached_through_ssm_configs() -> None:
+    for module in LAYERS:
+        _, external = imports_of(module)
+        assert "boto3" not in external, module
+
+
+def test_public_surface_is_pinned() -> None:
+    assert sorted(jwt_authorizer.__all__) == jwt_authorizer.__all__
+    assert jwt_authorizer.__all__ == [
+        "Authorizer",
+        "AuthorizerError",
+        "Config",
+        "ConfigError",
+        "KeysUnavailable",
+        "KeysUnavailableError",
+        "TokenRejected",
+        "load_config",
+        "parse_config",
+    ]
+
+
+def test_function_package_holds_only_the_function() -> None:
+    root = PACKAGE.parent
+    entries = {path.name for path in root.iterdir() if path.name != "__pycache__"}
+    assert entries == {"jwt_authorizer"}
+
+
+def test_no_unbounded_lru_caches() -> None:
+    for module in LAYERS:
+        source = (PACKAGE / f"{module}.py").read_text()
+        assert "lru_cache" not in source and "functools.cache" not in source, module
