@@ -116,14 +116,20 @@ class HttpFetcher:
                 raise FetchError(f"HTTP {response.status_code} from {url}")
             body = bytearray()
             try:
-                for chunk in response.iter_content(chunk_size=16384):
+                while True:
+                    if time.monotonic() > deadline:
+                        raise FetchError(f"response from {url} took too long")
+                    # read1: whatever one socket read brings (decompressed), so a body trickled
+                    # byte by byte meets the deadline check between reads. iter_content/read(n)
+                    # would block until n bytes arrived, each read within the timeout.
+                    chunk = response.raw.read1(16384, decode_content=True)
+                    if not chunk:
+                        break
                     body += chunk
                     if len(body) > settings.max_response_bytes:
                         raise FetchError(
                             f"response from {url} exceeds {settings.max_response_bytes} bytes"
                         )
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"response from {url} took too long")
             except FetchError:
                 raise
             except Exception as err:
