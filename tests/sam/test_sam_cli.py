@@ -213,12 +213,38 @@ def test_layer_wheels_are_for_the_architecture(
             if line.startswith("Tag:")
         ]
         assert tags, wheel
-        for tag in tags:
-            python_tag, _abi, platform_tag = tag.split("-")
+        parsed = [tag.split("-") for tag in tags]
+        for tag, (_python, _abi, platform_tag) in zip(tags, parsed, strict=True):
             assert platform_tag == "any" or WHEEL_ARCH[architecture] in platform_tag, (wheel, tag)
-            assert python_tag in {"py2", "py3", "py2.py3", "cp313", "cp311", "cp39", "cp38"} or (
-                python_tag.startswith("py3")
-            ), (wheel, tag)
+        # a universal wheel lists py2 and py3 tags: one of them must admit CPython 3.13
+        assert any(_runs_on_cpython_313(python, abi) for python, abi, _ in parsed), (wheel, tags)
+
+
+def _runs_on_cpython_313(python_tag: str, abi: str) -> bool:
+    """A wheel's python/abi tags admit the Lambda runtime's CPython 3.13."""
+    for tag in python_tag.split("."):
+        if tag.startswith("py") and tag[2:3] in {"", "3"}:
+            return True
+        minor = re.fullmatch(r"cp3(\d+)", tag)
+        if minor and (int(minor.group(1)) == 13 or (abi == "abi3" and int(minor.group(1)) <= 13)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("python_tag", "abi", "ok"),
+    [
+        ("py3", "none", True),
+        ("py2.py3", "none", True),
+        ("cp313", "cp313", True),
+        ("cp311", "abi3", True),
+        ("cp312", "cp312", False),
+        ("cp314", "abi3", False),
+        ("py2", "none", False),
+    ],
+)
+def test_wheel_tag_rule(python_tag: str, abi: str, ok: bool) -> None:
+    assert _runs_on_cpython_313(python_tag, abi) is ok
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
