@@ -1,0 +1,315 @@
+"""How many times API Gateway calls the authorizer, how often it fetches keys, and what it costs.
+
+A back-of-the-envelope model, documented in docs/scaling.md (which derives every formula):
+
+    per-key arrival rate   lam = R / (N * K)
+    authorizer calls/s     I   = min(R, R / (1 + lam*T) + (N*K / L) * lam*T / (1 + lam*T))
+    cache hit ratio            = 1 - I / R
+    concurrency (Little)   C   = I * mean billed duration (s); environments E = max(1, ceil(C))
+    cold starts/h              = c * I * 3600
+    key-set fetches/h          = S * (cold starts/h + E * 3600 / F)       (metric KeySetFetches)
+    HTTP requests to IdP/h     = key-set fetches/h * (2 with discovery, 1 with jwks_uri)
+    Lambda $ per 1M requests   = calls per 1M * (P_req / 1e6 + GB * ceil(d_warm) / 1000 * P_gbs)
+                                 + cold starts per 1M * GB * ceil(d_init) / 1000 * P_gbs
+
+R requests/s, N distinct tokens in use, K cache keys per token (routes per token when
+``$context.routeKey`` is an identity source), T cache TTL (s), L token lifetime (s), c cold-start
+fraction of calls, S key sets, F ``keys.refresh_seconds``.
+
+Run: ``PYTHONPATH=tools python -m devkit.costmodel --rps 200 --tokens 50 --ttl 300``.
+Prices are constants below (overridable with flags); the script never touches the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+# Public on-demand prices, us-east-1, first usage tier, as listed on
+# https://aws.amazon.com/lambda/pricing/ and https://aws.amazon.com/api-gateway/pricing/.
+# Other regions and higher tiers differ: pass --price-* flags.
+PRICE_DATE: Final = "2025-06"
+LAMBDA_REQUEST_PER_MILLION: Final = 0.20  # USD per 1M invocations, both architectures
+LAMBDA_GB_SECOND: Final = {"x86_64": 0.0000166667, "arm64": 0.0000133334}  # USD per GB-second
+APIGW_REQUEST_PER_MILLION: Final = {"rest": 3.50, "http": 1.00}  # USD per 1M API calls, for scale
+# Since 2025-08-01 AWS bills the init phase of on-demand functions on managed runtimes too;
+# --free-init models the earlier behaviour.
+
+SECONDS_PER_MONTH: Final = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Inputs:
+    rps: float
+    tokens: int
+    ttl: int
+    token_lifetime: int = 3600
+    routes_per_token: int = 1
+    cold_start_rate: float = 0.001
+    warm_ms: float = 3.0
+    init_ms: float = 500.0
+    memory_mb: int = 256
+    key_sets: int = 1
+    refresh_seconds: int = 3600
+    discovery: bool = True
+    environments: int | None = None
+    kid_miss_cooldown_seconds: int = 300
+    free_init: bool = False
+    price_request_per_million: float = LAMBDA_REQUEST_PER_MILLION
+    price_gb_second_x86_64: float = LAMBDA_GB_SECOND["x86_64"]
+    price_gb_second_arm64: float = LAMBDA_GB_SECOND["arm64"]
+    api_type: str = "rest"
+
+    def __post_init__(self) -> None:
+        if self.rps <= 0 or self.tokens < 1 or self.routes_per_token < 1:
+            raise ValueError("rps must be > 0, tokens and routes per token >= 1")
+        if self.ttl < 0 or self.token_lifetime <= 0 or self.refresh_seconds <= 0:
+            raise ValueError("ttl must be >= 0, token lifetime and refresh seconds > 0")
+        if not 0 <= self.cold_start_rate <= 1:
+            raise ValueError("cold-start rate is a fraction between 0 and 1")
+        if self.memory_mb < 128 or self.warm_ms <= 0 or self.init_ms < 0:
+            raise ValueError("memory >= 128 MB, warm duration > 0, init duration >= 0")
+
+
+@dataclass(frozen=True)
+class Result:
+    invocations_per_second: float
+    cache_hit_ratio: float
+    invocations_per_million: float
+    cold_starts_per_hour: float
+    concurrency: float
+    environments: int
+    key_set_fetches_per_hour: float
+    idp_requests_per_hour: float
+    kid_flood_extra_fetches_per_hour: float
+    cost_per_million: dict[str, float]
+    cost_per_month: dict[str, float]
+
+
+def invocations_per_second(inputs: Inputs) -> float:
+    """Calls API Gateway makes to the authorizer (a renewal model per cache key, see docs)."""
+    r = inputs.rps
+    keys = inputs.tokens * inputs.routes_per_token
+    lam_t = r / keys * inputs.ttl
+    calls = r / (1 + lam_t) + (keys / inputs.token_lifetime) * lam_t / (1 + lam_t)
+    return min(r, calls)
+
+
+def model(inputs: Inputs) -> Result:
+    calls = invocations_per_second(inputs)
+    cold = inputs.cold_start_rate
+    warm_billed = math.ceil(inputs.warm_ms)
+    init_billed = 0 if inputs.free_init else math.ceil(inputs.init_ms)
+    mean_seconds = (inputs.warm_ms + cold * inputs.init_ms) / 1000
+    concurrency = calls * mean_seconds
+    environments = (
+        inputs.environments if inputs.environments is not None else max(1, math.ceil(concurrency))
+    )
+    cold_per_hour = cold * calls * 3600
+    fetches = inputs.key_sets * (cold_per_hour + environments * 3600 / inputs.refresh_seconds)
+    per_million = 1_000_000 * calls / inputs.rps
+    gigabytes = inputs.memory_mb / 1024
+    prices = {"arm64": inputs.price_gb_second_arm64, "x86_64": inputs.price_gb_second_x86_64}
+    cost_per_million = {}
+    for arch, gb_second in prices.items():
+        warm_cost = per_million * (
+            inputs.price_request_per_million / 1_000_000
+            + gigabytes * warm_billed / 1000 * gb_second
+        )
+        init_cost = per_million * cold * gigabytes * init_billed / 1000 * gb_second
+        cost_per_million[arch] = warm_cost + init_cost
+    monthly_requests = inputs.rps * SECONDS_PER_MONTH
+    return Result(
+        invocations_per_second=calls,
+        cache_hit_ratio=1 - calls / inputs.rps,
+        invocations_per_million=per_million,
+        cold_starts_per_hour=cold_per_hour,
+        concurrency=concurrency,
+        environments=environments,
+        key_set_fetches_per_hour=fetches,
+        idp_requests_per_hour=fetches * (2 if inputs.discovery else 1),
+        kid_flood_extra_fetches_per_hour=inputs.key_sets
+        * environments
+        * 3600
+        / inputs.kid_miss_cooldown_seconds,
+        cost_per_million=cost_per_million,
+        cost_per_month={
+            arch: cost * monthly_requests / 1_000_000 for arch, cost in cost_per_million.items()
+        },
+    )
+
+
+def _money(value: float) -> str:
+    if value < 0.01:
+        return f"${value:.6f}"
+    return f"${value:,.4f}" if value < 100 else f"${value:,.2f}"
+
+
+def render(inputs: Inputs, result: Result) -> str:
+    apigw = APIGW_REQUEST_PER_MILLION[inputs.api_type]
+    rows = [
+        ("API requests per second (R)", f"{inputs.rps:g}"),
+        ("distinct tokens (N) x cache keys per token (K)",
+         f"{inputs.tokens} x {inputs.routes_per_token}"),
+        ("authorizer cache TTL (T) / token lifetime (L)",
+         f"{inputs.ttl} s / {inputs.token_lifetime} s"),
+        ("authorizer invocations per second (I)", f"{result.invocations_per_second:.4f}"),
+        ("API Gateway authorizer cache hit ratio", f"{result.cache_hit_ratio:.2%}"),
+        ("authorizer invocations per 1M API requests", f"{result.invocations_per_million:,.1f}"),
+        ("concurrency (I x mean duration) / environments",
+         f"{result.concurrency:.4f} / {result.environments}"),
+        ("cold starts per hour", f"{result.cold_starts_per_hour:.2f}"),
+        ("key-set fetches per hour (KeySetFetches)", f"{result.key_set_fetches_per_hour:.2f}"),
+        ("HTTP requests to the IdP per hour", f"{result.idp_requests_per_hour:.2f}"),
+        ("  worst case extra under a random-kid flood",
+         f"{result.kid_flood_extra_fetches_per_hour:.2f}"),
+        (f"Lambda cost per 1M API requests, arm64 ({inputs.memory_mb} MB)",
+         _money(result.cost_per_million["arm64"])),
+        (f"Lambda cost per 1M API requests, x86_64 ({inputs.memory_mb} MB)",
+         _money(result.cost_per_million["x86_64"])),
+        ("Lambda cost per 30-day month at R, arm64 / x86_64",
+         f"{_money(result.cost_per_month['arm64'])} / {_money(result.cost_per_month['x86_64'])}"),
+        (f"for scale: API Gateway {inputs.api_type.upper()} price per 1M requests", _money(apigw)),
+    ]  # fmt: skip
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    init = "not billed (--free-init)" if inputs.free_init else f"{math.ceil(inputs.init_ms)} ms"
+    lines.append("")
+    lines.append(
+        f"assumptions: warm call billed {math.ceil(inputs.warm_ms)} ms, init {init}, "
+        f"cold-start rate {inputs.cold_start_rate:g}, {inputs.key_sets} key set(s) refreshed "
+        f"every {inputs.refresh_seconds} s, {'discovery + JWKS' if inputs.discovery else 'JWKS'}"
+        " per fetch"
+    )
+    lines.append(
+        f"prices: us-east-1 list prices as of {PRICE_DATE} (requests "
+        f"${inputs.price_request_per_million}/1M, GB-s arm64 ${inputs.price_gb_second_arm64}, "
+        f"x86_64 ${inputs.price_gb_second_x86_64}); free tier not subtracted"
+    )
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit.costmodel",
+        description="Authorizer invocations, IdP key fetches and Lambda cost for a traffic "
+        "shape (docs/scaling.md explains the model).",
+    )
+    add = parser.add_argument
+    add("--rps", type=float, required=True, help="API requests per second (R)")
+    add("--tokens", type=int, required=True, help="distinct tokens in use at a time (N)")
+    add("--ttl", type=int, required=True, help="authorizer result cache TTL in seconds (T; 0-3600)")
+    add("--token-lifetime", type=int, default=3600, help="token lifetime in seconds (L)")
+    add(
+        "--routes-per-token",
+        type=int,
+        default=1,
+        help="cache keys per token (K): routes a token calls when $context.routeKey is an "
+        "identity source (HTTP API simple responses); 1 for REST TOKEN authorizers",
+    )
+    add("--cold-start-rate", type=float, default=0.001, help="fraction of calls that are cold")
+    add(
+        "--warm-ms",
+        type=float,
+        default=3.0,
+        help="warm invocation duration in ms (read Billed Duration in the REPORT log lines)",
+    )
+    add(
+        "--init-ms",
+        type=float,
+        default=500.0,
+        help="init duration in ms (Init Duration in REPORT lines of cold starts)",
+    )
+    add("--memory", type=int, default=256, help="function memory in MB")
+    add(
+        "--key-sets",
+        type=int,
+        default=1,
+        help="distinct key sets (issuers, B2C policies, Entra tenants)",
+    )
+    add("--refresh-seconds", type=int, default=3600, help="keys.refresh_seconds")
+    add("--kid-miss-cooldown-seconds", type=int, default=300, help="keys.kid_miss_cooldown_seconds")
+    add(
+        "--no-discovery",
+        dest="discovery",
+        action="store_false",
+        help="issuers configure jwks_uri (one request per fetch instead of two)",
+    )
+    add(
+        "--environments",
+        type=int,
+        default=None,
+        help="execution environments kept warm (default: ceil(concurrency), at least 1)",
+    )
+    add("--free-init", action="store_true", help="do not bill the init phase (before 2025-08)")
+    add(
+        "--api",
+        dest="api_type",
+        choices=("rest", "http"),
+        default="rest",
+        help="API type, for the API Gateway price shown for scale",
+    )
+    add(
+        "--price-request",
+        type=float,
+        default=LAMBDA_REQUEST_PER_MILLION,
+        help="Lambda USD per 1M requests",
+    )
+    add(
+        "--price-gbs-arm64",
+        type=float,
+        default=LAMBDA_GB_SECOND["arm64"],
+        help="Lambda USD per GB-second, arm64",
+    )
+    add(
+        "--price-gbs-x86",
+        type=float,
+        default=LAMBDA_GB_SECOND["x86_64"],
+        help="Lambda USD per GB-second, x86_64",
+    )
+    return parser
+
+
+def inputs_from_args(argv: Sequence[str] | None = None) -> Inputs:
+    args = _parser().parse_args(argv)
+    inputs = Inputs(
+        rps=args.rps,
+        tokens=args.tokens,
+        ttl=args.ttl,
+        token_lifetime=args.token_lifetime,
+        routes_per_token=args.routes_per_token,
+        cold_start_rate=args.cold_start_rate,
+        warm_ms=args.warm_ms,
+        init_ms=args.init_ms,
+        memory_mb=args.memory,
+        key_sets=args.key_sets,
+        refresh_seconds=args.refresh_seconds,
+        kid_miss_cooldown_seconds=args.kid_miss_cooldown_seconds,
+        discovery=args.discovery,
+        environments=args.environments,
+        free_init=args.free_init,
+        api_type=args.api_type,
+    )
+    return replace(
+        inputs,
+        price_request_per_million=args.price_request,
+        price_gb_second_arm64=args.price_gbs_arm64,
+        price_gb_second_x86_64=args.price_gbs_x86,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        inputs = inputs_from_args(argv)
+    except ValueError as err:
+        print(f"error: {err}")
+        return 2
+    print(render(inputs, model(inputs)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
