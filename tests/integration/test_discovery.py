@@ -139,3 +139,39 @@ def test_wso2_kid_suffix_and_thumbprint_matching(
     assert harness.outcome(
         idp.mint(kid=hidden, header={"kid": kid, "x5t#S256": published["x5t#S256"]})
     ) == "bad_signature"
+
+
+@pytest.mark.parametrize(
+    "jwks_uri",
+    [
+        "https://[::1/keys",  # unbalanced bracket: urlsplit raises ValueError
+        "https://[not-an-ip]/keys",
+        "https://user:secret@idp.example.invalid/keys",
+        "file:///etc/passwd",
+        "ftp://idp.example.invalid/keys",
+        "",
+        42,
+        None,
+    ],
+    ids=repr,
+)
+def test_hostile_jwks_uri_in_discovery_fails_closed_and_paced(
+    scripted: ScriptedServer, build_harness: HarnessFactory, jwks_uri: object
+) -> None:
+    """Whatever discovery names, the answer is keys_unavailable (500), and a broken document
+    is re-read once per retry window, not once per request."""
+    issuer = scripted.base_url + "/t/v2.0"
+    path = "/t/v2.0/.well-known/openid-configuration"
+    discovery = scripted.serve_json(path, {"issuer": issuer, "jwks_uri": jwks_uri})
+    harness = build_harness(
+        auth_config({"issuer": issuer, "audiences": ["api"], "discovery_url": discovery})
+    )
+    token = SigningKey.generate("RS256").sign({"iss": issuer, "aud": "api", "exp": 4102444800})
+
+    assert harness.prefetched == {issuer: False}
+    for _ in range(3):
+        harness.clock.advance(1)
+        assert harness.outcome(token) == "keys_unavailable"
+    assert scripted.hits[path] == 1
+    assert harness.observer.counts["KeySetFetchFailures"] == 1
+    assert harness.observer.counts["InternalError"] == 0

@@ -46,6 +46,15 @@ class FetchError(Exception):
     """A key-set or discovery fetch failed; the message is safe to log (no secrets)."""
 
 
+def _fetchable(url: str) -> bool:
+    """:func:`is_fetchable_url` for URLs from the network: ``urlsplit`` raises ValueError on
+    some malformed hosts (``https://[::1/``), which must read as "refused", not crash a fetch."""
+    try:
+        return is_fetchable_url(url)
+    except ValueError:
+        return False
+
+
 class Fetcher(Protocol):
     """Fetches one JSON document. The seam tests replace with real loopback servers."""
 
@@ -94,7 +103,7 @@ class HttpFetcher:
             return self._session
 
     def get_json(self, url: str, *, ca_bundle: str | None) -> object:
-        if not is_fetchable_url(url):
+        if not _fetchable(url):
             raise FetchError("refusing a non-https URL")
         settings = self._settings
         session = self._get_session()
@@ -485,10 +494,11 @@ class KeySource:
             self.fetch_count += 1
             try:
                 snapshot = self._fetch(trigger, started)
-            except FetchError as err:
+            except Exception as err:  # anything at all: a failed attempt, paced and kept stale
                 self._last_attempt_failed = True
                 self._attempts += 1
-                self._events.key_fetch(self.spec.name, ok=False, trigger=trigger, detail=str(err))
+                detail = str(err) if isinstance(err, FetchError) else type(err).__name__
+                self._events.key_fetch(self.spec.name, ok=False, trigger=trigger, detail=detail)
                 return
             self._last_attempt_failed = False
             self._snapshot = snapshot
@@ -518,7 +528,7 @@ class KeySource:
         if issuer not in self.spec.expected_issuers:
             raise FetchError("discovery document names a different issuer")
         jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str) or not is_fetchable_url(jwks_uri):
+        if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri):
             raise FetchError("discovery document has no https jwks_uri")
         return jwks_uri
 
@@ -612,18 +622,14 @@ class KeyRegistry:
     def prefetch(self, specs: Iterable[SourceSpec]) -> dict[str, bool]:
         """Fetch every remote key set in parallel; never raises (an IdP may be down at init)."""
         sources = [self.source(spec) for spec in specs]
-        results: dict[str, bool] = {}
-        threads = [
-            threading.Thread(target=lambda s=s: results.__setitem__(s.spec.name, s.prefetch()))
-            for s in sources
-            if s.snapshot is None
-        ]
+        threads = [threading.Thread(target=s.prefetch) for s in sources if s.snapshot is None]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        results.update({s.spec.name: True for s in sources if s.spec.name not in results})
-        return results
+        # Read the outcome from the sources, not from the threads: a source counts as warm
+        # only if it holds keys, whatever happened in its thread.
+        return {s.spec.name: s.snapshot is not None for s in sources}
 
     def sources(self) -> tuple[KeySource, ...]:
         return tuple(self._sources.values())
