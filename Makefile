@@ -32,6 +32,17 @@ pytest: $(STAMP)
 bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
 	PYTHONPATH=tools $(BIN)/python -m devkit.bench
 
+# Local, without AWS or Docker: development IdP + API Gateway emulator on template.yaml (tools/devkit).
+.PHONY: fixtures
+demo: $(STAMP)  ## the whole flow on 127.0.0.1: token, 401, 403, 200 on both APIs, then stop
+	@PYTHONPATH=tools $(BIN)/python -m devkit demo
+
+serve: $(STAMP)  ## local IdP + API Gateway emulator until Ctrl-C, with curl commands to paste
+	@PYTHONPATH=tools $(BIN)/python -m devkit serve
+
+fixtures: $(STAMP)  ## regenerate events/ (fixtures, env.json, expected answers) deterministically
+	PYTHONPATH=tools $(BIN)/python -m devkit fixtures
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 

@@ -1,0 +1,592 @@
+"""Regenerate ``events/``: ``sam local invoke`` fixtures, ``env.json`` and expected answers.
+
+``python -m devkit.fixtures`` (or ``make fixtures``) rewrites every generated file from two
+fixed inputs, so the output is byte-for-byte reproducible and a diff shows real changes only:
+
+* the committed development key ``events/dev-signing-key.pem`` (development only: it signs
+  tokens for the issuer below and nothing else, and is public by design);
+* a fixed clock: tokens are issued at ``FIXED_NOW`` (2025-01-01) and, except the expired one,
+  expire in 2100, so the authorizer's real-time checks need no clock injection.
+
+Tokens are minted by the local IdP (:mod:`devkit.idp`, Entra B2C shape) under
+``https://dev-issuer.invalid/...``: ``.invalid`` is a reserved TLD (RFC 2606), so this issuer can
+never match a real one, and ``env.json`` carries the JWKS inline, so nothing is fetched.
+
+Expected answers are recorded by running each fixture through :func:`devkit.cli.invoke_function`
+(the code path of ``python -m devkit invoke``); the replay test compares the same call's output
+with them and also checks each outcome's meaning independently of the recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devkit.idp import DEFAULT_CLIENTS_FILE, DEFAULT_TENANT_ID, LocalIdentityProvider, load_clients
+
+REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+EVENTS_DIR: Final = REPO_ROOT / "events"
+TEMPLATE: Final = REPO_ROOT / "template.yaml"
+KEY_FILE_NAME: Final = "dev-signing-key.pem"
+
+DEV_ISSUER_URL: Final = "https://dev-issuer.invalid"
+#: The development issuer: the B2C shape (tenant GUID path, trailing slash) on a reserved TLD.
+DEV_ISSUER: Final = f"{DEV_ISSUER_URL}/{DEFAULT_TENANT_ID}/v2.0/"
+FIXED_NOW: Final = 1_735_689_600  # 2025-01-01T00:00:00Z: iat/nbf of every fixture token
+FAR_FUTURE: Final = 4_102_444_800  # 2100-01-01T00:00:00Z: exp of the unexpired ones
+EXPIRED_LIFETIME: Final = 3600  # the expired token lived one hour on 2025-01-01
+
+REGION: Final = "us-east-1"
+ACCOUNT: Final = "123456789012"
+REST_API_ID: Final = "devrest001"
+HTTP_API_ID: Final = "devhttp001"
+REST_STAGE: Final = "v1"
+SOURCE_IP: Final = "203.0.113.10"  # TEST-NET-3 (RFC 5737)
+USER_AGENT: Final = "curl/8.5.0"
+REQUEST_TIME: Final = "01/Jan/2025:00:00:00 +0000"
+_ID_NAMESPACE: Final = uuid.UUID("6f1d2c3b-8a47-4e59-9b0c-1d2e3f405162")
+
+EventKind = Literal["rest-token", "rest-request", "http-v1", "http-v2"]
+Outcome = Literal["allowed", "forbidden", "expired", "bad-signature", "missing-token"]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = ("rest-token", "rest-request", "http-v1", "http-v2")
+OUTCOMES: Final[tuple[Outcome, ...]] = (
+    "allowed",
+    "forbidden",
+    "expired",
+    "bad-signature",
+    "missing-token",
+)
+
+HEADER_NOTE: Final = (
+    "DEVELOPMENT ONLY - NEVER USE IN PRODUCTION. This key signs the event fixtures' tokens for "
+    f"the issuer {DEV_ISSUER} (a reserved .invalid name) and is public by design. "
+    "Regenerate with: python -m devkit fixtures --new-key"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Key and tokens
+# --------------------------------------------------------------------------------------------
+
+
+def read_key(events_dir: Path = EVENTS_DIR) -> bytes:
+    """The committed development key (PEM, after the explanatory comment lines)."""
+    path = events_dir / KEY_FILE_NAME
+    text = path.read_text(encoding="ascii")
+    start = text.index("-----BEGIN")
+    return text[start:].encode("ascii")
+
+
+def write_new_key(events_dir: Path) -> None:
+    """Create a fresh development key, with a warning header no one can miss."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    header = "".join(f"# {line}\n" for line in _wrap(HEADER_NOTE, 96))
+    events_dir.mkdir(parents=True, exist_ok=True)
+    (events_dir / KEY_FILE_NAME).write_text(header + pem, encoding="ascii")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    return [*lines, current] if current else lines
+
+
+def development_idp(
+    *, now: float = FIXED_NOW, events_dir: Path = EVENTS_DIR
+) -> LocalIdentityProvider:
+    """An IdP (never started) that signs with the development key under ``DEV_ISSUER``."""
+    idp = LocalIdentityProvider(
+        profile="entra-b2c",
+        signing_key_pem=read_key(events_dir),
+        public_url=DEV_ISSUER_URL,
+        now=lambda: now,
+    )
+    assert idp.issuer == DEV_ISSUER, idp.issuer
+    return idp
+
+
+def mint_development_token(
+    client_id: str, *, scopes: Sequence[str] | None = None, lifetime: int = 3600
+) -> str:
+    """A token accepted with ``events/env.json``, valid from now for ``lifetime`` seconds."""
+    clients = load_clients(DEFAULT_CLIENTS_FILE)
+    if client_id not in clients:
+        raise ValueError(f"unknown client {client_id!r} (known: {', '.join(clients)})")
+    idp = development_idp(now=time.time())
+    return idp.mint(client_id=client_id, scopes=scopes, lifetime=lifetime)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The fixture tokens; all but ``expired`` are valid until 2100."""
+
+    reader: str  # reader-app, app.read
+    writer: str  # writer-app, app.read app.write
+    write_only: str  # writer-app asking only for app.write (no app.read)
+    expired: str  # reader-app, expired 2025-01-01T01:00:00Z
+    tampered: str  # reader's token with scp edited to add app.write: signature no longer matches
+
+
+def make_tokens(idp: LocalIdentityProvider) -> Tokens:
+    lifetime = FAR_FUTURE - FIXED_NOW
+    reader = idp.mint(client_id="reader-app", scopes=["app.read"], lifetime=lifetime)
+    header, payload, signature = reader.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["scp"] = "app.read app.write"
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode())
+        .rstrip(b"=")
+        .decode("ascii")
+    )
+    return Tokens(
+        reader=reader,
+        writer=idp.mint(
+            client_id="writer-app", scopes=["app.read", "app.write"], lifetime=lifetime
+        ),
+        write_only=idp.mint(client_id="writer-app", scopes=["app.write"], lifetime=lifetime),
+        expired=idp.mint(client_id="reader-app", scopes=["app.read"], lifetime=EXPIRED_LIFETIME),
+        tampered=f"{header}.{forged}.{signature}",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Events (shapes as API Gateway sends them; see the AWS authorizer input examples)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One client request: what every event kind is built from."""
+
+    name: str
+    method: str
+    resource: str  # route template, e.g. /orders/{id}
+    path: str
+    authorization: str | None
+    path_parameters: Mapping[str, str] | None = None
+    body: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        return str(uuid.uuid5(_ID_NAMESPACE, self.name))
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.resource}"
+
+
+def _identity() -> dict[str, Any]:
+    return {
+        "accessKey": None,
+        "accountId": None,
+        "caller": None,
+        "cognitoAuthenticationProvider": None,
+        "cognitoAuthenticationType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "principalOrgId": None,
+        "sourceIp": SOURCE_IP,
+        "user": None,
+        "userAgent": USER_AGENT,
+        "userArn": None,
+    }
+
+
+def _headers(request: Request, host: str, *, lower: bool) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    if request.authorization is not None:
+        headers["Authorization"] = request.authorization
+    if request.body is not None:
+        headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(request.body.encode()))
+    headers |= {
+        "Host": host,
+        "User-Agent": USER_AGENT,
+        "X-Amzn-Trace-Id": f"Root=1-6774a400-{request.request_id.replace('-', '')[:24]}",
+        "X-Forwarded-For": SOURCE_IP,
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {k.lower(): v for k, v in headers.items()} if lower else headers
+
+
+def _rest_host() -> str:
+    return f"{REST_API_ID}.execute-api.{REGION}.amazonaws.com"
+
+
+def _http_host() -> str:
+    return f"{HTTP_API_ID}.execute-api.{REGION}.amazonaws.com"
+
+
+def _arn(api_id: str, stage: str, method: str, path: str) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/{stage}/{method}{path}"
+
+
+def _rest_shape(request: Request) -> dict[str, Any]:
+    """Fields shared by the REST REQUEST authorizer event and the REST proxy event."""
+    headers = _headers(request, _rest_host(), lower=False)
+    return {
+        "resource": request.resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {},
+        "multiValueQueryStringParameters": {},
+        "pathParameters": dict(request.path_parameters or {}),
+        "stageVariables": {},
+        "requestContext": {
+            "resourceId": "a1b2c3",
+            "resourcePath": request.resource,
+            "httpMethod": request.method,
+            "extendedRequestId": request.request_id[:16],
+            "requestTime": REQUEST_TIME,
+            "path": f"/{REST_STAGE}{request.path}",
+            "accountId": ACCOUNT,
+            "protocol": "HTTP/1.1",
+            "stage": REST_STAGE,
+            "domainPrefix": REST_API_ID,
+            "requestTimeEpoch": FIXED_NOW * 1000,
+            "requestId": request.request_id,
+            "identity": _identity(),
+            "domainName": _rest_host(),
+            "apiId": REST_API_ID,
+        },
+    }
+
+
+def rest_token_event(request: Request) -> dict[str, Any]:
+    """TOKEN authorizer input: the header value and the method ARN, nothing else."""
+    return {
+        "type": "TOKEN",
+        "authorizationToken": request.authorization or "",
+        "methodArn": _arn(REST_API_ID, REST_STAGE, request.method, request.path),
+    }
+
+
+def rest_request_event(request: Request) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": _arn(REST_API_ID, REST_STAGE, request.method, request.path),
+        **_rest_shape(request),
+    }
+
+
+def http_v1_event(request: Request) -> dict[str, Any]:
+    """HTTP API, payload 1.0 (an API configured that way; the template's HttpApi uses 2.0)."""
+    headers = _headers(request, _http_host(), lower=True)
+    identity = request.authorization or ""
+    return {
+        "version": "1.0",
+        "type": "REQUEST",
+        "methodArn": _arn(HTTP_API_ID, "$default", request.method, request.path),
+        "identitySource": identity,
+        "authorizationToken": identity,
+        "resource": request.resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": dict(request.path_parameters) if request.path_parameters else None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": HTTP_API_ID,
+            "domainName": _http_host(),
+            "domainPrefix": HTTP_API_ID,
+            "extendedRequestId": request.request_id[:16],
+            "httpMethod": request.method,
+            "identity": _identity(),
+            "path": request.path,
+            "protocol": "HTTP/1.1",
+            "requestId": request.request_id,
+            "requestTime": REQUEST_TIME,
+            "requestTimeEpoch": FIXED_NOW * 1000,
+            "resourceId": request.route_key,
+            "resourcePath": request.resource,
+            "routeKey": request.route_key,
+            "stage": "$default",
+        },
+    }
+
+
+def _http_v2_shape(request: Request) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": request.route_key,
+        "rawPath": request.path,
+        "rawQueryString": "",
+        "headers": _headers(request, _http_host(), lower=True),
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": HTTP_API_ID,
+            "domainName": _http_host(),
+            "domainPrefix": HTTP_API_ID,
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": SOURCE_IP,
+                "userAgent": USER_AGENT,
+            },
+            "requestId": request.request_id,
+            "routeKey": request.route_key,
+            "stage": "$default",
+            "time": REQUEST_TIME,
+            "timeEpoch": FIXED_NOW * 1000,
+        },
+    }
+    if request.path_parameters:
+        event["pathParameters"] = dict(request.path_parameters)
+    return event
+
+
+def http_v2_event(request: Request) -> dict[str, Any]:
+    """HTTP API, payload 2.0, identity sources as in template.yaml (header + routeKey)."""
+    sources = [request.authorization] if request.authorization else []
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": _arn(HTTP_API_ID, "$default", request.method, request.path),
+        "identitySource": [*sources, request.route_key],
+        **{k: v for k, v in _http_v2_shape(request).items() if k != "version"},
+    }
+
+
+_BUILDERS: Final = {
+    "rest-token": rest_token_event,
+    "rest-request": rest_request_event,
+    "http-v1": http_v1_event,
+    "http-v2": http_v2_event,
+}
+
+
+def authorizer_requests(tokens: Tokens) -> dict[tuple[EventKind, Outcome], Request]:
+    """Which request each fixture carries.
+
+    REST REQUEST fixtures call ``GET /orders/{id}`` (the template's REQUEST-authorizer route,
+    which needs app.read); the others call ``POST /orders`` (app.write). "forbidden" is a valid
+    token lacking the route's scope; "bad-signature" is the reader's token with ``scp`` edited to
+    add app.write, which would pass if the signature were not checked.
+    """
+    result: dict[tuple[EventKind, Outcome], Request] = {}
+    for kind in EVENT_KINDS:
+        if kind == "rest-request":
+            route: dict[str, Any] = {
+                "method": "GET",
+                "resource": "/orders/{id}",
+                "path": "/orders/o-1001",
+                "path_parameters": {"id": "o-1001"},
+            }
+            allowed, forbidden = tokens.reader, tokens.write_only
+        else:
+            route = {"method": "POST", "resource": "/orders", "path": "/orders"}
+            allowed, forbidden = tokens.writer, tokens.reader
+        by_outcome: dict[Outcome, str | None] = {
+            "allowed": allowed,
+            "forbidden": forbidden,
+            "expired": tokens.expired,
+            "bad-signature": tokens.tampered,
+            "missing-token": None,
+        }
+        for outcome, token in by_outcome.items():
+            name = f"{kind}-{outcome}"
+            authorization = f"Bearer {token}" if token is not None else None
+            result[(kind, outcome)] = Request(name=name, authorization=authorization, **route)
+    return result
+
+
+def backend_events(
+    tokens: Tokens, rest_answer: Mapping[str, Any], http_answer: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Proxy events as the backend receives them after the allowed authorizer answers.
+
+    REST: ``requestContext.authorizer`` is the answer's context with every value turned into a
+    string, plus ``principalId`` and ``integrationLatency``. HTTP 2.0 with simple responses:
+    ``requestContext.authorizer.lambda`` is the context as returned (JSON types kept).
+    """
+    rest_request = Request(
+        name="backend-rest-get-order",
+        method="GET",
+        resource="/orders/{id}",
+        path="/orders/o-1001",
+        authorization=f"Bearer {tokens.reader}",
+        path_parameters={"id": "o-1001"},
+    )
+    rest = _rest_shape(rest_request)
+    authorizer: dict[str, Any] = {k: _rest_string(v) for k, v in rest_answer["context"].items()}
+    authorizer |= {"principalId": rest_answer["principalId"], "integrationLatency": 12}
+    rest["requestContext"]["authorizer"] = authorizer
+    rest |= {
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    body = json.dumps({"item": "coffee beans", "quantity": 2}, separators=(",", ":"))
+    http_request = Request(
+        name="backend-http-post-orders",
+        method="POST",
+        resource="/orders",
+        path="/orders",
+        authorization=f"Bearer {tokens.writer}",
+        body=body,
+    )
+    http = _http_v2_shape(http_request)
+    http["requestContext"]["authorizer"] = {"lambda": dict(http_answer["context"])}
+    http |= {"body": body, "isBase64Encoded": False}
+    return {"rest-get-order": rest, "http-post-orders": http}
+
+
+def _rest_string(value: Any) -> str:
+    """How REST API Gateway hands a context value to the backend: as a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# env.json
+# --------------------------------------------------------------------------------------------
+
+
+def template_routes(template: Path = TEMPLATE) -> list[Any]:
+    """The route rules template.yaml gives the authorizer by default (its Routes parameter)."""
+    from devkit.template import load_template
+
+    model = load_template(template)
+    routes: list[Any] = json.loads(model.functions["AuthorizerFunction"].environment["ROUTES"])
+    return routes
+
+
+def env_vars(idp: LocalIdentityProvider, template: Path = TEMPLATE) -> dict[str, dict[str, str]]:
+    """``--env-vars`` content: the whole configuration inline, JWKS included (no network)."""
+    config = {
+        "issuers": [
+            {
+                "issuer": DEV_ISSUER,
+                "profile": "entra-b2c",
+                "audiences": [idp.audience],
+                "jwks": idp.jwks(),
+            }
+        ],
+        "routes": template_routes(template),
+        "response_mode": "simple",
+    }
+    return {"AuthorizerFunction": {"AUTH_CONFIG": json.dumps(config, separators=(",", ":"))}}
+
+
+# --------------------------------------------------------------------------------------------
+# Generation
+# --------------------------------------------------------------------------------------------
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def generate(events_dir: Path = EVENTS_DIR, *, key_dir: Path | None = None) -> dict[str, str]:
+    """Every generated file of ``events/`` (relative path -> content), nothing written.
+
+    The key is read from ``key_dir`` (default: ``events_dir``).
+    """
+    from devkit.cli import invoke_function
+
+    idp = development_idp(events_dir=key_dir or events_dir)
+    tokens = make_tokens(idp)
+    env = env_vars(idp)
+    files: dict[str, str] = {"env.json": _dump(env)}
+    answers: dict[str, Any] = {}
+    for (kind, outcome), request in authorizer_requests(tokens).items():
+        event = _BUILDERS[kind](request)
+        name = f"{kind}-{outcome}"
+        files[f"authorizer/{name}.json"] = _dump(event)
+        output = invoke_function("AuthorizerFunction", event, env_vars=env).output
+        answers[name] = output
+        files[f"expected/authorizer/{name}.json"] = _dump(output)
+    backend = backend_events(tokens, answers["rest-request-allowed"], answers["http-v2-allowed"])
+    for name, event in backend.items():
+        files[f"backend/{name}.json"] = _dump(event)
+        output = invoke_function("BackendFunction", event, env_vars=env).output
+        files[f"expected/backend/{name}.json"] = _dump(output)
+    return files
+
+
+def orphan_files(events_dir: Path, files: Mapping[str, str]) -> list[str]:
+    """JSON files in the generated folders that generation no longer produces."""
+    found = [
+        path.relative_to(events_dir).as_posix()
+        for folder in ("authorizer", "backend", "expected")
+        for path in sorted((events_dir / folder).rglob("*.json"))
+    ]
+    return [name for name in found if name not in files]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m devkit.fixtures [--out DIR] [--check] [--new-key]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m devkit.fixtures",
+        description="Regenerate events/ deterministically (development key, fixed clock).",
+    )
+    parser.add_argument("--out", type=Path, default=EVENTS_DIR)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file would change")
+    parser.add_argument("--new-key", action="store_true", help="replace the development key")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    if args.new_key:
+        if args.check:
+            parser.error("--new-key and --check exclude each other")
+        write_new_key(out)
+    elif not (out / KEY_FILE_NAME).is_file():
+        print(f"{out / KEY_FILE_NAME} missing: run with --new-key to create one", file=sys.stderr)
+        return 2
+    files = generate(out)
+    stale = [
+        name
+        for name, content in files.items()
+        if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != content
+    ]
+    orphans = orphan_files(out, files)
+    if args.check:
+        for name in stale:
+            print(f"out of date: {out / name}", file=sys.stderr)
+        for name in orphans:
+            print(f"not generated any more (delete it): {out / name}", file=sys.stderr)
+        return 1 if stale or orphans else 0
+    for name in orphans:
+        (out / name).unlink()
+    for name in stale:
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[name], encoding="utf-8")
+    print(f"{len(files)} files generated in {out} ({len(stale)} changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
