@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 AUTHORIZER: Final = "AuthorizerFunction"
-STATE_DIR: Final = REPO_ROOT / ".demo"
+#: Where ``demo`` writes its log and ``serve`` its state (``DEVKIT_STATE_DIR`` overrides it).
+STATE_DIR: Final = Path(os.environ.get("DEVKIT_STATE_DIR") or REPO_ROOT / ".demo")
 #: Written by ``serve`` so that ``python -m devkit token`` finds the running IdP.
 STATE_FILE: Final = STATE_DIR / "serve.json"
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -428,7 +429,7 @@ def run_demo(
     if verbose:
         log_target: TextIO = sys.stderr
     else:
-        STATE_DIR.mkdir(exist_ok=True)
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
         log_file = (STATE_DIR / "demo.log").open("w", encoding="utf-8")
         log_target = log_file
     sink = LogSink(log_target)
@@ -452,7 +453,8 @@ def run_demo(
         if log_file is not None:
             log_file.close()
     elapsed = time.monotonic() - started
-    where = "stderr" if verbose else str((STATE_DIR / "demo.log").relative_to(REPO_ROOT))
+    log_path = STATE_DIR / "demo.log"
+    where = "stderr" if verbose else _shown_path(log_path)
     transcript.line(
         f"Stopped the IdP and the emulator. {transcript.calls} calls in {elapsed:.1f} s; "
         f"function logs: {where}"
@@ -464,6 +466,11 @@ def run_demo(
         return 1
     transcript.line(style.status(200, "Every answer was the expected one."))
     return 0
+
+
+def _shown_path(path: Path) -> str:
+    """Relative to the repository when inside it (shorter, and what `make demo` users see)."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -577,7 +584,7 @@ def serve(
             except OSError as err:
                 print(f"devkit serve: cannot listen: {err} (pick other ports)", file=sys.stderr)
                 return 1
-        STATE_DIR.mkdir(exist_ok=True)
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(json.dumps({"idp": stack.idp.base_url, "pid": os.getpid()}))
         idp = stack.idp
         lines = [
