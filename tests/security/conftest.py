@@ -5,7 +5,8 @@ Profiles (``HYPOTHESIS_PROFILE``, default ``ci``):
 
 * ``ci``   derandomized (same examples every run, no example database), a budget of a few
   thousand examples across the properties that finishes well under a minute on two cores;
-* ``long`` randomized, twenty times the budget, with the example database: ``make fuzz``.
+* ``long`` randomized, ``LONG_FACTOR`` (20) times the budget, with the example database:
+  ``make fuzz``.
 
 The profiles are registered under those names for ``--hypothesis-profile``; the properties use the
 objects below directly, so another suite's profile of the same name cannot change this one.
@@ -49,6 +50,8 @@ settings.register_profile("ci", CI)
 settings.register_profile("long", LONG)
 
 PROFILE_NAME: Final = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+# Each property declares its ci budget; ``long`` runs LONG_FACTOR times as many examples.
+LONG_FACTOR: Final = 20
 PROFILE: Final = {"ci": CI, "long": LONG}.get(PROFILE_NAME, CI)
 
 # Filled in by the tests, printed by pytest_terminal_summary.

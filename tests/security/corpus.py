@@ -764,6 +764,26 @@ def _entra(world: World) -> list[Case]:
             token=key.sign(world.payload("multi", iss=partner_iss, tid=ENTRA_TENANT)),
         ),
         Case(
+            "entra-tid-trailing-newline",
+            "entra",
+            "wrong_tenant",
+            "our tid plus a newline (a regex ending in $ would still call it a GUID)",
+            token=key.sign(world.payload("entra", tid=ENTRA_TENANT + "\n")),
+        ),
+        Case(
+            "entra-multi-tenant-tid-trailing-newline",
+            "entra",
+            "unknown_issuer",
+            "allow-listed tenant plus a newline in both iss and tid: not a tenant id at all",
+            token=key.sign(
+                world.payload(
+                    "multi",
+                    iss=MULTI_ISSUER.replace("{tenantid}", PARTNER_TENANT + "\n"),
+                    tid=PARTNER_TENANT + "\n",
+                )
+            ),
+        ),
+        Case(
             "entra-graph-token-nonce-header",
             "entra",
             "first_party_token",

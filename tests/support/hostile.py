@@ -17,7 +17,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import io
+import itertools
 import json
+import logging
 import os
 import zlib
 from collections import Counter
@@ -402,7 +405,7 @@ def invoke(authorizer: Any, event: Any, *, arn: str | None, simple: bool | None)
 
     ``simple`` says whether an answer to this event is read as an HTTP simple response (None:
     judge by the answer's shape, for arbitrary events); ``arn`` is the method/route ARN the IAM
-    policy is evaluated against.
+    policy is evaluated against (None: the one the event carries).
     """
     try:
         answer = authorizer(event, None)
@@ -422,12 +425,46 @@ def invoke(authorizer: Any, event: Any, *, arn: str | None, simple: bool | None)
             return Outcome(200, answer)
         rejected = answer.get("context", {}).get("error") == "invalid_token"
         return Outcome(401 if rejected else 403, answer)
+    if arn is None and isinstance(event, Mapping):
+        # The ARN API Gateway evaluates: routeArn for payload 2.0, methodArn otherwise.
+        candidate = event.get("routeArn" if event.get("version") == "2.0" else "methodArn")
+        arn = candidate if isinstance(candidate, str) else None
     if arn is not None and policy_allows(answer, arn):
         return Outcome(200, answer)
     return Outcome(403, answer)
 
 
 # --------------------------------------------------------------------------- instruments
+
+MIN_SECRET: Final = 16
+
+
+def secret_fragments(*credentials: str | None) -> set[str]:
+    """The token material a log must never contain: each credential, and every dot-, comma- or
+    space-separated piece longer than ``MIN_SECRET`` characters (header, payload, signature)."""
+    found: set[str] = set()
+    for credential in credentials:
+        if not credential:
+            continue
+        stripped = credential.strip()
+        if len(stripped) > MIN_SECRET:
+            found.add(stripped)
+        for word in stripped.replace(",", " ").split():
+            for piece in [word, *word.split(".")]:
+                if len(piece) > MIN_SECRET and piece.lower() != "bearer":
+                    found.add(piece)
+    return found
+
+
+def leaked(lines: Sequence[str], fragments: set[str]) -> list[str]:
+    """Fragments that occur in any line (reported by length and position, never verbatim)."""
+    hits = []
+    for fragment in fragments:
+        for number, line in enumerate(lines):
+            if fragment in line:
+                hits.append(f"{len(fragment)}-character fragment in line {number}")
+                break
+    return hits
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -455,26 +492,62 @@ def emitted_metrics(lines: Sequence[Mapping[str, Any]]) -> set[str]:
     return names
 
 
-class RecordingObserver(Observer):
-    """The authorizer's observer interface, kept in memory (fast enough for fuzzing).
+class Utf8Sink(io.TextIOBase):
+    """A log stream that behaves like Lambda's stdout (UTF-8, strict) and keeps every line.
 
-    ``unloggable`` collects denials whose fields Powertools could not write to a UTF-8 stream
-    (its JSON formatter uses ``ensure_ascii=False``): such a denial would vanish from the logs.
+    A line that cannot be encoded is kept in ``failures`` instead (the real stream would raise
+    and the logging module would print a traceback to stderr in place of the line).
     """
 
     def __init__(self) -> None:
-        super().__init__(service="jwt-authorizer-security-suite")
+        super().__init__()
+        self.lines: list[str] = []
+        self.failures: list[str] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            self.failures.append(f"{type(err).__name__} at {err.start}")
+            return len(text)
+        self.lines.extend(line for line in text.splitlines() if line)
+        return len(text)
+
+
+_observers = itertools.count(1)
+
+
+class RecordingObserver(Observer):
+    """The real observer (real Powertools log formatting) writing to a :class:`Utf8Sink`, with
+    metrics kept in memory instead of printed as EMF: fast enough for fuzzing, faithful enough
+    to check that every denial is logged and that no line carries token material.
+    """
+
+    def __init__(self) -> None:
+        service = f"jwt-authorizer-recorded-{next(_observers)}"
+        super().__init__(service=service)
+        logging.getLogger(service).propagate = False  # thousands of records: keep them here
+        self.sink = Utf8Sink()
+        handler = self.logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(self.sink)
         self.metrics: Counter[str] = Counter()
         self.denials: list[dict[str, Any]] = []
         self.allows: list[dict[str, Any]] = []
-        self.warnings: list[str] = []
-        self.unloggable: list[str] = []
+
+    @property
+    def unloggable(self) -> list[str]:
+        return self.sink.failures
 
     def reset(self) -> None:
         self.metrics.clear()
         self.denials.clear()
         self.allows.clear()
-        self.warnings.clear()
+        self.sink.lines.clear()
+        self.sink.failures.clear()
 
     def count(self, name: str, value: float = 1) -> None:
         self.metrics[name] += int(value)
@@ -486,24 +559,15 @@ class RecordingObserver(Observer):
         return None
 
     def denied(self, *, level: int, reason: str, **fields: Any) -> None:
-        record = {"reason": reason, **fields}
-        try:
-            json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
-        except (UnicodeEncodeError, ValueError) as err:
-            self.unloggable.append(f"{reason}: {type(err).__name__}")
-        self.denials.append(record)
+        self.denials.append({"reason": reason, **fields})
+        super().denied(level=level, reason=reason, **fields)
 
     def allowed(self, **fields: Any) -> None:
         self.allows.append(fields)
-
-    def warning(self, message: str, **fields: Any) -> None:
-        self.warnings.append(message)
+        super().allowed(**fields)
 
     def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
         self.metrics["KeySetFetches"] += 1
-
-    def stale_keys(self, source: str, *, age_seconds: float) -> None:
-        return None
 
 
 @dataclass

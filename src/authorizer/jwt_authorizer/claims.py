@@ -110,7 +110,7 @@ def _check_tenant(tid: object, config: IssuerConfig, resolved: str | None) -> No
         if config.tenant_required or resolved is not None:
             raise WrongTenant("tid missing")
         return
-    if not isinstance(tid, str) or not GUID_RE.match(tid):
+    if not isinstance(tid, str) or not GUID_RE.fullmatch(tid):
         raise WrongTenant("tid is not a GUID")
     if expected is not None and tid.lower() != expected:
         raise WrongTenant()

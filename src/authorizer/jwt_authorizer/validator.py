@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
 
@@ -88,7 +89,8 @@ class TokenValidator:
             raise
         if verified is not None and self._cache_size:
             if len(self._verified) >= self._cache_size:
-                self._verified.pop(next(iter(self._verified)), None)
+                with suppress(RuntimeError, StopIteration):  # another thread changed it meanwhile
+                    self._verified.pop(next(iter(self._verified)), None)
             self._verified[token] = verified
         return principal
 
@@ -122,7 +124,7 @@ class TokenValidator:
             return entry, None
         tid = jwt.payload.get("tid")
         for templated in self._templated:
-            if not isinstance(tid, str) or not GUID_RE.match(tid):
+            if not isinstance(tid, str) or not GUID_RE.fullmatch(tid):  # "$" allows "\n"
                 continue
             if templated.issuer.replace(TENANT_PLACEHOLDER, tid) != iss:
                 continue
