@@ -73,17 +73,24 @@ class LogSink(io.TextIOBase):
 
     def __init__(self, target: TextIO | None = None) -> None:
         super().__init__()
-        self.target: TextIO = target if target is not None else sys.__stderr__ or sys.stderr
+        #: None: whatever ``sys.stdout`` is at the time, as if there were no sink.
+        self.target: TextIO | None = target
+
+    def _stream(self) -> TextIO:
+        if self.target is not None:
+            return self.target
+        current = sys.stdout
+        return current if current is not self else (sys.__stderr__ or sys.stderr)
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.target.write(text)
+        self._stream().write(text)
         return len(text)
 
     def flush(self) -> None:
-        self.target.flush()
+        self._stream().flush()
 
 
 _SINK: Final = LogSink()
