@@ -373,6 +373,8 @@ class _Transcript:
             how = "authorizer invoked"
         elif step.authorization:
             how = "cached authorizer answer reused"
+            if response.status_code == 403:
+                how = "cached authorizer answer reused: its policy denies this route"
         else:
             how = "rejected by API Gateway, authorizer not invoked"
         reason = _REASONS.get(response.status_code, response.reason)
