@@ -129,16 +129,17 @@ def test_wso2_kid_suffix_and_thumbprint_matching(
     # Token kid without the _RS256 suffix the JWKS carries (IS 5.7-5.11 inconsistency).
     assert harness.outcome(idp.mint(header={"kid": kid.removesuffix("_RS256")})) == "allow"
     # No kid at all, only x5t#S256 (IS 7 shape): matched by thumbprint.
-    by_thumbprint = idp.mint(
-        header={"x5t#S256": published["x5t#S256"]}, drop_header=["kid", "x5t"]
-    )
+    by_thumbprint = idp.mint(header={"x5t#S256": published["x5t#S256"]}, drop_header=["kid", "x5t"])
     assert harness.outcome(by_thumbprint) == "allow"
     # A key the IdP never published does not verify, whatever identifiers its token borrows.
     hidden = idp.add_key(publish=False)
     assert harness.outcome(idp.mint(kid=hidden)) == "unknown_kid"
-    assert harness.outcome(
-        idp.mint(kid=hidden, header={"kid": kid, "x5t#S256": published["x5t#S256"]})
-    ) == "bad_signature"
+    assert (
+        harness.outcome(
+            idp.mint(kid=hidden, header={"kid": kid, "x5t#S256": published["x5t#S256"]})
+        )
+        == "bad_signature"
+    )
 
 
 @pytest.mark.parametrize(

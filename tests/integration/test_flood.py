@@ -51,8 +51,7 @@ def test_random_kid_flood_stays_within_the_cooldown_budget(
         "exp": 4102444800,
     }
     tokens = [
-        attacker.sign({**payload, "jti": str(i)}, _random_header(i), kid=None)
-        for i in range(FLOOD)
+        attacker.sign({**payload, "jti": str(i)}, _random_header(i), kid=None) for i in range(FLOOD)
     ]
     assert len(set(tokens)) == FLOOD
 

@@ -56,9 +56,7 @@ def test_response_size_cap_is_exact(
     assert scripted.hits["/keys"] == 1
 
 
-@pytest.mark.parametrize(
-    ("size", "expected"), [(2000, "allow"), (1024 * 1024, "keys_unavailable")]
-)
+@pytest.mark.parametrize(("size", "expected"), [(2000, "allow"), (1024 * 1024, "keys_unavailable")])
 def test_size_cap_applies_to_the_decompressed_body(
     scripted: ScriptedServer, build_harness: HarnessFactory, size: int, expected: str
 ) -> None:
@@ -126,7 +124,5 @@ def test_a_body_that_arrives_in_time_is_accepted(
     key = SigningKey.generate("ES256", kid="ec1")
     body = json.dumps({"keys": [key.public_jwk()]}).encode()
     url = scripted.serve("/keys", Reply(body=body, trickle=0.2 / len(body)))
-    harness = build_harness(
-        auth_config(entry(url, algorithms=["ES256"]), read_timeout_seconds=1.0)
-    )
+    harness = build_harness(auth_config(entry(url, algorithms=["ES256"]), read_timeout_seconds=1.0))
     assert harness.outcome(sign(key)) == "allow"

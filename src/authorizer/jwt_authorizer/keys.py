@@ -374,8 +374,10 @@ class KeySource:
         # the cached state; if it has moved by the time the caller holds the lock, another
         # thread already refreshed on newer information and the caller reuses that outcome.
         self._attempts = 0
+        self._in_flight = False
         self._negative: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._negative_lock = threading.Lock()
+        self._lock = threading.Lock()  # held for the whole of a fetch: the single flight
         self.fetch_count = 0
         if inline is not None:
             self._snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
@@ -414,15 +416,23 @@ class KeySource:
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             return found
-        miss_key = kid or x5t or x5t_s256 or ""
-        if not self._may_refresh_for_miss(miss_key, now):
+        if self._inline is not None:
             raise UnknownKid()
-        with self._lock:
-            if self._attempts == attempt:
-                self._last_miss_refresh = now
-        self._refresh("unknown_kid", attempt)
-        snapshot = self._current(self._clock(), self._attempts)
-        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        miss_key = kid or x5t or x5t_s256 or ""
+        if self._may_refresh_for_miss(miss_key, now):
+            self._refresh("unknown_kid", attempt)
+        elif not self._in_flight and self._attempts == attempt:
+            # Nothing newer is on its way: answer from what we have, without the lock. This
+            # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
+            # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
+            self._remember_miss(miss_key, now)
+            raise UnknownKid()
+        else:
+            with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
+                pass
+        found = _match(
+            self._current(self._clock(), self._attempts), kid, x5t, x5t_s256, kid_suffix_match
+        )
         if found:
             return found
         self._remember_miss(miss_key, now)
@@ -447,7 +457,12 @@ class KeySource:
         return snapshot
 
     def _due(self, snapshot: KeySet | None, now: float) -> bool:
-        """Refresh when the TTL passed (or nothing is cached), pacing retries after a failure."""
+        """Refresh when the TTL passed (or nothing is cached), pacing retries after a failure.
+
+        ``_last_attempt`` is the last *completed* attempt: while a fetch is in flight the
+        refresh still reads as due, so callers queue behind it and share its outcome instead of
+        answering from the state it is about to replace.
+        """
         if snapshot is not None and now - snapshot.fetched_at < self._settings.refresh_seconds:
             return False
         if self._last_attempt is None:
@@ -456,21 +471,19 @@ class KeySource:
         return now - self._last_attempt >= pause
 
     def _may_refresh_for_miss(self, miss_key: str, now: float) -> bool:
-        if self._inline is not None:
-            return False
+        """Whether an unknown kid may trigger a fetch now (no side effects)."""
         seen = self._negative.get(miss_key)
         cooldown = self._settings.kid_miss_cooldown_seconds
         if seen is not None and now - seen < cooldown:
             return False
         if self._last_miss_refresh is not None and now - self._last_miss_refresh < cooldown:
-            self._remember_miss(miss_key, now)
             return False
         if self._last_attempt_failed and self._last_attempt is not None:
             return now - self._last_attempt >= self._settings.retry_seconds
         return True
 
     def _remember_miss(self, miss_key: str, now: float) -> None:
-        with self._lock:
+        with self._negative_lock:
             self._negative[miss_key] = now
             self._negative.move_to_end(miss_key)
             while len(self._negative) > _NEGATIVE_CACHE_SIZE:
@@ -489,27 +502,29 @@ class KeySource:
         with self._lock:
             if self._attempts != seen_attempts:
                 return
+            self._in_flight = True
             started = self._clock()
-            self._last_attempt = started
+            if trigger == "unknown_kid":
+                self._last_miss_refresh = started
             self.fetch_count += 1
+            snapshot: KeySet | None = None
             try:
                 snapshot = self._fetch(trigger, started)
+                detail = f"{len(snapshot.keys)} keys, {snapshot.skipped} skipped"
             except Exception as err:  # anything at all: a failed attempt, paced and kept stale
-                self._last_attempt_failed = True
-                self._attempts += 1
                 detail = str(err) if isinstance(err, FetchError) else type(err).__name__
-                self._events.key_fetch(self.spec.name, ok=False, trigger=trigger, detail=detail)
-                return
-            self._last_attempt_failed = False
-            self._snapshot = snapshot
-            self._negative.clear()
-            self._attempts += 1  # after the snapshot: a reader seeing the new count sees the keys
-            self._events.key_fetch(
-                self.spec.name,
-                ok=True,
-                trigger=trigger,
-                detail=f"{len(snapshot.keys)} keys, {snapshot.skipped} skipped",
-            )
+            # Publish in this order: keys, attempt outcome, counter, then the in-flight flag.
+            if snapshot is not None:
+                self._snapshot = snapshot
+                with self._negative_lock:
+                    self._negative.clear()
+            self._last_attempt = started
+            self._last_attempt_failed = snapshot is None
+            self._attempts += 1
+            self._in_flight = False
+        self._events.key_fetch(
+            self.spec.name, ok=snapshot is not None, trigger=trigger, detail=detail
+        )
 
     def _fetch(self, trigger: str, now: float) -> KeySet:
         if self.spec.discovery_url and (self._jwks_uri is None or trigger in ("ttl", "initial")):
