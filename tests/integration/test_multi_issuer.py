@@ -93,7 +93,5 @@ def test_entra_multi_tenant_template_fetches_per_allowed_tenant(
     foreign = idp.mint(claims={"iss": other, "tid": OTHER_TENANT})
     assert harness.outcome(foreign) == "keys_unavailable"
     stranger = "11111111-2222-4333-8444-555555555555"
-    outsider = idp.mint(
-        claims={"iss": templated.replace("{tenantid}", stranger), "tid": stranger}
-    )
+    outsider = idp.mint(claims={"iss": templated.replace("{tenantid}", stranger), "tid": stranger})
     assert harness.outcome(outsider) == "wrong_tenant"
