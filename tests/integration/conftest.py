@@ -253,16 +253,22 @@ def idp_factory(idp_signing_key_pem: str) -> Iterator[IdpFactory]:
 
 @dataclass
 class Reply:
-    """One scripted HTTP answer. ``trickle`` sends the body one byte every that many seconds."""
+    """One scripted HTTP answer.
+
+    ``chunk`` sends the body with ``Transfer-Encoding: chunked`` in pieces of that many bytes
+    (no Content-Length, so the client cannot know the size up front); ``trickle`` waits that
+    many seconds between pieces (one byte per piece unless ``chunk`` says otherwise).
+    """
 
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    chunk: int | None = None
     trickle: float | None = None
 
 
 class ScriptedServer:
-    """A loopback HTTP server answering GETs from a path -> :class:`Reply` table."""
+    """A loopback HTTP/1.1 server answering GETs from a path -> :class:`Reply` table."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Reply] = {}
@@ -272,26 +278,34 @@ class ScriptedServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:
                 with server._lock:
                     server.hits[self.path] += 1
                     reply = server.routes.get(self.path, Reply(404, b'{"error":"not_found"}'))
                 self.send_response(reply.status)
                 headers = {"Content-Type": "application/json", **reply.headers}
-                headers.setdefault("Content-Length", str(len(reply.body)))
+                if reply.chunk is not None:
+                    headers["Transfer-Encoding"] = "chunked"
+                else:
+                    headers.setdefault("Content-Length", str(len(reply.body)))
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                size = reply.chunk or (1 if reply.trickle is not None else len(reply.body) or 1)
                 try:
-                    if reply.trickle is None:
-                        self.wfile.write(reply.body)
-                        return
-                    for index in range(len(reply.body)):
-                        self.wfile.write(reply.body[index : index + 1])
+                    for start in range(0, len(reply.body), size):
+                        piece = reply.body[start : start + size]
+                        if reply.chunk is not None:
+                            piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                        self.wfile.write(piece)
                         self.wfile.flush()
-                        if server._stop.wait(reply.trickle):
+                        if reply.trickle is not None and server._stop.wait(reply.trickle):
                             return
-                except OSError:  # the client gave up: that is what trickle tests want
+                    if reply.chunk is not None:
+                        self.wfile.write(b"0\r\n\r\n")
+                except OSError:  # the client gave up: that is what the deadline tests want
                     self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:

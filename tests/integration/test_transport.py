@@ -126,3 +126,30 @@ def test_a_body_that_arrives_in_time_is_accepted(
     url = scripted.serve("/keys", Reply(body=body, trickle=0.2 / len(body)))
     harness = build_harness(auth_config(entry(url, algorithms=["ES256"]), read_timeout_seconds=1.0))
     assert harness.outcome(sign(key)) == "allow"
+
+
+@pytest.mark.parametrize(("size", "expected"), [(CAP, "allow"), (CAP + 1, "keys_unavailable")])
+def test_size_cap_holds_without_a_content_length(
+    scripted: ScriptedServer, build_harness: HarnessFactory, size: int, expected: str
+) -> None:
+    """Chunked transfer encoding: the size is only known by reading, and reading stops."""
+    key = SigningKey.generate("RS256", kid="k1")
+    url = scripted.serve("/keys", Reply(body=padded_jwks(key, size), chunk=1000))
+    harness = build_harness(auth_config(entry(url), max_response_bytes=CAP))
+
+    assert harness.outcome(sign(key)) == expected
+
+
+def test_a_trickled_chunked_body_cannot_outlast_the_fetch_deadline(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    key = SigningKey.generate("ES256", kid="ec1")
+    body = json.dumps({"keys": [key.public_jwk()]}).encode()
+    url = scripted.serve("/keys", Reply(body=body, chunk=1, trickle=8.0 / len(body)))
+    document = auth_config(
+        entry(url, algorithms=["ES256"]), connect_timeout_seconds=0.3, read_timeout_seconds=0.3
+    )
+
+    seconds, harness = elapsed(lambda: build_harness(document))
+    assert seconds < 5, f"the fetch took {seconds:.2f} s"
+    assert harness.prefetched == {ISSUER: False}  # type: ignore[union-attr]
