@@ -43,6 +43,9 @@ serve: $(STAMP)  ## local IdP + API Gateway emulator until Ctrl-C, with curl com
 fixtures: $(STAMP)  ## regenerate events/ (fixtures, env.json, expected answers) deterministically
 	PYTHONPATH=tools $(BIN)/python -m devkit fixtures
 
+lock:  ## re-resolve the pinned locks from requirements-runtime.in and requirements-dev.in
+	tools/lock.sh
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
 

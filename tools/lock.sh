@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Re-resolve the locks from the direct dependencies (requirements-*.in) in throwaway venvs:
+#   layers/deps/requirements.txt  runtime (the Lambda layer and what the tests run)
+#   requirements-dev.txt          dev and test tools, on top of the runtime lock
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=$(tools/find-python)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+freeze() {  # venv-dir requirement-files...
+  "$python" -m venv "$1"
+  "$1/bin/pip" install --quiet --disable-pip-version-check "${@:2}"
+  "$1/bin/pip" freeze --all --exclude pip --exclude setuptools | LC_ALL=C sort -f
+}
+{
+  grep -m 4 '^#' layers/deps/requirements.txt
+  freeze "$work/runtime" -r requirements-runtime.in
+} > "$work/runtime.txt"
+freeze "$work/dev" -r "$work/runtime.txt" -r requirements-dev.in > "$work/dev-all.txt"
+{
+  grep '^#' requirements-dev.txt | head -n 2
+  echo "-r layers/deps/requirements.txt"
+  grep -vxiFf <(grep -v '^#' "$work/runtime.txt") "$work/dev-all.txt"
+} > "$work/dev.txt"
+mv "$work/runtime.txt" layers/deps/requirements.txt
+mv "$work/dev.txt" requirements-dev.txt
+echo "locks updated: layers/deps/requirements.txt requirements-dev.txt"
