@@ -257,7 +257,8 @@ class Reply:
 
     ``chunk`` sends the body with ``Transfer-Encoding: chunked`` in pieces of that many bytes
     (no Content-Length, so the client cannot know the size up front); ``trickle`` waits that
-    many seconds between pieces (one byte per piece unless ``chunk`` says otherwise).
+    many seconds between pieces (one byte per piece unless ``chunk`` says otherwise);
+    ``header_trickle`` sends the status line and headers one byte every that many seconds.
     """
 
     status: int = 200
@@ -265,6 +266,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     chunk: int | None = None
     trickle: float | None = None
+    header_trickle: float | None = None
 
 
 class ScriptedServer:
@@ -292,7 +294,20 @@ class ScriptedServer:
                     headers.setdefault("Content-Length", str(len(reply.body)))
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.end_headers()
+                if reply.header_trickle is not None:
+                    head = b"".join(self._headers_buffer) + b"\r\n"
+                    self._headers_buffer = []
+                    for index in range(len(head)):
+                        try:
+                            self.wfile.write(head[index : index + 1])
+                            self.wfile.flush()
+                        except OSError:
+                            self.close_connection = True
+                            return
+                        if server._stop.wait(reply.header_trickle):
+                            return
+                else:
+                    self.end_headers()
                 size = reply.chunk or (1 if reply.trickle is not None else len(reply.body) or 1)
                 try:
                     for start in range(0, len(reply.body), size):
