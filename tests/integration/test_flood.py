@@ -78,3 +78,35 @@ def test_random_kid_flood_stays_within_the_cooldown_budget(
     assert 1 <= extra_fetches <= budget
     assert extra_requests == extra_fetches
     assert idp.request_count("discovery") == 1  # a kid miss re-reads the JWKS only
+
+
+def test_random_kid_flood_during_an_outage_costs_no_more(
+    idp_factory: IdpFactory, build_harness: HarnessFactory
+) -> None:
+    """With the IdP down, misses still cost one attempt per cooldown window at most, and the
+    stale keys keep answering: unknown kids are refused, real tokens still pass."""
+    idp = idp_factory(profile="wso2")
+    harness = build_harness(auth_config(issuer_entry(idp)))
+    valid = idp.mint()
+    idp.set_mode("error", status=503)
+    attacker = SigningKey.generate("RS256", bits=1024)
+    payload = {"iss": idp.issuer, "aud": idp.audience_for("reader-app"), "exp": 4102444800}
+    count, step = 2_000, 0.5  # 1000 s of flood
+
+    outcomes: dict[str, int] = {}
+    for index in range(count):
+        token = attacker.sign({**payload, "jti": str(index)}, _random_header(index), kid=None)
+        outcome = harness.outcome(token)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if index % 100 == 0:
+            assert harness.outcome(valid) == "allow"
+        harness.clock.advance(step)
+
+    assert outcomes == {"unknown_kid": count}
+    span = (count - 1) * step
+    budget = 1 + math.floor(span / harness.config.keys.kid_miss_cooldown_seconds)
+    assert 1 <= harness.fetch_count - 1 <= budget
+    assert harness.observer.counts["KeySetFetchFailures"] == harness.fetch_count - 1
+    # Miss refreshes go straight to the known jwks_uri: discovery was read once, at init.
+    assert idp.request_count("discovery") == 1
+    assert idp.request_count("jwks") == harness.fetch_count
