@@ -1,0 +1,114 @@
+"""What the README's configuration reference documents, and what config.py actually reads."""
+
+from __future__ import annotations
+
+import ast
+import re
+import typing
+from collections import defaultdict
+from pathlib import Path
+from typing import Final
+
+from jwt_authorizer import config as config_module
+from tests.docs.markdown import README, ROOT, code_spans, section, table_rows
+
+PACKAGE: Final = ROOT / "src" / "authorizer" / "jwt_authorizer"
+_PATH_RE: Final = re.compile(r"^[a-z_]+(\[\])?(\.[a-z_]+)?$")
+_ENV_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
+_READER_METHODS: Final = frozenset({"string", "strings", "integer", "number", "boolean", "choice"})
+
+
+def reference_rows() -> list[list[str]]:
+    return table_rows(section(README.read_text(encoding="utf-8"), "config-reference"))
+
+
+def documented_paths() -> dict[str, list[str]]:
+    """Documented AUTH_CONFIG paths (``issuers[].audiences``) -> the rest of their row."""
+    paths: dict[str, list[str]] = {}
+    for row in reference_rows():
+        spans = code_spans(row[0])
+        if len(spans) == 1 and _PATH_RE.match(spans[0]):
+            assert spans[0] not in paths, f"{spans[0]} is documented twice"
+            paths[spans[0]] = row[1:]
+    return paths
+
+
+def documented_env_vars() -> dict[str, list[str]]:
+    variables: dict[str, list[str]] = {}
+    for row in reference_rows():
+        spans = code_spans(row[0])
+        if len(spans) == 1 and _ENV_RE.match(spans[0]):
+            assert spans[0] not in variables, f"{spans[0]} is documented twice"
+            variables[spans[0]] = row[1:]
+    return variables
+
+
+def schema() -> dict[str, set[str]]:
+    """Container ("" for the top level, "issuers[]", "keys", ...) -> documented member names."""
+    members: dict[str, set[str]] = defaultdict(set)
+    for path in documented_paths():
+        if "." in path:
+            container, leaf = path.rsplit(".", 1)
+        else:
+            container, leaf = "", path
+        members[container].add(leaf)
+    return members
+
+
+def _calls(tree: ast.AST) -> list[ast.Call]:
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+
+def _first_constant(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+def code_config_keys() -> set[str]:
+    """Every configuration member name config.py reads from a JSON document."""
+    tree = ast.parse((PACKAGE / "config.py").read_text(encoding="utf-8"))
+    keys: set[str] = set()
+    for call in _calls(tree):
+        func = call.func
+        if not isinstance(func, ast.Attribute):
+            continue
+        name = _first_constant(call)
+        if name is None:
+            continue
+        reads_member = func.attr in _READER_METHODS or (
+            func.attr == "get"
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "data"
+        )
+        if reads_member:
+            keys.add(name)
+    # token_sources entries are {"header": ...} / {"query": ...} / {"cookie": ...}
+    kind = typing.get_type_hints(config_module.TokenSource)["kind"]
+    keys.update(typing.get_args(kind))
+    return keys
+
+
+def code_env_vars() -> set[str]:
+    """Environment variables our code reads (config.py, app.py, observe.py)."""
+    found: set[str] = set()
+    for name in ("config.py", "app.py", "observe.py", "handler.py"):
+        tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            value: object = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "get":
+                    value = _first_constant(node)
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+                value = node.slice.value
+            if isinstance(value, str) and _ENV_RE.match(value):
+                found.add(value)
+    return found
+
+
+def source_text(name: str) -> str:
+    return (PACKAGE / name).read_text(encoding="utf-8")
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))

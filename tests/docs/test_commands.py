@@ -1,0 +1,111 @@
+"""Commands the documentation tells readers to run exist, and documented outputs are current."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from devkit import costmodel
+from tests.docs.markdown import README, ROOT, Block, all_blocks, documents, section
+
+MAKEFILE = ROOT / "Makefile"
+REQUIRED_TARGETS = ("demo", "test", "bench", "fuzz", "serve")
+
+
+def _make_targets() -> set[str]:
+    text = MAKEFILE.read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][A-Za-z0-9_-]*)\s*:(?!=)", text, re.M))
+
+
+def _mentioned(pattern: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in documents():
+        for match in re.finditer(pattern, path.read_text(encoding="utf-8")):
+            found.setdefault(match.group(1), []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    text = README.read_text(encoding="utf-8")
+    first_blocks = re.findall(r"```(?:bash|sh|console)\n(.*?)```", text, re.S)[:2]
+    assert [block.strip() for block in first_blocks] == ["make demo", "make test"]
+
+
+def test_readme_names_every_required_target() -> None:
+    text = README.read_text(encoding="utf-8")
+    for target in REQUIRED_TARGETS:
+        assert re.search(rf"\bmake {target}\b", text), f"README does not mention make {target}"
+
+
+@pytest.mark.parametrize("target", sorted(_mentioned(r"`make ([a-z][a-z-]*)")))
+def test_every_make_target_in_the_docs_exists(target: str) -> None:
+    assert target in _make_targets(), f"`make {target}` is documented but the Makefile lacks it"
+
+
+@pytest.mark.parametrize("target", REQUIRED_TARGETS)
+def test_required_targets_exist(target: str) -> None:
+    assert target in _make_targets(), f"Makefile has no {target} target"
+
+
+@pytest.mark.parametrize("module", sorted(_mentioned(r"python -m (devkit(?:\.[a-z_]+)?)")))
+def test_every_devkit_module_in_the_docs_exists(module: str) -> None:
+    parts = module.split(".")
+    base = ROOT / "tools" / Path(*parts)
+    assert (base.with_suffix(".py")).is_file() or (base / "__main__.py").is_file(), (
+        f"`python -m {module}` is documented but does not exist"
+    )
+
+
+def test_demo_transcript_is_filled_in() -> None:
+    transcript = section(README.read_text(encoding="utf-8"), "demo-transcript")
+    assert "```" in transcript, "paste the output of make demo between the markers"
+    for status in ("401", "403", "200"):
+        assert status in transcript
+
+
+def test_documents_link_to_each_other() -> None:
+    text = README.read_text(encoding="utf-8")
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        assert f"docs/{path.name}" in text, f"README does not link docs/{path.name}"
+    assert "SECURITY.md" in text
+
+
+def test_relative_links_resolve() -> None:
+    for path in documents():
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            if target == "SECURITY.md" or target.endswith("/SECURITY.md"):
+                continue  # written by someone else, may land later
+            assert (path.parent / target).exists(), f"{path.name}: broken link {target}"
+
+
+COSTMODEL_BLOCKS = [
+    block
+    for block in all_blocks()
+    if block.info == "console" and "devkit.costmodel" in block.text.splitlines()[0]
+]
+
+
+def test_scaling_doc_shows_costmodel_runs() -> None:
+    assert len(COSTMODEL_BLOCKS) >= 2
+
+
+@pytest.mark.parametrize("block", COSTMODEL_BLOCKS, ids=[b.where for b in COSTMODEL_BLOCKS])
+def test_costmodel_output_in_the_docs_is_current(block: Block) -> None:
+    lines = block.text.splitlines()
+    command = lines[0].removeprefix("$ ")
+    args = shlex.split(command)
+    args = args[args.index("devkit.costmodel") + 1 :]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert costmodel.main(args) == 0
+    documented = "\n".join(lines[1:]).strip()
+    assert out.getvalue().strip() == documented, (
+        f"{block.where}: rerun `{command}` and paste the output"
+    )

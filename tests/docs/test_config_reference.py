@@ -1,0 +1,137 @@
+"""The README's configuration reference and config.py describe the same contract."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from jwt_authorizer.config import PROFILE_DEFAULTS, PROFILES, parse_config
+from tests.docs.markdown import README, code_spans, section, table_rows
+from tests.docs.reference import (
+    code_config_keys,
+    code_env_vars,
+    documented_env_vars,
+    documented_paths,
+)
+
+MINIMAL = {"issuers": [{"issuer": "https://idp.example.com/", "audiences": ["api"]}]}
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1].removesuffix("[]")
+
+
+def test_every_key_config_py_reads_is_documented() -> None:
+    documented = {_leaf(path) for path in documented_paths()}
+    missing = code_config_keys() - documented
+    assert not missing, f"config.py reads keys the README does not document: {sorted(missing)}"
+
+
+def test_every_documented_key_is_read_by_config_py() -> None:
+    documented = {_leaf(path) for path in documented_paths()}
+    extra = documented - code_config_keys()
+    assert not extra, f"the README documents keys config.py never reads: {sorted(extra)}"
+
+
+def test_every_environment_variable_is_documented_and_real() -> None:
+    documented = set(documented_env_vars())
+    assert code_env_vars() - documented == set(), "undocumented environment variables"
+    assert documented - code_env_vars() == set(), "documented variables nobody reads"
+
+
+def _default_of(path: str) -> Any:
+    config = parse_config(MINIMAL)
+    if path.startswith("issuers[]."):
+        return getattr(config.issuers[0], path.removeprefix("issuers[]."))
+    if path.startswith("keys."):
+        return getattr(config.keys, path.removeprefix("keys."))
+    return getattr(config, path)
+
+
+def _literal_default(cells: list[str]) -> tuple[bool, Any]:
+    """The row's Default cell when it is exactly one JSON literal in backticks."""
+    default_cell = cells[1] if len(cells) > 1 else ""
+    spans = code_spans(default_cell)
+    if len(spans) != 1 or default_cell.strip() != f"`{spans[0]}`":
+        return False, None
+    try:
+        return True, json.loads(spans[0])
+    except ValueError:
+        return True, spans[0]  # a bare word such as `simple`
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, tuple | frozenset | set | list):
+        return sorted(str(item) for item in value)
+    return value
+
+
+LITERAL_DEFAULTS = [
+    (path, value)
+    for path, cells in documented_paths().items()
+    for is_literal, value in [_literal_default(cells)]
+    if is_literal and not path.startswith(("routes[]", "token_sources[]"))
+]
+
+
+def test_defaults_are_documented() -> None:
+    assert len(LITERAL_DEFAULTS) >= 15, LITERAL_DEFAULTS
+
+
+@pytest.mark.parametrize(("path", "documented"), LITERAL_DEFAULTS)
+def test_documented_default_is_the_code_default(path: str, documented: Any) -> None:
+    actual = _default_of(path)
+    if path == "token_sources":
+        actual = [{source.kind: source.name} for source in actual]
+    if path == "context_claims":
+        actual = dict(actual)
+    if path == "issuers[].required_claims":
+        actual = {name: sorted(values) for name, values in actual}
+    if path == "issuers[].profile":
+        assert actual == documented
+        return
+    assert _comparable(actual) == _comparable(documented), f"{path}: code default is {actual!r}"
+
+
+def _profile_rows() -> dict[str, list[str]]:
+    rows = table_rows(section(README.read_text(encoding="utf-8"), "profiles"))
+    return {code_spans(row[0])[0]: row for row in rows if code_spans(row[0])}
+
+
+def test_profiles_table_lists_every_profile_once() -> None:
+    assert sorted(_profile_rows()) == sorted(PROFILES)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_profile_claim_defaults_match_the_code(name: str) -> None:
+    row = _profile_rows()[name]
+    profile = PROFILE_DEFAULTS[name]
+    assert code_spans(row[1]) == list(profile.scope_claims), f"{name}: scope claims"
+    assert code_spans(row[2]) == list(profile.client_id_claims), f"{name}: client id claims"
+    assert f"`{profile.audience_claim}`" in row[3], f"{name}: audience claim"
+
+
+def test_reference_mentions_the_issue_required_keys() -> None:
+    paths = set(documented_paths())
+    for required in (
+        "routes",
+        "unmatched",
+        "response_mode",
+        "http_unauthorized",
+        "token_sources",
+        "allow_bare_token",
+        "max_token_bytes",
+        "context_claims",
+        "context_max_bytes",
+        "verified_token_cache_size",
+    ):
+        assert required in paths
+
+
+def test_a_missing_key_would_be_noticed() -> None:
+    documented = {_leaf(path) for path in documented_paths()}
+    assert re.fullmatch(r"[a-z_]+", "refresh_seconds")
+    assert (documented - {"refresh_seconds"}) != code_config_keys()
