@@ -76,3 +76,24 @@ def test_rotation_that_retires_the_old_key(
     assert harness.outcome(new_token) == "allow"
     assert harness.outcome(old_token) == "unknown_kid"
     assert harness.fetch_count == 2
+
+
+def test_withdrawn_kid_first_seen_after_the_ttl_costs_only_the_ttl_refresh(
+    idp_factory: IdpFactory, build_harness: HarnessFactory
+) -> None:
+    """A token never seen before, whose key was withdrawn: the TTL refresh it triggers is the
+    only fetch; its kid is then remembered as missing (negative cache) for the cooldown."""
+    idp = idp_factory(profile="entra-id")
+    old = idp.signing_kid
+    idp.add_key()
+    harness = build_harness(auth_config(issuer_entry(idp), refresh_seconds=600))
+    idp.remove_key(old)
+    harness.clock.advance(600)
+
+    token = idp.mint(kid=old)
+    assert harness.outcome(token) == "unknown_kid"
+    assert harness.fetch_count == 2
+    harness.clock.advance(1)
+    for _ in range(20):
+        assert harness.outcome(token) == "unknown_kid"
+    assert harness.fetch_count == 2
