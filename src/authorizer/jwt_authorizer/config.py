@@ -451,12 +451,16 @@ def _check_url(name: str, url: str) -> None:
 
 def is_fetchable_url(url: str) -> bool:
     """Keys travel over HTTPS only; plain HTTP is accepted for loopback development servers."""
-    parsed = urlsplit(url)
-    if not parsed.hostname or parsed.username or parsed.password:
+    try:
+        parsed = urlsplit(url)
+        hostname = parsed.hostname
+    except ValueError:  # e.g. "https://[::1/keys": an unbalanced IPv6 literal
+        return False
+    if not hostname or parsed.username or parsed.password:
         return False
     if parsed.scheme == "https":
         return True
-    return parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS
+    return parsed.scheme == "http" and hostname in _LOOPBACK_HOSTS
 
 
 def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
