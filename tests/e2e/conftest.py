@@ -50,18 +50,9 @@ def clocked_authorizer(clock: FakeClock) -> Callable[[Mapping[str, str]], Handle
     """``Authorizer.from_environ`` with the key registry on ``clock`` (the product's seam)."""
 
     def build(environment: Mapping[str, str]) -> Handler:
-        from jwt_authorizer.config import load_config
         from jwt_authorizer.handler import Authorizer
-        from jwt_authorizer.keys import KeyRegistry
-        from jwt_authorizer.observe import Observer
-        from jwt_authorizer.validator import TokenValidator
 
-        config = load_config(environment)
-        observer = Observer()
-        registry = KeyRegistry(config.keys, clock=clock, events=observer)
-        validator = TokenValidator(config, registry)
-        validator.prefetch()
-        return Authorizer(config, validator, observer)
+        return Authorizer.from_environ(environment, clock=clock)
 
     return build
 

@@ -24,7 +24,7 @@ from .config import Config, load_config
 from .errors import AuthorizerError, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
 from .keys import Fetcher, KeyRegistry
-from .observe import Observer, token_hash
+from .observe import DeferredEvents, Observer, token_hash
 from .policy import (
     RoutePolicy,
     Statement,
@@ -72,13 +72,22 @@ class Authorizer:
         fetcher: Fetcher | None = None,
         base_dir: Path | None = None,
         observer: Observer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> Authorizer:
-        """Load and validate the configuration, then prefetch every key set in parallel."""
+        """Load and validate the configuration, then prefetch every key set in parallel.
+
+        ``clock`` (monotonic, key-cache timing) and ``wall_clock`` (token times) are seams for
+        tests and the local emulator.
+        """
         config = load_config(environ, base_dir=base_dir)
+        events = DeferredEvents()
+        registry = KeyRegistry(config.keys, fetcher=fetcher, clock=clock, events=events)
+        validator = TokenValidator(config, registry, wall_clock=wall_clock)
+        prefetch = validator.start_prefetch()
         observer = observer if observer is not None else Observer()
-        registry = KeyRegistry(config.keys, fetcher=fetcher, events=observer)
-        validator = TokenValidator(config, registry)
-        validator.prefetch()
+        events.attach(observer)
+        prefetch.wait()
         return cls(config, validator, observer)
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:

@@ -636,18 +636,38 @@ class KeyRegistry:
 
     def prefetch(self, specs: Iterable[SourceSpec]) -> dict[str, bool]:
         """Fetch every remote key set in parallel; never raises (an IdP may be down at init)."""
+        return self.start_prefetch(specs).wait()
+
+    def start_prefetch(self, specs: Iterable[SourceSpec]) -> Prefetch:
+        """Start fetching every remote key set, one thread each, and return at once: init can
+        import what it still needs while the identity providers answer."""
         sources = [self.source(spec) for spec in specs]
-        threads = [threading.Thread(target=s.prefetch) for s in sources if s.snapshot is None]
+        threads = [
+            threading.Thread(target=s.prefetch, name=f"prefetch-{i}", daemon=True)
+            for i, s in enumerate(sources)
+            if s.snapshot is None
+        ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
-        # Read the outcome from the sources, not from the threads: a source counts as warm
-        # only if it holds keys, whatever happened in its thread.
-        return {s.spec.name: s.snapshot is not None for s in sources}
+        return Prefetch(tuple(sources), tuple(threads))
 
     def sources(self) -> tuple[KeySource, ...]:
         return tuple(self._sources.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetch:
+    """Key sets being fetched in the background during init."""
+
+    sources: tuple[KeySource, ...]
+    threads: tuple[threading.Thread, ...]
+
+    def wait(self) -> dict[str, bool]:
+        for thread in self.threads:
+            thread.join()
+        # Read the outcome from the sources, not from the threads: a source counts as warm
+        # only if it holds keys, whatever happened in its thread.
+        return {s.spec.name: s.snapshot is not None for s in self.sources}
 
 
 def expected_issuers(

@@ -22,6 +22,40 @@ def token_hash(token: str | None) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
+class DeferredEvents:
+    """Key-cache events recorded until the Observer exists.
+
+    Init starts the key downloads first and imports Powertools (tens of milliseconds) while the
+    identity providers answer; fetch outcomes that arrive meanwhile are replayed on attach.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._target: Observer | None = None
+        self._pending: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
+        self._forward("key_fetch", (source,), {"ok": ok, "trigger": trigger, "detail": detail})
+
+    def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        self._forward("stale_keys", (source,), {"age_seconds": age_seconds})
+
+    def attach(self, observer: Observer) -> None:
+        with self._lock:
+            self._target = observer
+            pending, self._pending = self._pending, []
+        for name, args, kwargs in pending:
+            getattr(observer, name)(*args, **kwargs)
+
+    def _forward(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            target = self._target
+            if target is None:
+                self._pending.append((name, args, kwargs))
+                return
+        getattr(target, name)(*args, **kwargs)
+
+
 def _safe(fields: dict[str, Any]) -> dict[str, Any]:
     """Request-derived strings (routes, issuers) may hold anything; keep log lines valid."""
     return {k: loggable(v, 200) if isinstance(v, str) else v for k, v in fields.items()}

@@ -23,7 +23,15 @@ from .errors import (
     UnsupportedAlgorithm,
     WrongTenant,
 )
-from .keys import KeyRegistry, KeySet, KeySource, SourceSpec, VerificationKey, expected_issuers
+from .keys import (
+    KeyRegistry,
+    KeySet,
+    KeySource,
+    Prefetch,
+    SourceSpec,
+    VerificationKey,
+    expected_issuers,
+)
 from .tokens import UnverifiedJwt, decompose_unverified
 
 _WELL_KNOWN: Final = "/.well-known/openid-configuration"
@@ -67,7 +75,10 @@ class TokenValidator:
 
     def prefetch(self) -> dict[str, bool]:
         """Warm every key set (in parallel); returns which sources answered."""
-        return self._registry.prefetch(self._specs.values())
+        return self.start_prefetch().wait()
+
+    def start_prefetch(self) -> Prefetch:
+        return self._registry.start_prefetch(self._specs.values())
 
     def validate(self, token: str) -> Principal:
         hit = self._verified.get(token)
