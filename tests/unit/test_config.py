@@ -122,7 +122,10 @@ class TestAuthConfigSources:
         ({"issuers": [entry(issuer="http://idp.example.com")]}, "issuers[0].issuer"),
         ({"issuers": [entry(jwks_uri="https://[::1/keys")]}, "issuers[0].jwks_uri"),
         ({"issuers": [entry(discovery_url="https://[zz]/x")]}, "issuers[0].discovery_url"),
-        ({"issuers": [entry(jwks_uri="https://user:pw@idp.example.com/keys")]}, "issuers[0].jwks_uri"),
+        (
+            {"issuers": [entry(jwks_uri="https://user:pw@idp.example.com/keys")]},
+            "issuers[0].jwks_uri",
+        ),
         ({"issuers": [entry(jwks=[1])]}, "issuers[0].jwks"),
         ({"issuers": [entry(leeway_seconds=-1)]}, "issuers[0].leeway_seconds"),
         ({"issuers": [entry(leeway_seconds=True)]}, "issuers[0].leeway_seconds"),

@@ -451,3 +451,28 @@ class TestContext:
             authorizer(token_event("Bearer " + key.sign(claims(sub=None))), None)["principalId"]
             == claims()["azp"]
         )
+
+
+def test_key_fetches_during_init_reach_the_observer(key: SigningKey) -> None:
+    """Keys download while Powertools is imported; their outcome must still be logged/counted."""
+    from jwt_authorizer.observe import Observer
+
+    class Recording(Observer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fetches: list[bool] = []
+
+        def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
+            self.fetches.append(ok)
+
+    class Served:
+        def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+            return {"keys": [key.public_jwk()]}
+
+    observer = Recording()
+    entry = {"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": "https://idp.example/keys"}
+    authorizer = Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps({"issuers": [entry]})}, fetcher=Served(), observer=observer
+    )
+    assert observer.fetches == [True]
+    assert authorizer(token_event("Bearer " + key.sign(claims())), None)["principalId"]
