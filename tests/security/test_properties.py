@@ -11,7 +11,8 @@ For every generated input:
 * every denial could be written to a UTF-8 log;
 * nothing is allowed unless the credential is one of the valid tokens (and, for mutations, only
   the unmodified token is);
-* each call finishes within ``MAX_SECONDS`` (generous; typical calls take well under 1 ms).
+* each call uses less than ``MAX_SECONDS`` of CPU and ``MAX_WALL_SECONDS`` of wall time
+  (generous: typical calls take well under a millisecond, the largest inputs about 10 ms).
 
 The number of examples per property depends on the Hypothesis profile (conftest.py); the totals
 are printed in the "security suite" section at the end of the run.
@@ -51,7 +52,8 @@ from tests.support.hostile import (
 )
 
 pytestmark = pytest.mark.fuzz
-MAX_SECONDS: Final = 1.0
+MAX_SECONDS: Final = 1.0  # CPU time of the calling thread: immune to other processes' load
+MAX_WALL_SECONDS: Final = 5.0  # wall clock, generous: a hang (waiting on anything) still fails
 
 
 def budget(ci_examples: int) -> settings:
@@ -95,14 +97,15 @@ class Harness:
         credential: str | None = None,
     ) -> Outcome:
         self.observer.reset()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         outcome = invoke(authorizer, event, arn=arn, simple=simple)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         self.counts["examples"] += 1
         self.counts[f"status {outcome.status}"] += 1
         assert outcome.status != -1, f"contract broken: {outcome.problems}"
         assert outcome.status != 500, "keys are inline: KeysUnavailable is impossible here"
-        assert elapsed < MAX_SECONDS, f"a call took {elapsed:.3f} s"
+        assert cpu < MAX_SECONDS, f"a call used {cpu:.3f} s of CPU"
+        assert elapsed < MAX_WALL_SECONDS, f"a call took {elapsed:.3f} s"
         assert self.observer.metrics["InternalError"] == 0, self.observer.denials
         assert not self.observer.unloggable, self.observer.unloggable
         if outcome.status in (401, 403):
@@ -175,12 +178,12 @@ def test_mutated_valid_tokens_are_never_accepted() -> None:
         event = make_event(kind, f"Bearer {mutated}")
         simple = kind == "http-2.0" and not iam
         outcome = h.call(authorizer, event, arn=event_arn(kind), simple=simple, credential=mutated)
-        if mutated == original:
+        if mutated in valid:  # unchanged, or spliced back into another valid token
             assert outcome.status == 200
-            h.counts["unmodified"] += 1
+            h.counts["unmodified"] += mutated == original
         elif outcome.status != 401:
             # Only whitespace around the credential may be dropped (the header is trimmed).
-            assert mutated.strip() == original, f"accepted a modified token ({outcome.status})"
+            assert mutated.strip() in valid, f"accepted a modified token ({outcome.status})"
             h.counts["trimmed"] += 1
 
     _run("mutated tokens, every kind", prop, h)
@@ -188,7 +191,8 @@ def test_mutated_valid_tokens_are_never_accepted() -> None:
 
 
 def test_validator_accepts_only_the_exact_token() -> None:
-    """The same mutations straight into TokenValidator: accepted iff unchanged, no whitespace."""
+    """The same mutations straight into TokenValidator: accepted iff the result is one of the
+    valid tokens, character for character (no whitespace, no re-encoding)."""
     h = Harness()
     validator = world().validator()
     for token in h.valid:
@@ -197,16 +201,16 @@ def test_validator_accepts_only_the_exact_token() -> None:
     @budget(1500)
     @given(pair=hs.mutated_tokens(h.valid))
     def prop(pair: tuple[str, str]) -> None:
-        original, mutated = pair
+        _original, mutated = pair
         h.counts["examples"] += 1
-        started = time.perf_counter()
+        started = time.thread_time()
         try:
             validator.validate(mutated)
             accepted = True
         except TokenRejected:
             accepted = False
-        assert time.perf_counter() - started < MAX_SECONDS
-        assert accepted == (mutated == original)
+        assert time.thread_time() - started < MAX_SECONDS
+        assert accepted == (mutated in h.valid)  # splices can rebuild another valid token
 
     _run("mutated tokens, validator", prop, h)
 
@@ -274,8 +278,10 @@ def test_pathological_sizes_are_bounded() -> None:
     h = Harness()
 
     @budget(150)
-    @given(kind=st.sampled_from(EVENT_KINDS), credential=hs.pathological)
-    def prop(kind: Kind, credential: str) -> None:
+    @given(kind=st.sampled_from(EVENT_KINDS), parts=hs.pathological_parts)
+    def prop(kind: Kind, parts: tuple[str, str, int]) -> None:
+        prefix, unit, count = parts  # built here: a 300 kB argument makes a 300 kB repr
+        credential = prefix + unit * count
         event = make_event(kind, credential)
         outcome = h.call(h.simple, event, arn=event_arn(kind), simple=None, credential=credential)
         assert outcome.status == 401
