@@ -1,15 +1,19 @@
 """The SAM CLI accepts the template and builds deployable artifacts for both architectures.
 
 Runs the pinned SAM CLI through tools/sam.sh (its own venv, .venv-sam, installed on first use,
-about a minute). ``sam build`` runs without Docker: for the layer, aws-lambda-builders downloads
-the manylinux wheels of the layer's BuildArchitecture even when the host has the other one, so an
-arm64 layer builds on an x86_64 machine. The checks below prove it did:
+about a minute). ``sam build`` runs without Docker: the layer's Makefile (layers/deps) has pip
+download the manylinux wheels of the layer's architecture even when the host has the other one, so
+an arm64 layer builds on an x86_64 machine; it and the functions' Makefiles then compile python3.13
+bytecode. The checks below prove it did:
 
 - every compiled extension in the built layer is an ELF object for the function's architecture;
 - every wheel in the layer is tagged for that architecture (or pure Python);
 - the layer holds exactly the pinned lock (layers/deps/requirements.txt), without boto3;
-- the built functions import with only the layer on sys.path (on the build whose architecture
-  the host can execute; the other build is only checked statically).
+- every .py in the layer and the functions has its unchecked-hash CPython 3.13 pyc (Lambda cannot
+  write __pycache__, and zip extraction loses the mtimes timestamp pycs are checked against);
+- the built functions import with only the layer on sys.path, and do so from the shipped bytecode
+  alone (on the build whose architecture the host can execute; the other build is only checked
+  statically).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +38,7 @@ from tests.sam import cfn
 ROOT = cfn.ROOT
 SAM = ROOT / "tools" / "sam.sh"
 IMPORT_CHECK = Path(__file__).with_name("import_check.py")
+BYTECODE_CHECK = Path(__file__).with_name("bytecode_check.py")
 ARCHITECTURES = ("arm64", "x86_64")
 E_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
 WHEEL_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -40,6 +46,7 @@ HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64":
     platform.machine().lower()
 )
 FUNCTIONS = ("AuthorizerFunction", "BackendFunction")
+PACKAGES = {"AuthorizerFunction": "jwt_authorizer", "BackendFunction": "sample_backend"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -269,9 +276,32 @@ def test_built_template(sam_build: Callable[[str], Path], architecture: str) -> 
         props = built["Resources"][function]["Properties"]
         assert props["CodeUri"] == function
         assert (build / function).is_dir()
-        # function packages hold only our code: third-party code comes from the layer
+        # function packages hold only our code (not the Makefile that built them): third-party
+        # code comes from the layer
         top_level = {path.name for path in (build / function).iterdir()}
-        assert not top_level & {"jose", "cryptography", "aws_lambda_powertools", "requests"}
+        assert top_level == {PACKAGES[function]}
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_built_code_ships_unchecked_hash_bytecode(
+    sam_build: Callable[[str], Path], architecture: str
+) -> None:
+    build = sam_build(architecture)
+    roots = [build / "DependenciesLayer" / "python", *(build / function for function in FUNCTIONS)]
+    result = subprocess.run(
+        [PYTHON, "-I", str(BYTECODE_CHECK), json.dumps([str(root) for root in roots])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, _report(result)
+    reports: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    for root in roots:
+        report = reports[str(root)]
+        assert report.pop("sources") > 0, root
+        problems = {key: value for key, value in report.items() if value}
+        assert not problems, f"{root.relative_to(build)}: {problems}"
 
 
 def _modules(function_dir: Path) -> list[str]:
@@ -298,20 +328,16 @@ def _deployed_environment(function: str) -> dict[str, str]:
     return cfn.environment(template, function, overrides)
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_built_function_imports_with_only_the_layer(
-    sam_build: Callable[[str], Path], function: str, tmp_path: Path
-) -> None:
-    if HOST_ARCH is None:
-        pytest.skip(f"unknown host architecture {platform.machine()}")
-    build = sam_build(HOST_ARCH)
-    layer = build / "DependenciesLayer" / "python"
-    function_dir = build / function
+def _import_check(
+    function: str, layer: Path, function_dir: Path, tmp_path: Path
+) -> tuple[dict[str, Any], list[str], str]:
+    """Import a built function's modules and handler with only the layer beside it, as on Lambda.
+
+    -B: nothing is written, as on Lambda's read-only /opt and /var/task. Returns the report, the
+    function's modules and its handler.
+    """
     handler = cfn.load()["Resources"][function]["Properties"]["Handler"]
     modules = _modules(function_dir)
-    assert handler.rsplit(".", 1)[0] in modules
-    if function == "AuthorizerFunction":
-        assert "jwt_authorizer.handler" in modules
     spec = {"paths": [str(layer), str(function_dir)], "modules": modules, "handlers": [handler]}
     env = {
         "PATH": "/usr/bin:/bin",
@@ -326,7 +352,7 @@ def test_built_function_imports_with_only_the_layer(
         **_deployed_environment(function),
     }
     result = subprocess.run(
-        [PYTHON, "-I", "-S", str(IMPORT_CHECK), json.dumps(spec)],
+        [PYTHON, "-I", "-S", "-B", str(IMPORT_CHECK), json.dumps(spec)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -338,6 +364,22 @@ def test_built_function_imports_with_only_the_layer(
     report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["handlers"] == [handler]
     assert set(report["imported"]) == set(modules)
+    return report, modules, handler
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_built_function_imports_with_only_the_layer(
+    sam_build: Callable[[str], Path], function: str, tmp_path: Path
+) -> None:
+    if HOST_ARCH is None:
+        pytest.skip(f"unknown host architecture {platform.machine()}")
+    build = sam_build(HOST_ARCH)
+    layer = build / "DependenciesLayer" / "python"
+    function_dir = build / function
+    report, modules, handler = _import_check(function, layer, function_dir, tmp_path)
+    assert handler.rsplit(".", 1)[0] in modules
+    if function == "AuthorizerFunction":
+        assert "jwt_authorizer.handler" in modules
     # Nothing came from outside the layer, the function package and the standard library.
     stdlib = Path(PYTHON).resolve().parent.parent / "lib"
     allowed = (layer.resolve(), function_dir.resolve(), stdlib.resolve())
@@ -350,3 +392,33 @@ def test_built_function_imports_with_only_the_layer(
     # boto3 is the runtime's, not the layer's: importing it at init would fail here and cost
     # cold-start time on Lambda (the authorizer loads it only for ssm: configurations).
     assert report["aws_sdk_loaded"] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_built_function_runs_from_the_shipped_bytecode(
+    sam_build: Callable[[str], Path], function: str, tmp_path: Path
+) -> None:
+    """Python uses the shipped pycs without reading or comparing the sources.
+
+    A copy of the build whose every .py is replaced by code that raises, with mtimes unlike the
+    build's (as after zipping and extraction), still imports: every module, the layer's and the
+    function's, ran from its unchecked-hash pyc.
+    """
+    if HOST_ARCH is None:
+        pytest.skip(f"unknown host architecture {platform.machine()}")
+    build = sam_build(HOST_ARCH)
+    layer = tmp_path / "opt" / "python"
+    function_dir = tmp_path / "task"
+    shutil.copytree(build / "DependenciesLayer" / "python", layer)
+    shutil.copytree(build / function, function_dir)
+    poisoned = 0
+    for root in (layer, function_dir):
+        for source in root.rglob("*.py"):
+            source.write_text(f"raise ImportError('the source of {source.name} ran')\n")
+            os.utime(source, (86400, 86400))
+            poisoned += 1
+    assert poisoned > 100
+    report, _, _ = _import_check(function, layer, function_dir, tmp_path)
+    loaded = [Path(file).resolve() for file in report["files"]]
+    assert any(file.is_relative_to(layer.resolve()) for file in loaded)
+    assert any(file.is_relative_to(function_dir.resolve()) for file in loaded)

@@ -1,6 +1,6 @@
 """template.yaml and samconfig.toml keep the contract the authorizer, the backend and users rely on.
 
-Pure parsing, no SAM CLI: the structure (logical ids, handlers, runtime, layer build metadata),
+Pure parsing, no SAM CLI: the structure (logical ids, handlers, runtime, build metadata),
 the wiring from parameters to environment variables, the IAM condition on SSM, the API Gateway
 settings whose defaults are traps (CORS preflight auth, HTTP API invoke permission, route-aware
 caching), gateway responses, log groups and the KeysUnavailable alarm.
@@ -101,8 +101,8 @@ def test_handlers_exist_in_code_uri(function: str, module: str) -> None:
 
 
 def test_function_code_has_no_requirements_file() -> None:
-    # Dependencies come from the layer only; a requirements.txt beside the code would make
-    # sam build vendor a second, unpinned copy into the function package.
+    # Dependencies come from the layer only; a requirements.txt beside the code would be a second,
+    # unpinned dependency list (that the Makefile, copying the directory, would ship as a file).
     for function in ("AuthorizerFunction", "BackendFunction"):
         code = cfn.ROOT / RESOURCES[function]["Properties"]["CodeUri"]
         assert not (code / "requirements.txt").exists(), function
@@ -240,8 +240,37 @@ def test_dependencies_layer() -> None:
     assert props["ContentUri"] == "layers/deps/"
     assert props["CompatibleRuntimes"] == ["python3.13"]
     assert props["CompatibleArchitectures"] == [REF]
-    # sam build resolves the Ref from the parameter, so the wheels match the functions.
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": REF}
+    # sam build resolves the Ref and the Sub from the parameter, so the wheels match the functions.
+    assert layer["Metadata"] == {
+        "BuildMethod": "makefile",
+        "BuildArchitecture": REF,
+        "ContextPath": {"Fn::Sub": "layers/deps/arch/${Architecture}"},
+    }
+
+
+@pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
+def test_layer_makefile_per_architecture(architecture: str) -> None:
+    # SAM passes make no architecture: the ContextPath's Makefile names it, then includes the
+    # shared layers/deps/Makefile, which knows that architecture's wheel platforms.
+    assert architecture in PARAMETERS["Architecture"]["AllowedValues"]
+    makefile = (cfn.ROOT / "layers/deps/arch" / architecture / "Makefile").read_text("utf-8")
+    assert f"\nARCH := {architecture}\n" in makefile
+    assert "../../Makefile" in makefile
+    shared = (cfn.ROOT / "layers/deps/Makefile").read_text(encoding="utf-8")
+    assert f"PLATFORMS_{architecture} :=" in shared
+    assert "build-DependenciesLayer:" in shared
+    assert "--invalidation-mode unchecked-hash" in shared
+
+
+@pytest.mark.parametrize("function", ["AuthorizerFunction", "BackendFunction"])
+def test_function_builds_with_its_makefile(function: str) -> None:
+    # make, not SAM's python builder: the package ships with its python3.13 bytecode.
+    resource = RESOURCES[function]
+    assert resource["Metadata"] == {"BuildMethod": "makefile"}
+    makefile = cfn.ROOT / resource["Properties"]["CodeUri"] / "Makefile"
+    text = makefile.read_text(encoding="utf-8")
+    assert f"\nbuild-{function}:\n" in text
+    assert "--invalidation-mode unchecked-hash" in text
 
 
 def test_layer_lock_has_no_boto3() -> None:
