@@ -10,6 +10,7 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,6 +43,7 @@ class UnverifiedJwt:
     payload: dict[str, Any]
     signing_input: bytes
     signature: bytes
+    header_segment: str
 
     @property
     def alg(self) -> str:
@@ -58,16 +60,27 @@ class UnverifiedJwt:
         return iss if isinstance(iss, str) else None
 
 
-def decompose_unverified(token: str, *, max_bytes: int) -> UnverifiedJwt:
-    """Split, decode and type-check a compact JWS; raise a :class:`TokenRejected` otherwise."""
+def decompose_unverified(
+    token: str,
+    *,
+    max_bytes: int,
+    known_headers: Mapping[str, dict[str, Any]] | None = None,
+) -> UnverifiedJwt:
+    """Split, decode and type-check a compact JWS; raise a :class:`TokenRejected` otherwise.
+
+    ``known_headers`` maps header segments of tokens that already validated to their decoded
+    (and checked) form: an identity provider signs every token with the same few headers.
+    """
     if len(token) > max_bytes:
         raise TokenTooLarge()
     match = _JWS_RE.fullmatch(token)
     if match is None:
         raise MalformedToken("jwe" if token.count(".") == 4 else "shape")
     header_b64, payload_b64, signature_b64 = match.groups()
-    header = _decode_object(header_b64, "header")
-    _check_header(header)
+    header = known_headers.get(header_b64) if known_headers else None
+    if header is None:
+        header = _decode_object(header_b64, "header")
+        _check_header(header)
     payload = _decode_object(payload_b64, "payload")
     _check_payload(payload)
     return UnverifiedJwt(
@@ -75,6 +88,7 @@ def decompose_unverified(token: str, *, max_bytes: int) -> UnverifiedJwt:
         payload=payload,
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
         signature=_b64decode(signature_b64, "signature"),
+        header_segment=header_b64,
     )
 
 

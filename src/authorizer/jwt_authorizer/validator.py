@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .claims import Principal, validate_claims
 from .config import GUID_RE, TENANT_PLACEHOLDER, Config, IssuerConfig
@@ -35,6 +35,7 @@ from .keys import (
 from .tokens import UnverifiedJwt, decompose_unverified
 
 _WELL_KNOWN: Final = "/.well-known/openid-configuration"
+_KNOWN_HEADERS: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class TokenValidator:
         self._specs: dict[tuple[str, str | None], SourceSpec] = {}
         self._cache_size = config.verified_token_cache_size
         self._verified: dict[str, _Verified] = {}
+        self._sources: dict[tuple[str, str | None], KeySource] = {}
+        # Headers of tokens that validated (issuer-signed, so few and stable), decoded once.
+        self._headers: dict[str, dict[str, Any]] = {}
         for entry in config.issuers:
             for tenant in sorted(entry.tenants) if entry.templated else [None]:
                 spec = _source_spec(entry, tenant)
@@ -84,7 +88,9 @@ class TokenValidator:
         hit = self._verified.get(token)
         if hit is not None:
             return self._revalidate(token, hit)
-        jwt = decompose_unverified(token, max_bytes=self._config.max_token_bytes)
+        jwt = decompose_unverified(
+            token, max_bytes=self._config.max_token_bytes, known_headers=self._headers
+        )
         try:
             entry, tenant = self._select_issuer(jwt)
             if jwt.alg not in entry.algorithms:
@@ -98,7 +104,9 @@ class TokenValidator:
         except AuthorizerError as err:
             err.about(issuer=jwt.issuer, kid=jwt.kid)
             raise
-        if verified is not None and self._cache_size:
+        if jwt.header_segment not in self._headers and len(self._headers) < _KNOWN_HEADERS:
+            self._headers[jwt.header_segment] = jwt.header
+        if verified is not None:
             if len(self._verified) >= self._cache_size:
                 with suppress(RuntimeError, StopIteration):  # another thread changed it meanwhile
                     self._verified.pop(next(iter(self._verified)), None)
@@ -148,7 +156,7 @@ class TokenValidator:
         self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
     ) -> _Verified | None:
         """Verify, and say what the result depends on (None: do not cache it)."""
-        source = self._registry.source(self._specs[(entry.issuer, tenant)])
+        source = self._source_for(entry.issuer, tenant)
         snapshot_before = source.snapshot
         header = jwt.header
         keys = source.candidates(
@@ -173,9 +181,20 @@ class TokenValidator:
                 continue
         else:
             raise BadSignature()
-        if snapshot_before is None or source.snapshot is not snapshot_before:
+        if (
+            not self._cache_size
+            or snapshot_before is None
+            or source.snapshot is not snapshot_before
+        ):
             return None
         return _Verified(jwt, entry, tenant, source, snapshot_before, key)
+
+    def _source_for(self, issuer: str, tenant: str | None) -> KeySource:
+        source = self._sources.get((issuer, tenant))
+        if source is None:
+            source = self._registry.source(self._specs[(issuer, tenant)])
+            self._sources[(issuer, tenant)] = source
+        return source
 
 
 def _issuer_ok(key: VerificationKey, jwt: UnverifiedJwt, entry: IssuerConfig) -> bool:
