@@ -102,7 +102,8 @@ def _metric_names() -> set[str]:
                 elif isinstance(value, ast.JoinedStr):
                     first = value.values[0]
                     assert isinstance(first, ast.Constant)
-                    names.add(f"{first.value}<code>")
+                    assert isinstance(first.value, str)
+                    names.add(first.value + "<code>")
     return names
 
 
