@@ -109,3 +109,48 @@ def test_costmodel_output_in_the_docs_is_current(block: Block) -> None:
     assert out.getvalue().strip() == documented, (
         f"{block.where}: rerun `{command}` and paste the output"
     )
+
+
+TEMPLATE = ROOT / "template.yaml"
+# Template parameters and outputs the documentation tells readers to set or read.
+DOCUMENTED_TEMPLATE_NAMES = (
+    "Architecture",
+    "IssuerProfile",
+    "Issuer",
+    "Audience",
+    "DiscoveryUrl",
+    "JwksUri",
+    "Algorithms",
+    "AllowedClientIds",
+    "Routes",
+    "AuthConfig",
+    "AuthConfigSsmParameter",
+    "ResponseMode",
+    "AuthorizerCacheTtl",
+    "LogLevel",
+    "AlarmTopicArn",
+    "RestApiUrl",
+    "HttpApiUrl",
+    "AuthorizerFunctionArn",
+)
+
+
+def _template_section_keys(section_name: str) -> set[str]:
+    keys: set[str] = set()
+    inside = False
+    for line in TEMPLATE.read_text(encoding="utf-8").splitlines():
+        if re.match(r"^[A-Za-z]", line):
+            inside = line.startswith(f"{section_name}:")
+            continue
+        match = re.match(r"^  ([A-Za-z0-9]+):", line)
+        if inside and match:
+            keys.add(match.group(1))
+    return keys
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_TEMPLATE_NAMES)
+def test_documented_template_names_exist(name: str) -> None:
+    known = _template_section_keys("Parameters") | _template_section_keys("Outputs")
+    assert name in known, f"the docs name {name}, which template.yaml does not define"
+    pattern = re.compile(rf"\b{name}\b")
+    assert any(pattern.search(path.read_text(encoding="utf-8")) for path in documents())
