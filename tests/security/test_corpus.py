@@ -8,18 +8,21 @@ HTTP payload 2.0 runs twice: simple responses (``isAuthorized``) and IAM policie
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Final
 
 import pytest
 
-from jwt_authorizer import errors
+from jwt_authorizer import Authorizer, errors
 from tests.security.conftest import STATS
 from tests.security.corpus import Case, corpus
 from tests.security.world import world
 from tests.support.hostile import (
     Kind,
     NoNetworkFetcher,
+    RecordingObserver,
+    ServingFetcher,
     emitted_metrics,
     event_arn,
     invoke,
@@ -100,3 +103,28 @@ def test_corpus_entry(case: Case, capsys: pytest.CaptureFixture[str]) -> None:
             failures.append(f"{label}: wrote to stderr: {output.err[:200]!r}")
     assert fetcher.calls == [], "a corpus entry made the authorizer fetch keys"
     assert not failures, "\n".join(failures)
+
+
+def test_embedded_key_headers_are_never_fetched() -> None:
+    """With a *remote* key set, jku/x5u/jwk/x5c tokens may make us refresh the configured key set
+    (an unknown kid, once per cooldown), but never fetch anything the token names."""
+    w = world()
+    jwks_uri = (
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/b2c_1a_signin/discovery/v2.0/keys"
+    )
+    fetcher = ServingFetcher({jwks_uri: {"keys": [w.b2c.public_jwk()]}})
+    document = w.document("iam")
+    entry = document["issuers"][0]
+    entry.pop("jwks")
+    entry["jwks_uri"] = jwks_uri
+    authorizer = Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps(document)}, fetcher=fetcher, observer=RecordingObserver()
+    )
+    cases = [case for case in CASES if case.category == "embedded-key"]
+    assert len(cases) >= 12
+    for case in cases:
+        for kind in ("token", "request"):
+            outcome = invoke(authorizer, case.build_event(kind), arn=None, simple=False)
+            assert outcome.status == 401, case.name
+    assert set(fetcher.calls) == {jwks_uri}
+    assert len(fetcher.calls) <= 2, "prefetch plus at most one unknown-kid refresh"
