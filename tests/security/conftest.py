@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Final
@@ -108,11 +107,3 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket, "create_connection", refuse)
     yield attempts
     assert attempts == [], f"network attempted: {attempts}"
-
-
-@pytest.fixture
-def stopwatch() -> Iterator[list[float]]:
-    started = time.perf_counter()
-    elapsed: list[float] = []
-    yield elapsed
-    elapsed.append(time.perf_counter() - started)
