@@ -15,7 +15,9 @@ from tests.docs.markdown import README, ROOT, code_spans, section, table_rows
 PACKAGE: Final = ROOT / "src" / "authorizer" / "jwt_authorizer"
 _PATH_RE: Final = re.compile(r"^[a-z_]+(\[\])?(\.[a-z_]+)?$")
 _ENV_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
-_READER_METHODS: Final = frozenset({"string", "strings", "integer", "number", "boolean", "choice"})
+_READER_METHODS: Final = frozenset(
+    {"string", "strings", "integer", "number", "boolean", "choice", "raw"}
+)
 
 
 def reference_rows() -> list[list[str]]:

@@ -270,12 +270,23 @@ class _Reader:
             raise ConfigError(path, "must be a JSON object")
         self.data: dict[str, Any] = data
         self.path = path
+        self.read: set[str] = set()
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self.data.get(key, default)
+
+    def finish(self) -> None:
+        """Unknown keys are errors: a typo must not silently change what is enforced."""
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise ConfigError(self.name(unknown[0]), "is not a known setting (typo?)")
 
     def name(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
     def string(self, key: str, default: str | None = None) -> str | None:
-        value = self.data.get(key, default)
+        value = self.raw(key, default)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
@@ -283,7 +294,7 @@ class _Reader:
         return value.strip()
 
     def strings(self, key: str, *, required: bool = False) -> tuple[str, ...] | None:
-        value = self.data.get(key)
+        value = self.raw(key)
         if value is None:
             if required:
                 raise ConfigError(self.name(key), "is required (a non-empty list of strings)")
@@ -299,7 +310,7 @@ class _Reader:
         return tuple(item.strip() for item in value)
 
     def integer(self, key: str, default: int | None, *, minimum: int = 0) -> int | None:
-        value = self.data.get(key, default)
+        value = self.raw(key, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -307,19 +318,19 @@ class _Reader:
         return value
 
     def number(self, key: str, default: float, *, minimum: float) -> float:
-        value = self.data.get(key, default)
+        value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
             raise ConfigError(self.name(key), f"must be a number >= {minimum}")
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
+        value = self.raw(key, default)
         if not isinstance(value, bool):
             raise ConfigError(self.name(key), "must be true or false")
         return value
 
     def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        value = self.data.get(key, default)
+        value = self.raw(key, default)
         if value not in options:
             raise ConfigError(self.name(key), f"must be one of {', '.join(options)}")
         return str(value)
@@ -328,7 +339,7 @@ class _Reader:
 def parse_config(document: Mapping[str, Any]) -> Config:
     """Validate a configuration document (the ``AUTH_CONFIG`` shape) into a :class:`Config`."""
     top = _Reader(dict(document), "")
-    issuer_docs = top.data.get("issuers")
+    issuer_docs = top.raw("issuers")
     if not isinstance(issuer_docs, list) or not issuer_docs:
         raise ConfigError("issuers", "must be a non-empty list of issuer objects")
     issuers = tuple(
@@ -339,27 +350,29 @@ def parse_config(document: Mapping[str, Any]) -> Config:
         if entry.issuer in seen:
             raise ConfigError(f"issuers[{i}].issuer", "is configured twice")
         seen.add(entry.issuer)
-    routes = _parse_routes(top.data.get("routes"), seen)
+    routes = _parse_routes(top.raw("routes"), seen)
     unmatched_default = "deny" if routes else "authenticated"
-    context_claims = top.data.get("context_claims", {})
+    context_claims = top.raw("context_claims", {})
     if not isinstance(context_claims, dict) or not all(
         isinstance(k, str) and k and isinstance(v, str) and v for k, v in context_claims.items()
     ):
         raise ConfigError("context_claims", "must map context keys to claim names (strings)")
-    return Config(
+    config = Config(
         issuers=issuers,
         routes=routes,
         unmatched=top.choice("unmatched", ("deny", "authenticated"), unmatched_default),  # type: ignore[arg-type]
         response_mode=top.choice("response_mode", ("simple", "iam"), "simple"),  # type: ignore[arg-type]
         http_unauthorized=top.choice("http_unauthorized", ("deny", "raise"), "deny"),  # type: ignore[arg-type]
-        token_sources=_parse_token_sources(top.data.get("token_sources")),
+        token_sources=_parse_token_sources(top.raw("token_sources")),
         allow_bare_token=top.boolean("allow_bare_token", False),
         max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,
         context_claims=tuple(sorted(context_claims.items())),
         context_max_bytes=top.integer("context_max_bytes", 4096, minimum=256) or 4096,
         verified_token_cache_size=top.integer("verified_token_cache_size", 1024, minimum=0) or 0,
-        keys=_parse_key_settings(top.data.get("keys", {})),
+        keys=_parse_key_settings(top.raw("keys", {})),
     )
+    top.finish()
+    return config
 
 
 def _parse_issuer(entry: _Reader) -> IssuerConfig:
@@ -377,7 +390,7 @@ def _parse_issuer(entry: _Reader) -> IssuerConfig:
                 f"{alg!r} is not allowed; use asymmetric algorithms only "
                 f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))})",
             )
-    jwks = entry.data.get("jwks")
+    jwks = entry.raw("jwks")
     if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
         raise ConfigError(entry.name("jwks"), 'must be a JWKS object {"keys": [...]}')
     discovery_url = entry.string("discovery_url")
@@ -399,7 +412,7 @@ def _parse_issuer(entry: _Reader) -> IssuerConfig:
     ca_bundle = entry.string("ca_bundle")
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         raise ConfigError(entry.name("ca_bundle"), f"file {ca_bundle} does not exist")
-    required = entry.data.get("required_claims", {})
+    required = entry.raw("required_claims", {})
     if not isinstance(required, dict):
         raise ConfigError(entry.name("required_claims"), "must map claim names to lists of values")
     required_claims = tuple(
@@ -414,7 +427,7 @@ def _parse_issuer(entry: _Reader) -> IssuerConfig:
     allowed_clients = entry.strings("allowed_client_ids")
     token_types = entry.strings("token_types")
     tenant_match = _GUID_IN_PATH_RE.search(issuer) if profile.microsoft else None
-    return IssuerConfig(
+    parsed = IssuerConfig(
         issuer=issuer,
         audiences=frozenset(audiences),
         profile=profile_name,
@@ -440,6 +453,8 @@ def _parse_issuer(entry: _Reader) -> IssuerConfig:
         token_use=profile.token_use,
         kid_suffix_match=profile.kid_suffix_match,
     )
+    entry.finish()
+    return parsed
 
 
 def _check_url(name: str, url: str) -> None:
@@ -492,6 +507,7 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
         if key in seen:
             raise ConfigError(entry.name("route"), f"{rule.route_key} is listed twice")
         seen.add(key)
+        entry.finish()
         rules.append(rule)
     return tuple(rules)
 
@@ -562,4 +578,5 @@ def _parse_key_settings(value: object) -> KeySettings:
     )
     if settings.max_stale_seconds < settings.refresh_seconds:
         raise ConfigError("keys.max_stale_seconds", "must be at least keys.refresh_seconds")
+    entry.finish()
     return settings
