@@ -143,12 +143,32 @@ def test_denied_route_gets_an_explicit_deny(key: SigningKey) -> None:
 class TestWildcardBroaderThanTemplate:
     """The documented limits: IAM's ``*`` also crosses ``/``."""
 
-    def test_param_wildcard_covers_deeper_paths_not_listed_in_routes(self, key: SigningKey) -> None:
+    def test_deeper_unlisted_paths_are_taken_back(self, key: SigningKey) -> None:
         rules = [{"route": "GET /orders/{id}", "scopes": ["app.read"]}]
         authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
         answer = authorizer(token_event(key.sign(claims(scp="app.read")), "GET", "/orders/1"), None)
-        # A route the rules do not list is covered by GET/orders/*: list every route in `routes`.
-        assert outcome(answer, "GET", "/orders/1/secrets")
+        assert outcome(answer, "GET", "/orders/2")
+        assert not outcome(answer, "GET", "/orders/1/secrets")
+
+    def test_remaining_gap_when_a_deeper_route_is_also_allowed(self, key: SigningKey) -> None:
+        """GET/orders/* and GET/orders/*/items are both allowed: no Deny can take back
+        GET/orders/1/audit (unlisted) without also denying items. List every route of the API
+        in `routes` (or set the authorizer cache TTL to 0) when unlisted routes exist."""
+        rules = [
+            {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+            {"route": "GET /orders/{id}/items", "scopes": ["app.read"]},
+        ]
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
+        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "GET", "/orders/1"), None)
+        assert outcome(answer, "GET", "/orders/1/items")
+        assert outcome(answer, "GET", "/orders/1/audit")
+
+    def test_method_wildcard_does_not_span_path_segments(self, key: SigningKey) -> None:
+        rules = [{"route": "ANY /admin/{proxy+}", "scopes": ["app.read"]}]
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
+        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "PUT", "/admin/x"), None)
+        assert outcome(answer, "DELETE", "/admin/a/b")
+        assert not outcome(answer, "GET", "/other/admin/x")
 
     def test_listed_deeper_route_is_carved_out(self, key: SigningKey) -> None:
         rules = [

@@ -13,7 +13,6 @@ permissive, and say so in the logs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -93,6 +92,18 @@ def rule_pattern(rule: RouteRule) -> str:
     return f"{method}/" + "/".join(segments)
 
 
+def _deeper_variants(rule: RouteRule) -> list[str]:
+    """Patterns for requests where a one-segment wildcard (``ANY``, ``{param}``) spans several
+    segments: IAM's ``*`` allows them, the route template does not."""
+    parts = rule_pattern(rule).split("/")
+    greedy = [s.endswith("+}") for s in split_path(rule.path)]
+    variants = []
+    for index, part in enumerate(parts):
+        if part == "*" and not (index > 0 and greedy[index - 1]):
+            variants.append("/".join([*parts[:index], "*/*", *parts[index + 1 :]]))
+    return variants
+
+
 def _sample_path(rule: RouteRule) -> str:
     segments = []
     for segment in split_path(rule.path):
@@ -109,20 +120,45 @@ def _sample_method(rule: RouteRule) -> str:
     return "GET" if rule.method == "ANY" else rule.method
 
 
-_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
-
-
 def glob_matches(pattern: str, value: str) -> bool:
-    """IAM ARN matching: ``*`` is any run of characters (``/`` included), ``?`` is one."""
-    compiled = _GLOB_CACHE.get(pattern)
-    if compiled is None:
-        body = "".join(
-            ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-        )
-        compiled = re.compile(body + r"\Z", re.DOTALL)
-        if len(_GLOB_CACHE) < 4096:
-            _GLOB_CACHE[pattern] = compiled
-    return compiled.match(value) is not None
+    """IAM ARN matching: ``*`` is any run of characters (``/`` included), ``?`` is one.
+
+    No regular expression: ``.*`` backtracking costs len(value)**k for k stars, and the path is
+    the caller's. Between stars, the leftmost occurrence of each piece is the right one, so one
+    left-to-right scan decides (linear in the value, for each piece).
+    """
+    pieces = pattern.split("*")
+    first, last = pieces[0], pieces[-1]
+    if len(pieces) == 1:
+        return len(value) == len(first) and _piece_at(first, value, 0)
+    tail = len(value) - len(last)
+    if tail < len(first) or not _piece_at(first, value, 0) or not _piece_at(last, value, tail):
+        return False
+    position = len(first)
+    for piece in pieces[1:-1]:
+        found = _find_piece(piece, value, position, tail)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def _piece_at(piece: str, value: str, start: int) -> bool:
+    if "?" not in piece:
+        return value.startswith(piece, start)
+    if start + len(piece) > len(value):
+        return False
+    return all(p in ("?", v) for p, v in zip(piece, value[start : start + len(piece)], strict=True))
+
+
+def _find_piece(piece: str, value: str, start: int, end: int) -> int:
+    """Leftmost index >= start where ``piece`` fits entirely before ``end``, or -1."""
+    if "?" not in piece:
+        return value.find(piece, start, end)
+    for index in range(start, end - len(piece) + 1):
+        if _piece_at(piece, value, index):
+            return index
+    return -1
 
 
 def evaluate(statements: Iterable[Statement], resource: str) -> bool:
@@ -162,9 +198,13 @@ def route_policy(
     denied = [rule for rule in concrete if not decide_for(rule).allowed]
     allow_patterns = ["*"] if default_allowed else _unique(rule_pattern(r) for r in allowed)
     samples = [f"{_sample_method(r)}{_sample_path(r)}" for r in allowed]
+    candidates = [rule_pattern(r) for r in denied]
+    if not default_allowed:
+        # Unlisted routes are denied: take back what a one-segment '*' grants beyond its segment.
+        candidates += [wider for r in allowed for wider in _deeper_variants(r)]
     deny_patterns = [
         pattern
-        for pattern in _unique(rule_pattern(r) for r in denied)
+        for pattern in _unique(candidates)
         if not any(glob_matches(pattern, sample) for sample in samples)
     ]
     statements = []

@@ -1,16 +1,13 @@
-"""Bugs this suite found outside the parse/validation stages, pinned as strict xfails.
+"""Two bugs this suite found in policy.py (fixed), kept as regression tests.
 
-Each test states the behaviour we want. ``strict=True``: when the owning module is fixed the
-test passes, the xfail turns into a failure, and whoever fixed it removes the marker. SECURITY.md
-lists them under "Known issues".
+1. IAM's ``*`` in a cached Allow for ``GET /orders/{id}`` also matched deeper, unlisted paths.
+2. Wildcard matching by regular expression backtracked: k path parameters cost len(ARN)**k.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
-
-import pytest
 
 from tests.security.world import world
 from tests.support.hostile import (
@@ -23,11 +20,6 @@ from tests.support.hostile import (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy.route_policy checks one sample per rule: IAM '*' also matches paths no rule "
-    "names, so a cached Allow for GET /orders/{id} covers GET /orders/1/anything",
-)
 def test_a_cached_policy_never_allows_what_a_fresh_call_denies() -> None:
     """API Gateway caches the policy per token and evaluates it for later calls to any route.
 
@@ -58,11 +50,6 @@ def _best_of_three(authorizer: Any, event: dict[str, Any]) -> float:
     return min(timings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy.glob_matches compiles '*' to '.*' and backtracks: k consecutive path "
-    "parameters cost O(len(arn)**k) per call for an authenticated caller",
-)
 def test_policy_evaluation_scales_at_most_quadratically_with_the_path() -> None:
     """A route with three consecutive parameters and a long request path (a valid token is
     needed; the path reaches the authorizer through any greedy route). Quadrupling the path
