@@ -257,3 +257,34 @@ class TestSsm:
         with pytest.raises(ConfigError) as caught:
             load_config({"AUTH_CONFIG": "ssm:/authorizer/missing"})
         assert caught.value.field == "AUTH_CONFIG"
+
+
+def test_response_mode_variable_must_agree_with_the_document() -> None:
+    document = json.dumps({"issuers": [entry()], "response_mode": "iam"})
+    assert load_config({"AUTH_CONFIG": document, "RESPONSE_MODE": "iam"}).response_mode == "iam"
+    with pytest.raises(ConfigError) as caught:
+        load_config({"AUTH_CONFIG": document, "RESPONSE_MODE": "simple"})
+    assert caught.value.field == "RESPONSE_MODE"
+    plain = json.dumps({"issuers": [entry()]})
+    assert load_config({"AUTH_CONFIG": plain, "RESPONSE_MODE": "iam"}).response_mode == "iam"
+
+
+def test_relative_ca_bundle_resolves_against_the_function_root(tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "idp-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    document = json.dumps({"issuers": [entry(ca_bundle="certs/idp-ca.pem")]})
+    config = load_config({"AUTH_CONFIG": document}, base_dir=tmp_path)
+    assert config.issuers[0].ca_bundle == str(tmp_path / "certs" / "idp-ca.pem")
+
+
+def test_unknown_keys_are_rejected_everywhere() -> None:
+    for document, field in [
+        ({"issuers": [entry()], "unmatchd": "deny"}, "unmatchd"),
+        ({"issuers": [entry(audience=["x"])]}, "issuers[0].audience"),
+        (
+            {"issuers": [entry()], "routes": [{"route": "GET /a", "scope": ["x"]}]},
+            "routes[0].scope",
+        ),
+        ({"issuers": [entry()], "keys": {"refresh": 60}}, "keys.refresh"),
+    ]:
+        assert config_error(document).field == field

@@ -188,9 +188,18 @@ def load_config(
     base = base_dir if base_dir is not None else Path(__file__).resolve().parent.parent
     raw = (env.get("AUTH_CONFIG") or "").strip()
     document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
-    if not raw and env.get("RESPONSE_MODE"):
-        document["response_mode"] = env["RESPONSE_MODE"].strip()
-    return parse_config(document)
+    mode = (env.get("RESPONSE_MODE") or "").strip()
+    if mode:
+        # The template sets RESPONSE_MODE from the same parameter as the HTTP API's
+        # EnableSimpleResponses: a document that disagrees would make every HTTP call a 500.
+        if document.get("response_mode", mode) != mode:
+            raise ConfigError(
+                "RESPONSE_MODE",
+                f"is {mode!r} but AUTH_CONFIG says response_mode "
+                f"{document['response_mode']!r}; they must match the API's EnableSimpleResponses",
+            )
+        document["response_mode"] = mode
+    return parse_config(document, base_dir=base)
 
 
 def _read_auth_config(raw: str, base: Path) -> dict[str, Any]:
@@ -336,14 +345,17 @@ class _Reader:
         return str(value)
 
 
-def parse_config(document: Mapping[str, Any]) -> Config:
-    """Validate a configuration document (the ``AUTH_CONFIG`` shape) into a :class:`Config`."""
+def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -> Config:
+    """Validate a configuration document (the ``AUTH_CONFIG`` shape) into a :class:`Config`.
+
+    Relative file paths (``ca_bundle``) resolve against ``base_dir``, the function root.
+    """
     top = _Reader(dict(document), "")
     issuer_docs = top.raw("issuers")
     if not isinstance(issuer_docs, list) or not issuer_docs:
         raise ConfigError("issuers", "must be a non-empty list of issuer objects")
     issuers = tuple(
-        _parse_issuer(_Reader(doc, f"issuers[{i}]")) for i, doc in enumerate(issuer_docs)
+        _parse_issuer(_Reader(doc, f"issuers[{i}]"), base_dir) for i, doc in enumerate(issuer_docs)
     )
     seen: set[str] = set()
     for i, entry in enumerate(issuers):
@@ -375,7 +387,7 @@ def parse_config(document: Mapping[str, Any]) -> Config:
     return config
 
 
-def _parse_issuer(entry: _Reader) -> IssuerConfig:
+def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
     issuer = entry.string("issuer")
     if issuer is None:
         raise ConfigError(entry.name("issuer"), "is required (the exact iss of your tokens)")
@@ -410,8 +422,13 @@ def _parse_issuer(entry: _Reader) -> IssuerConfig:
             "an issuer with {tenantid} needs an explicit allow-list of tenant ids",
         )
     ca_bundle = entry.string("ca_bundle")
-    if ca_bundle is not None and not Path(ca_bundle).is_file():
-        raise ConfigError(entry.name("ca_bundle"), f"file {ca_bundle} does not exist")
+    if ca_bundle is not None:
+        path = Path(ca_bundle)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise ConfigError(entry.name("ca_bundle"), f"file {path} does not exist")
+        ca_bundle = str(path)
     required = entry.raw("required_claims", {})
     if not isinstance(required, dict):
         raise ConfigError(entry.name("required_claims"), "must map claim names to lists of values")
