@@ -171,7 +171,7 @@ def test_errors_name_the_offending_field(document: dict[str, Any], field: str) -
 
 def test_loopback_http_is_allowed_for_development() -> None:
     config = parse_config({"issuers": [entry(jwks_uri="http://127.0.0.1:8080/keys")]})
-    assert config.issuers[0].jwks_uri == "http://127.0.0.1:8080/keys"
+    assert config.issuers[0].jwks_uris == ("http://127.0.0.1:8080/keys",)
 
 
 def test_defaults() -> None:

@@ -92,3 +92,59 @@ def test_a_modified_token_is_not_a_cache_hit(rsa_key: SigningKey) -> None:
     )
     with pytest.raises(TokenRejected):
         validator.validate(tampered)
+
+
+class PolicyKeys:
+    """Two B2C policies under one issuer, each with its own key set (URL -> keys)."""
+
+    def __init__(self, sets: dict[str, list[SigningKey]]) -> None:
+        self.sets = sets
+        self.fetched: list[str] = []
+
+    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+        self.fetched.append(url)
+        return {"keys": [key.public_jwk() for key in self.sets[url]]}
+
+
+def test_one_issuer_can_take_keys_from_several_policies() -> None:
+    user_flow = SigningKey.generate("RS256", kid="user-flow-key")
+    custom = SigningKey.generate("RS256", kid="custom-policy-key")
+    urls = ["https://b2c.example/B2C_1_susi/keys", "https://b2c.example/B2C_1A_CC/keys"]
+    server = PolicyKeys({urls[0]: [user_flow], urls[1]: [custom]})
+    config = parse_config(
+        {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
+    )
+    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=Clock()))
+    assert validator.prefetch() == {ISSUER: True}
+    assert sorted(server.fetched) == sorted(urls)
+    assert validator.validate(user_flow.sign(claims())).subject
+    assert validator.validate(custom.sign(claims(jti="x"))).subject
+    with pytest.raises(TokenRejected) as caught:
+        validator.validate(SigningKey.generate("RS256", kid="nowhere").sign(claims()))
+    assert caught.value.reason == "unknown_kid"
+    assert len(server.fetched) == 2 + 2  # one kid-miss refresh per key set, then the cooldown
+
+
+def test_unknown_kid_with_one_policy_down_is_unavailable_not_401() -> None:
+    from jwt_authorizer.errors import KeysUnavailable
+
+    good = SigningKey.generate("RS256", kid="good")
+    urls = ["https://b2c.example/up/keys", "https://b2c.example/down/keys"]
+
+    class HalfDown(PolicyKeys):
+        def get_json(self, url: str, *, ca_bundle: str | None) -> object:
+            if "down" in url:
+                from jwt_authorizer.keys import FetchError
+
+                raise FetchError("down")
+            return super().get_json(url, ca_bundle=ca_bundle)
+
+    server = HalfDown({urls[0]: [good]})
+    config = parse_config(
+        {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
+    )
+    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=Clock()))
+    validator.prefetch()
+    assert validator.validate(good.sign(claims())).subject
+    with pytest.raises(KeysUnavailable):
+        validator.validate(SigningKey.generate("RS256", kid="maybe-in-the-down-set").sign(claims()))

@@ -96,9 +96,9 @@ class IssuerConfig:
     client_id_claims: tuple[str, ...]
     principal_claims: tuple[str, ...]
     leeway_seconds: int
-    discovery_url: str | None = None
+    discovery_urls: tuple[str, ...] = ()
     discovery_issuer: str | None = None
-    jwks_uri: str | None = None
+    jwks_uris: tuple[str, ...] = ()
     jwks: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
     allowed_client_ids: frozenset[str] | None = None
     required_claims: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -405,12 +405,15 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
     jwks = entry.raw("jwks")
     if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
         raise ConfigError(entry.name("jwks"), 'must be a JWKS object {"keys": [...]}')
-    discovery_url = entry.string("discovery_url")
-    jwks_uri = entry.string("jwks_uri")
-    for key, url in (("discovery_url", discovery_url), ("jwks_uri", jwks_uri)):
-        if url is not None:
+    # A string, or a list: B2C signs with different keys per policy under one issuer.
+    discovery_urls = entry.strings("discovery_url") or ()
+    jwks_uris = entry.strings("jwks_uri") or ()
+    for key, urls in (("discovery_url", discovery_urls), ("jwks_uri", jwks_uris)):
+        for url in urls:
             _check_url(entry.name(key), url)
-    if jwks is None and jwks_uri is None and discovery_url is None:
+    if jwks_uris and discovery_urls:
+        raise ConfigError(entry.name("jwks_uri"), "give jwks_uri or discovery_url, not both")
+    if jwks is None and not jwks_uris and not discovery_urls:
         _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
     tenants = frozenset(entry.strings("tenants") or ())
     for tenant in tenants:
@@ -453,9 +456,9 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         client_id_claims=entry.strings("client_id_claims") or profile.client_id_claims,
         principal_claims=entry.strings("principal_claims") or ("sub",),
         leeway_seconds=entry.integer("leeway_seconds", 60) or 0,
-        discovery_url=discovery_url,
+        discovery_urls=discovery_urls,
         discovery_issuer=entry.string("discovery_issuer"),
-        jwks_uri=jwks_uri,
+        jwks_uris=jwks_uris,
         jwks=jwks,
         allowed_client_ids=frozenset(allowed_clients) if allowed_clients else None,
         required_claims=required_claims,

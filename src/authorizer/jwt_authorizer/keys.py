@@ -401,6 +401,20 @@ class KeySource:
             self._refresh("prefetch", attempt)
         return self._snapshot is not None
 
+    def cached(
+        self,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+    ) -> tuple[VerificationKey, ...]:
+        """Keys matching in the current snapshot, without fetching anything."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return ()
+        return _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+
     def candidates(
         self,
         kid: str | None,

@@ -18,6 +18,7 @@ from .errors import (
     AuthorizerError,
     BadSignature,
     FirstPartyToken,
+    KeysUnavailable,
     UnknownIssuer,
     UnknownKid,
     UnsupportedAlgorithm,
@@ -65,24 +66,27 @@ class TokenValidator:
         self._now = wall_clock
         self._exact = {entry.issuer: entry for entry in config.issuers if not entry.templated}
         self._templated = tuple(entry for entry in config.issuers if entry.templated)
-        self._specs: dict[tuple[str, str | None], SourceSpec] = {}
+        self._specs: dict[tuple[str, str | None], tuple[SourceSpec, ...]] = {}
         self._cache_size = config.verified_token_cache_size
         self._verified: dict[str, _Verified] = {}
-        self._sources: dict[tuple[str, str | None], KeySource] = {}
+        self._sources: dict[tuple[str, str | None], tuple[KeySource, ...]] = {}
         # Headers of tokens that validated (issuer-signed, so few and stable), decoded once.
         self._headers: dict[str, dict[str, Any]] = {}
         for entry in config.issuers:
             for tenant in sorted(entry.tenants) if entry.templated else [None]:
-                spec = _source_spec(entry, tenant)
-                self._specs[(entry.issuer, tenant)] = spec
-                registry.declare(spec, entry.algorithms, inline=entry.jwks)
+                specs = _source_specs(entry, tenant)
+                self._specs[(entry.issuer, tenant)] = specs
+                for spec in specs:
+                    registry.declare(spec, entry.algorithms, inline=entry.jwks)
 
     def prefetch(self) -> dict[str, bool]:
         """Warm every key set (in parallel); returns which sources answered."""
         return self.start_prefetch().wait()
 
     def start_prefetch(self) -> Prefetch:
-        return self._registry.start_prefetch(self._specs.values())
+        return self._registry.start_prefetch(
+            dict.fromkeys(spec for specs in self._specs.values() for spec in specs)
+        )
 
     def validate(self, token: str) -> Principal:
         hit = self._verified.get(token)
@@ -156,15 +160,7 @@ class TokenValidator:
         self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
     ) -> _Verified | None:
         """Verify, and say what the result depends on (None: do not cache it)."""
-        source = self._source_for(entry.issuer, tenant)
-        snapshot_before = source.snapshot
-        header = jwt.header
-        keys = source.candidates(
-            jwt.kid,
-            x5t=header.get("x5t"),
-            x5t_s256=header.get("x5t#S256"),
-            kid_suffix_match=entry.kid_suffix_match,
-        )
+        source, snapshot_before, keys = self._find_keys(jwt, entry, tenant)
         now = self._now()
         usable = [key for key in keys if key.usable_at(now) and _issuer_ok(key, jwt, entry)]
         if not usable:
@@ -189,12 +185,48 @@ class TokenValidator:
             return None
         return _Verified(jwt, entry, tenant, source, snapshot_before, key)
 
-    def _source_for(self, issuer: str, tenant: str | None) -> KeySource:
-        source = self._sources.get((issuer, tenant))
-        if source is None:
-            source = self._registry.source(self._specs[(issuer, tenant)])
-            self._sources[(issuer, tenant)] = source
-        return source
+    def _find_keys(
+        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
+    ) -> tuple[KeySource, KeySet | None, tuple[VerificationKey, ...]]:
+        """The keys the token names, from whichever of the issuer's key sets publishes them.
+
+        With several sets (B2C policies sharing one issuer) every cached set is searched before
+        any is refreshed, so a kid another policy publishes costs no fetch. If no set knows the
+        kid and one of them is unavailable, the answer is unavailable (500), not a 401 that
+        might lock out a good token.
+        """
+        sources = self._sources_for(entry.issuer, tenant)
+        header = jwt.header
+        lookup: dict[str, Any] = {
+            "x5t": header.get("x5t"),
+            "x5t_s256": header.get("x5t#S256"),
+            "kid_suffix_match": entry.kid_suffix_match,
+        }
+        if len(sources) > 1:
+            for source in sources:
+                snapshot = source.snapshot
+                found = source.cached(jwt.kid, **lookup)
+                if found:
+                    return source, snapshot, found
+        unavailable: KeysUnavailable | None = None
+        for source in sources:
+            snapshot = source.snapshot
+            try:
+                return source, snapshot, source.candidates(jwt.kid, **lookup)
+            except UnknownKid:
+                continue
+            except KeysUnavailable as err:
+                unavailable = err
+        if unavailable is not None:
+            raise unavailable
+        raise UnknownKid()
+
+    def _sources_for(self, issuer: str, tenant: str | None) -> tuple[KeySource, ...]:
+        sources = self._sources.get((issuer, tenant))
+        if sources is None:
+            sources = tuple(self._registry.source(s) for s in self._specs[(issuer, tenant)])
+            self._sources[(issuer, tenant)] = sources
+        return sources
 
 
 def _issuer_ok(key: VerificationKey, jwt: UnverifiedJwt, entry: IssuerConfig) -> bool:
@@ -202,19 +234,25 @@ def _issuer_ok(key: VerificationKey, jwt: UnverifiedJwt, entry: IssuerConfig) ->
     return key.issuer is None or key.issuer in (jwt.issuer, entry.issuer)
 
 
-def _source_spec(entry: IssuerConfig, tenant: str | None) -> SourceSpec:
-    def resolve(value: str | None) -> str | None:
-        return value.replace(TENANT_PLACEHOLDER, tenant) if value and tenant else value
+def _source_specs(entry: IssuerConfig, tenant: str | None) -> tuple[SourceSpec, ...]:
+    def resolve(value: str) -> str:
+        return value.replace(TENANT_PLACEHOLDER, tenant) if tenant else value
 
-    issuer = resolve(entry.issuer) or entry.issuer
+    issuer = resolve(entry.issuer)
     if entry.jwks is not None:
-        return SourceSpec(name=issuer, inline_id=id(entry.jwks))
-    if entry.jwks_uri is not None:
-        return SourceSpec(name=issuer, jwks_uri=resolve(entry.jwks_uri), ca_bundle=entry.ca_bundle)
-    discovery = resolve(entry.discovery_url) or issuer.rstrip("/") + _WELL_KNOWN
-    return SourceSpec(
-        name=issuer,
-        discovery_url=discovery,
-        expected_issuers=expected_issuers(entry.issuer, entry.discovery_issuer, tenant),
-        ca_bundle=entry.ca_bundle,
+        return (SourceSpec(name=issuer, inline_id=id(entry.jwks)),)
+    if entry.jwks_uris:
+        return tuple(
+            SourceSpec(name=issuer, jwks_uri=resolve(uri), ca_bundle=entry.ca_bundle)
+            for uri in entry.jwks_uris
+        )
+    urls = entry.discovery_urls or (issuer.rstrip("/") + _WELL_KNOWN,)
+    return tuple(
+        SourceSpec(
+            name=issuer,
+            discovery_url=resolve(url),
+            expected_issuers=expected_issuers(entry.issuer, entry.discovery_issuer, tenant),
+            ca_bundle=entry.ca_bundle,
+        )
+        for url in urls
     )
