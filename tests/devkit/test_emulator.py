@@ -23,6 +23,7 @@ import requests
 
 from devkit.emulator import Emulator
 from devkit.template import TemplateError, load_template, load_yaml, parse_template
+from tests.support.clock import FakeClock
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,16 +31,6 @@ REST = TEMPLATES / "rest_api.yaml"
 HTTP = TEMPLATES / "http_api.yaml"
 EXPLICIT_DENY = "User is not authorized to access this resource with an explicit deny"
 IMPLICIT_DENY = "User is not authorized to access this resource"
-
-
-class FakeClock:
-    """Drives authorizer-cache expiry."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -12,38 +12,20 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devkit.demo import LocalStack
 from devkit.fixtures import template_routes
 from devkit.idp import LocalIdentityProvider
+from tests.support.clock import FakeClock
 
 StackFactory = Callable[..., LocalStack]
 Handler = Callable[[dict[str, Any], Any], Any]
-
-
-class FakeClock:
-    """A monotonic clock moved by hand (thread-safe: the emulator calls from server threads)."""
-
-    def __init__(self) -> None:
-        self._now = 1000.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 def clocked_authorizer(clock: FakeClock) -> Callable[[Mapping[str, str]], Handler]:
@@ -90,24 +72,13 @@ def kid_of(token: str) -> str:
     return str(decoded["kid"])
 
 
-@pytest.fixture(scope="session")
-def signing_key_pem() -> str:
-    """One RSA key for the session (generating one per IdP would dominate the run time)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-
-
 @pytest.fixture
-def stack_factory(signing_key_pem: str) -> Iterator[StackFactory]:
+def stack_factory(idp_signing_key_pem: str) -> Iterator[StackFactory]:
     """Start stacks with any :class:`LocalStack` arguments; all are stopped at teardown."""
     started: list[LocalStack] = []
 
     def factory(**kwargs: Any) -> LocalStack:
-        kwargs.setdefault("signing_key_pem", signing_key_pem)
+        kwargs.setdefault("signing_key_pem", idp_signing_key_pem)
         stack = LocalStack(**kwargs)
         started.append(stack)
         return stack.start()

@@ -17,13 +17,13 @@ import requests
 
 from devkit.demo import LocalStack
 from tests.e2e.conftest import (
-    FakeClock,
     StackFactory,
     auth_config,
     clocked_authorizer,
     kid_of,
     mint,
 )
+from tests.support.clock import FakeClock
 
 WHO = ("none", "garbage", "basic", "expired", "reader", "writer", "admin")
 ROUTES = (

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer.config import Config, load_config
@@ -32,6 +30,7 @@ from jwt_authorizer.handler import Authorizer, KeysUnavailableError
 from jwt_authorizer.keys import KeyRegistry, KeySource
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
+from tests.support.clock import FakeClock
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/orders"
 
@@ -54,22 +53,6 @@ def token_event(token: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- clock and observer
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand; safe to read from many threads."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 class RecordingObserver(Observer):
@@ -203,7 +186,7 @@ def build_harness() -> HarnessFactory:
     """Build (and prefetch) an authorizer from an AUTH_CONFIG document on a fake clock."""
 
     def build(document: Mapping[str, Any], clock: FakeClock | None = None) -> Harness:
-        clock = clock if clock is not None else FakeClock()
+        clock = clock if clock is not None else FakeClock(0.0)
         config = load_config({"AUTH_CONFIG": json.dumps(document)})
         observer = RecordingObserver()
         registry = KeyRegistry(config.keys, clock=clock, events=observer)
@@ -216,36 +199,6 @@ def build_harness() -> HarnessFactory:
 
 
 # --------------------------------------------------------------------------- identity providers
-
-
-@pytest.fixture(scope="session")
-def idp_signing_key_pem() -> str:
-    """One RSA key for the session: generating one per IdP would dominate the run time."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-
-
-IdpFactory = Callable[..., LocalIdentityProvider]
-
-
-@pytest.fixture
-def idp_factory(idp_signing_key_pem: str) -> Iterator[IdpFactory]:
-    started: list[LocalIdentityProvider] = []
-
-    def factory(**kwargs: Any) -> LocalIdentityProvider:
-        kwargs.setdefault("signing_key_pem", idp_signing_key_pem)
-        idp = LocalIdentityProvider(**kwargs)
-        idp.start()
-        started.append(idp)
-        return idp
-
-    yield factory
-    for idp in started:
-        idp.stop()
 
 
 # --------------------------------------------------------------------------- a scripted server

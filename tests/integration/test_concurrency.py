@@ -8,9 +8,10 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
+from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey
 
-from .conftest import Harness, HarnessFactory, IdpFactory, auth_config, issuer_entry
+from .conftest import Harness, HarnessFactory, auth_config, issuer_entry
 
 THREADS = 32
 ROUNDS = 8

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey
 
 from .conftest import (
     METHOD_ARN,
     HarnessFactory,
-    IdpFactory,
     ScriptedServer,
     auth_config,
     issuer_entry,

@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey, b64url
 
-from .conftest import HarnessFactory, IdpFactory, auth_config, issuer_entry
+from .conftest import HarnessFactory, auth_config, issuer_entry
 
 FLOOD = 10_000
 STEP_SECONDS = 0.1  # fake time between two flood requests: the flood spans 1000 s

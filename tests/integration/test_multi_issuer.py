@@ -6,10 +6,10 @@ import json
 
 from devkit.idp import DEFAULT_TENANT_ID
 from jwt_authorizer.handler import Authorizer
+from tests.conftest import IdpFactory
 
 from .conftest import (
     HarnessFactory,
-    IdpFactory,
     RecordingObserver,
     auth_config,
     elapsed,

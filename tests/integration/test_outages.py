@@ -15,11 +15,11 @@ import pytest
 
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer.handler import Authorizer
+from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey
 
 from .conftest import (
     HarnessFactory,
-    IdpFactory,
     RecordingObserver,
     auth_config,
     elapsed,

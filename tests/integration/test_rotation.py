@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import HarnessFactory, IdpFactory, auth_config, issuer_entry
+from tests.conftest import IdpFactory
+
+from .conftest import HarnessFactory, auth_config, issuer_entry
 
 
 def test_new_kid_appears_costs_exactly_one_refresh(

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey
 
 from .conftest import (
     HarnessFactory,
-    IdpFactory,
     Reply,
     ScriptedServer,
     auth_config,

@@ -11,16 +11,9 @@ from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import TokenRejected
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
+from tests.support.clock import FakeClock
 from tests.support.signing import SigningKey, claims
 from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class ServedKeys:
@@ -50,7 +43,7 @@ def test_cached_token_still_expires(rsa_key: SigningKey) -> None:
 def test_key_removed_at_refresh_invalidates_cached_tokens() -> None:
     key = SigningKey.generate("RS256", kid="rotating")
     server = ServedKeys(key)
-    clock = Clock()
+    clock = FakeClock()
     document = {
         "issuers": [
             {"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": "https://idp.example/keys"}
@@ -114,7 +107,7 @@ def test_one_issuer_can_take_keys_from_several_policies() -> None:
     config = parse_config(
         {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
     )
-    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=Clock()))
+    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
     assert validator.prefetch() == {ISSUER: True}
     assert sorted(server.fetched) == sorted(urls)
     assert validator.validate(user_flow.sign(claims())).subject
@@ -143,7 +136,7 @@ def test_unknown_kid_with_one_policy_down_is_unavailable_not_401() -> None:
     config = parse_config(
         {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
     )
-    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=Clock()))
+    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
     validator.prefetch()
     assert validator.validate(good.sign(claims())).subject
     with pytest.raises(KeysUnavailable):
