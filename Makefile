@@ -13,7 +13,15 @@ help:  ## list the targets
 $(STAMP): requirements-dev.txt layers/deps/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $(STAMP)
+	@touch $(STAMP) $(DEMO_STAMP)
+
+# The demo needs only the runtime lock and PyYAML: a first `make demo` does not wait for the
+# test tools. The full install above satisfies it too.
+DEMO_STAMP := $(VENV)/.demo-installed
+$(DEMO_STAMP): requirements-demo.txt layers/deps/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
+	@touch $(DEMO_STAMP)
 
 test: $(STAMP)  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src tools tests
@@ -34,10 +42,10 @@ bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
 
 # Local, without AWS or Docker: development IdP + API Gateway emulator on template.yaml (tools/devkit).
 .PHONY: fixtures
-demo: $(STAMP)  ## the whole flow on 127.0.0.1: token, 401, 403, 200 on both APIs, then stop
+demo: $(DEMO_STAMP)  ## the whole flow on 127.0.0.1: token, 401, 403, 200 on both APIs, then stop
 	@PYTHONPATH=tools $(BIN)/python -m devkit demo
 
-serve: $(STAMP)  ## local IdP + API Gateway emulator until Ctrl-C, with curl commands to paste
+serve: $(DEMO_STAMP)  ## local IdP + API Gateway emulator until Ctrl-C, with curl commands to paste
 	@PYTHONPATH=tools $(BIN)/python -m devkit serve
 
 fixtures: $(STAMP)  ## regenerate events/ (fixtures, env.json, expected answers) deterministically
