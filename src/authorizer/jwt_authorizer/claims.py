@@ -151,4 +151,4 @@ def _permissions(
             continue
         for item in items:
             found.setdefault(item, claim)
-    return frozenset(found), tuple(sorted(found.items()))
+    return frozenset(found), tuple(found.items())

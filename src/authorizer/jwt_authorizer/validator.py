@@ -197,6 +197,16 @@ class TokenValidator:
         """
         sources = self._sources_for(entry.issuer, tenant)
         header = jwt.header
+        if len(sources) == 1:  # the common case, kept free of the bookkeeping below
+            source = sources[0]
+            snapshot = source.snapshot
+            keys = source.candidates(
+                jwt.kid,
+                x5t=header.get("x5t"),
+                x5t_s256=header.get("x5t#S256"),
+                kid_suffix_match=entry.kid_suffix_match,
+            )
+            return source, snapshot, keys
         lookup: dict[str, Any] = {
             "x5t": header.get("x5t"),
             "x5t_s256": header.get("x5t#S256"),
