@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from .claims import Principal
+from .errors import InsufficientScope
 from .policy import Statement
 from .routes import Decision
 
@@ -63,7 +64,7 @@ def principal_context(
 
 def denial_context(decision: Decision) -> dict[str, Any]:
     """What a gateway response needs to tell the client why (RFC 6750 ``insufficient_scope``)."""
-    if decision.reason == "insufficient_scope":
+    if decision.reason == InsufficientScope.reason:
         scope = " ".join(sorted(decision.missing))
         return {
             "error": "insufficient_scope",

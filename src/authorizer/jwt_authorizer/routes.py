@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from .claims import Principal
 from .config import RouteRule
+from .errors import InsufficientScope, RouteNotPermitted
 
 _LITERAL: Final = 0
 _PARAM: Final = 1
@@ -36,7 +37,7 @@ class Decision:
 
     allowed: bool
     rule: RouteRule | None
-    reason: Literal["ok", "insufficient_scope", "route_not_permitted"] = "ok"
+    reason: str = "ok"  # else the reason code of InsufficientScope or RouteNotPermitted
     missing: frozenset[str] = frozenset()
 
 
@@ -136,13 +137,15 @@ def decide(rule: RouteRule | None, principal: Principal, *, unmatched_allows: bo
     if rule is None:
         if unmatched_allows:
             return Decision(allowed=True, rule=None)
-        return Decision(allowed=False, rule=None, reason="route_not_permitted")
+        return Decision(allowed=False, rule=None, reason=RouteNotPermitted.reason)
     held = principal.permissions
     if rule.scopes and held.isdisjoint(rule.scopes):
-        return Decision(allowed=False, rule=rule, reason="insufficient_scope", missing=rule.scopes)
+        return Decision(
+            allowed=False, rule=rule, reason=InsufficientScope.reason, missing=rule.scopes
+        )
     lacking = rule.all_scopes - held
     if lacking:
-        return Decision(allowed=False, rule=rule, reason="insufficient_scope", missing=lacking)
+        return Decision(allowed=False, rule=rule, reason=InsufficientScope.reason, missing=lacking)
     return Decision(allowed=True, rule=rule)
 
 
