@@ -223,12 +223,16 @@ def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
     return _eddsa_verifier(public)
 
 
-def _b64int(value: object) -> int:
+def _b64url_bytes(value: object) -> bytes:
     from base64 import urlsafe_b64decode
 
     if not isinstance(value, str):
         raise ValueError("JWK member is not a string")
-    return int.from_bytes(urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    return urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _b64int(value: object) -> int:
+    return int.from_bytes(_b64url_bytes(value), "big")
 
 
 def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
@@ -257,12 +261,10 @@ def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
 
 
 def _eddsa_verifier(jwk: Mapping[str, Any]) -> Verifier:
-    from base64 import urlsafe_b64decode
-
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 
-    raw = urlsafe_b64decode(str(jwk["x"]) + "=" * (-len(str(jwk["x"])) % 4))
+    raw = _b64url_bytes(jwk["x"])
     module = ed25519.Ed25519PublicKey if jwk["crv"] == "Ed25519" else ed448.Ed448PublicKey
     key = module.from_public_bytes(raw)
 
