@@ -104,7 +104,8 @@ def _deeper_variants(rule: RouteRule) -> list[str]:
     return variants
 
 
-def _sample_path(rule: RouteRule) -> str:
+def _sample(rule: RouteRule) -> tuple[str, str]:
+    """A concrete request the rule governs: (method, path), parameters filled in."""
     segments = []
     for segment in split_path(rule.path):
         if segment.endswith("+}"):
@@ -113,11 +114,7 @@ def _sample_path(rule: RouteRule) -> str:
             segments.append(_SAMPLE_SEGMENT)
         else:
             segments.append(segment)
-    return "/" + "/".join(segments)
-
-
-def _sample_method(rule: RouteRule) -> str:
-    return "GET" if rule.method == "ANY" else rule.method
+    return ("GET" if rule.method == "ANY" else rule.method), "/" + "/".join(segments)
 
 
 def glob_matches(pattern: str, value: str) -> bool:
@@ -194,10 +191,12 @@ def route_policy(
     decide_for = partial(decide, principal=principal, unmatched_allows=unmatched_allows)
     default_allowed = decide_for(table.default_rule).allowed
     concrete = [rule for rule in table.rules if not rule.is_default]
-    allowed = [rule for rule in concrete if decide_for(rule).allowed]
-    denied = [rule for rule in concrete if not decide_for(rule).allowed]
+    verdicts = {rule: decide_for(rule).allowed for rule in concrete}
+    allowed = [rule for rule in concrete if verdicts[rule]]
+    denied = [rule for rule in concrete if not verdicts[rule]]
     allow_patterns = ["*"] if default_allowed else _unique(rule_pattern(r) for r in allowed)
-    samples = [f"{_sample_method(r)}{_sample_path(r)}" for r in allowed]
+    sample_of = {rule: _sample(rule) for rule in concrete}
+    samples = [f"{sample_of[r][0]}{sample_of[r][1]}" for r in allowed]
     candidates = [rule_pattern(r) for r in denied]
     if not default_allowed:
         # Unlisted routes are denied: take back what a one-segment '*' grants beyond its segment.
@@ -213,11 +212,9 @@ def route_policy(
     if deny_patterns:
         statements.append(Statement("Deny", tuple(arn.resource(p) for p in deny_patterns)))
     safe = all(
-        evaluate(statements, arn.resource(f"{_sample_method(rule)}{_sample_path(rule)}"))
-        == decide_for(
-            table.match(RouteTarget(_sample_method(rule), path=_sample_path(rule)))
-        ).allowed
-        for rule in concrete
+        evaluate(statements, arn.resource(f"{method}{path}"))
+        == decide_for(table.match(RouteTarget(method, path=path))).allowed
+        for method, path in sample_of.values()
     )
     return RoutePolicy(statements=tuple(statements), cache_safe=safe)
 
