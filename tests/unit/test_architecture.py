@@ -11,8 +11,8 @@ import jwt_authorizer
 PACKAGE = Path(jwt_authorizer.__file__).parent
 # Pipeline order: a module may import only modules listed before it.
 LAYERS = [
-    "errors", "config", "tokens", "keys", "claims", "validator", "routes", "policy",
-    "event", "answer", "observe", "handler", "app",
+    "errors", "config", "event", "tokens", "keys", "claims", "validator", "routes", "iam",
+    "coverage", "policy", "answer", "observe", "handler", "app",
 ]  # fmt: skip
 
 

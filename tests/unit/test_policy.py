@@ -1,23 +1,31 @@
-"""Cache safety: a policy returned for one route must answer every other route correctly.
+"""Cache safety: an answer API Gateway caches must never allow, on any later request, what the
+route rules deny; it may deny more (a lockout) only where the init analysis says so.
 
-API Gateway caches the answer per token and evaluates it against later calls on any route. The
-evaluator here is the emulator's (devkit.iam), written independently from the product's, with
-API Gateway's documented rules: explicit Deny wins, no matching Allow is an implicit deny.
+Answers are evaluated with the emulator's IAM evaluator (devkit.iam), written independently
+from the product, with API Gateway's rules: explicit Deny wins, no matching Allow denies.
+tests/security/test_cache_safety.py repeats this with a third-party evaluator and generated
+route tables.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import pytest
 
 from devkit.iam import Decision, evaluate, parse_authorizer_answer
-from jwt_authorizer.policy import MethodArn
+from jwt_authorizer import Authorizer
+from jwt_authorizer.config import parse_config
+from jwt_authorizer.policy import PolicyBuilder, find_conflicts
+from jwt_authorizer.routes import RouteTable
+from tests.support.hostile import Route, make_event
 from tests.support.signing import SigningKey, claims
 from tests.unit.conftest import issuer_entry, make_authorizer
 
-PREFIX = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
+REST = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
+HTTP = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
 RULES = [
     {"route": "GET /whoami"},
     {"route": "GET /orders", "scopes": ["app.read"]},
@@ -28,7 +36,7 @@ RULES = [
     {"route": "GET /orders/{id}/items", "all_scopes": ["app.read", "app.write"]},
     {"route": "ANY /admin/{proxy+}", "scopes": ["app.admin"]},
 ]
-REQUESTS = [
+ROUTES = [
     ("GET", "/whoami"),
     ("GET", "/orders"),
     ("POST", "/orders"),
@@ -40,20 +48,35 @@ REQUESTS = [
     ("GET", "/admin/x"),
     ("PATCH", "/orders/42"),
 ]
+#: Paths an attacker chooses: IAM wildcards, empty segments, encodings, deep and unlisted paths.
+HOSTILE = [
+    ("GET", "/*"),
+    ("GET", "/orders*"),
+    ("GET", "/orders/*"),
+    ("GET", "/orders/?"),
+    ("GET", "/*/*"),
+    ("GET", "/orders/"),
+    ("POST", "/orders/"),
+    ("POST", "//orders"),
+    ("GET", "//orders/42"),
+    ("GET", "/orders//42"),
+    ("DELETE", "/orders/42/"),
+    ("GET", "/orders/42/audit"),
+    ("GET", "/orders/42/items/x"),
+    ("GET", "/orders/%2A"),
+    ("GET", "/orders/a%2Fb"),
+    ("GET", "/"),
+    ("GET", "/admin"),
+    ("GET", "/admin/"),
+    ("POST", "/whoami"),
+    ("HEAD", "/orders"),
+]
 PERMISSIONS = ["app.read", "app.write", "app.admin", "app.report"]
-
-
-def token_event(token: str, method: str, path: str) -> dict[str, Any]:
-    return {
-        "type": "TOKEN",
-        "authorizationToken": f"Bearer {token}",
-        "methodArn": f"{PREFIX}/{method}{path}",
-    }
-
-
-def outcome(answer: dict[str, Any], method: str, path: str) -> bool:
-    parsed = parse_authorizer_answer(answer)
-    return evaluate(parsed.statements, f"{PREFIX}/{method}{path}") is Decision.ALLOW
+HELD = [
+    frozenset(held)
+    for size in range(len(PERMISSIONS) + 1)
+    for held in itertools.combinations(PERMISSIONS, size)
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,61 +84,280 @@ def key() -> SigningKey:
     return SigningKey.generate("RS256", kid="policy-key")
 
 
-@pytest.mark.parametrize("unmatched", ["deny", "authenticated"])
-@pytest.mark.parametrize("with_default_rule", [False, True])
-def test_cached_answer_for_any_route_is_right_for_every_other_route(
-    key: SigningKey, unmatched: str, with_default_rule: bool
+def allows(answer: dict[str, Any], prefix: str, method: str, path: str) -> bool:
+    parsed = parse_authorizer_answer(answer)
+    return evaluate(parsed.statements, f"{prefix}/{method}{path}") is Decision.ALLOW
+
+
+def call(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> dict[str, Any]:
+    event = make_event(kind, f"Bearer {token}", Route(method, path))  # type: ignore[arg-type]
+    answer: dict[str, Any] = authorizer(event, None)
+    return answer
+
+
+def canonical(path: str) -> bool:
+    """No empty segment: paths with one are documented as never covered by a cached answer
+    while a route is denied, and a first call on one gets a narrow answer."""
+    return "//" not in path and (path == "/" or not path.endswith("/"))
+
+
+def builder_for(rules: list[dict[str, Any]], key: SigningKey, unmatched: str) -> PolicyBuilder:
+    config = parse_config({"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched})
+    return PolicyBuilder(RouteTable(config.routes, unmatched_allows=unmatched == "authenticated"))
+
+
+def governing_route(builder: PolicyBuilder, method: str, path: str) -> str:
+    rule = builder.table.rule_of(builder.table.winner(method, path))
+    return rule.route_key if rule is not None else "(requests no rule matches)"
+
+
+@pytest.mark.parametrize("kind", ["token", "request", "http-1.0", "http-2.0"])
+@pytest.mark.parametrize(
+    ("unmatched", "default_rule"),
+    [("deny", False), ("authenticated", False), ("deny", True)],
+)
+def test_no_cached_answer_allows_what_the_rules_deny(
+    key: SigningKey, kind: str, unmatched: str, default_rule: bool
 ) -> None:
-    rules = [*RULES, {"route": "$default", "scopes": ["app.read"]}] if with_default_rule else RULES
-    authorizer = make_authorizer(
-        {"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched}
+    """Every token x first request x later request, on every event kind: a cached answer never
+    allows a later request that a fresh call denies, and every lockout of a route (a cached 403
+    where a fresh call would pass) concerns a route the init analysis reports."""
+    rules = [*RULES, {"route": "$default", "scopes": ["app.read"]}] if default_rule else RULES
+    document = {"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched}
+    document["response_mode"] = "iam"
+    authorizer = make_authorizer(document)
+    builder = builder_for(rules, key, unmatched)
+    reported = {conflict.route for conflict in find_conflicts(builder)}
+    prefix = HTTP if kind.startswith("http") else REST
+    requests = ROUTES + HOSTILE
+    evaluated = unsafe = 0
+    lockouts: set[tuple[frozenset[str], str, str]] = set()
+    for held in HELD:
+        token = key.sign(claims(scp=" ".join(sorted(held)) or None))
+        answers = {request: call(authorizer, kind, token, *request) for request in requests}
+        fresh = {r: allows(answers[r], prefix, *r) for r in requests}
+        for first, later in itertools.product(requests, requests):
+            cached = allows(answers[first], prefix, *later)
+            evaluated += 1
+            if cached and not fresh[later]:
+                unsafe += 1
+            if fresh[later] and not cached and canonical(first[1]) and canonical(later[1]):
+                lockouts.add((held, *later))
+    assert unsafe == 0
+    assert evaluated == len(HELD) * len(requests) ** 2
+    unexplained = {
+        lockout
+        for lockout in lockouts
+        if governing_route(builder, lockout[1], lockout[2]) not in reported
+    }
+    assert unexplained == set()
+
+
+def test_every_event_kind_decides_the_same(key: SigningKey) -> None:
+    """Same method, path and token: TOKEN, REQUEST, HTTP 1.0 and HTTP 2.0 (IAM and simple
+    answers) agree, whatever template API Gateway says it matched."""
+    rules = [
+        {"route": "GET /admin/{id}", "scopes": ["admin"]},
+        {"route": "ANY /{proxy+}", "scopes": ["read"]},
+        {"route": "DELETE /things/{id}", "scopes": ["admin"]},
+    ]
+    iam = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules, "response_mode": "iam"})
+    simple = make_authorizer(
+        {
+            "issuers": [issuer_entry(key)],
+            "routes": rules,
+            "simple_cache_key": "request",
+        }
     )
-    checked = 0
-    for size in range(len(PERMISSIONS) + 1):
-        for held in itertools.combinations(PERMISSIONS, size):
-            token = key.sign(claims(scp=" ".join(held) or None))
-            answers = {
-                request: authorizer(token_event(token, *request), None) for request in REQUESTS
-            }
-            fresh = {request: outcome(answers[request], *request) for request in REQUESTS}
-            for first, later in itertools.product(REQUESTS, REQUESTS):
-                cached = outcome(answers[first], *later)
-                if cached and not fresh[later]:
-                    pytest.fail(f"{held}: answer for {first} wrongly allows {later}")
-                if fresh[later] and not cached and answers[first]["policyDocument"] is not None:
-                    # Only the documented narrow fallback may deny more than a fresh call would.
-                    assert len(answers[first]["policyDocument"]["Statement"]) == 1, (
-                        held,
-                        first,
-                        later,
-                    )
-                checked += 1
-    assert checked == 16 * len(REQUESTS) ** 2
+    reader = key.sign(claims(scp="read"))
+    cases = [
+        (Route("GET", "/admin/1", "/{proxy+}"), False),
+        (Route("GET", "/admin/1", "/admin/{id}"), False),
+        (Route("DELETE", "/things/9", "/{proxy+}"), False),
+        (Route("GET", "/things/9", "/{proxy+}"), True),
+        (Route("POST", "/admin/1", "/{proxy+}"), True),
+    ]
+    for route, expected in cases:
+        for kind in ("token", "request", "http-1.0", "http-2.0"):
+            prefix = HTTP if kind.startswith("http") else REST
+            event = make_event(kind, f"Bearer {reader}", route)  # type: ignore[arg-type]
+            assert allows(iam(event, None), prefix, route.method, route.path) is expected, (
+                kind,
+                route,
+            )
+        answer = simple(make_event("http-2.0", f"Bearer {reader}", route), None)
+        assert answer["isAuthorized"] is expected, route
 
 
-def test_realistic_api_needs_no_fallback(key: SigningKey) -> None:
-    """For the realistic API above every cached answer is exact, not merely safe."""
-    authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
-    for size in range(len(PERMISSIONS) + 1):
-        for held in itertools.combinations(PERMISSIONS, size):
-            token = key.sign(claims(scp=" ".join(held) or None))
-            answers = {
-                request: authorizer(token_event(token, *request), None) for request in REQUESTS
-            }
-            for first, later in itertools.product(REQUESTS, REQUESTS):
-                assert outcome(answers[first], *later) == outcome(answers[later], *later), (
-                    held,
-                    first,
-                    later,
-                )
+class TestIssueAttacks:
+    """The attacks the review reproduced, each against the fixed authorizer."""
+
+    FILES: ClassVar[list[dict[str, Any]]] = [
+        {"route": "GET /files/public"},
+        {"route": "GET /files/{name}", "scopes": ["files.read"]},
+        {"route": "$default"},
+    ]
+
+    @pytest.mark.parametrize(
+        ("first", "allowed"),
+        [("/*", True), ("/files*", True), ("/users/*/*", True), ("/files/?ecret", False)],
+    )
+    def test_a_wildcard_in_the_path_is_never_copied_into_an_allow(
+        self, key: SigningKey, first: str, allowed: bool
+    ) -> None:
+        """The README's fallback example: a token without files.read calls a path holding IAM
+        wildcards first; its cached answer must not open GET /files/secret."""
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": self.FILES})
+        token = key.sign(claims(scp="app.read"))
+        answer = call(authorizer, "token", token, "GET", first)
+        assert not allows(answer, REST, "GET", "/files/secret")
+        assert not allows(answer, REST, "GET", "/files/x")
+        assert allows(answer, REST, "GET", first) is allowed
+
+    def test_the_fallback_keeps_other_routes_and_stays_safe(self, key: SigningKey) -> None:
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": self.FILES})
+        token = key.sign(claims(scp="app.read"))
+        answer = call(authorizer, "token", token, "GET", "/files/public")
+        assert allows(answer, REST, "GET", "/files/public")
+        assert allows(answer, REST, "POST", "/anything")
+        assert not allows(answer, REST, "GET", "/files/secret")
+        assert not allows(answer, REST, "GET", "/files/*")
+        # GET/* would also reach /files/secret: other GET routes are the documented lockout.
+        assert not allows(answer, REST, "GET", "/other")
+
+    def test_template_and_path_disagreeing_is_a_deny(self, key: SigningKey) -> None:
+        rules = [
+            {"route": "GET /admin/{id}", "scopes": ["admin"]},
+            {"route": "ANY /{proxy+}", "scopes": ["read"]},
+        ]
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
+        token = key.sign(claims(scp="read"))
+        event = make_event("request", f"Bearer {token}", Route("GET", "/admin/1", "/{proxy+}"))
+        answer = authorizer(event, None)
+        assert not allows(answer, REST, "GET", "/admin/1")
+        assert answer["context"]["reason"] == "insufficient_scope"
+
+    def test_deny_deeper_paths_versus_a_greedy_route(self, key: SigningKey) -> None:
+        """Deny GET/files/*/* (deeper paths under {name}) also covers GET /files/public/x, which
+        ANY /{proxy+} allows: reported at init, and the request itself is answered right."""
+        rules = [
+            {"route": "GET /files/{name}", "scopes": ["files.read"]},
+            {"route": "ANY /{proxy+}"},
+        ]
+        builder = builder_for(rules, key, "deny")
+        assert {c.route for c in find_conflicts(builder)} >= {"ANY /{proxy+}"}
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
+        token = key.sign(claims(scp="files.read"))
+        fresh = call(authorizer, "token", token, "GET", "/files/public/x")
+        assert allows(fresh, REST, "GET", "/files/public/x")
+        assert allows(fresh, REST, "GET", "/files/a")
+
+    @pytest.mark.parametrize("unmatched", ["deny", "authenticated"])
+    def test_trailing_and_doubled_slashes(self, key: SigningKey, unmatched: str) -> None:
+        rules = [
+            {"route": "GET /orders", "scopes": ["app.admin"]},
+            {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+            {"route": "POST /orders", "scopes": ["app.write"]},
+        ]
+        authorizer = make_authorizer(
+            {"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched}
+        )
+        token = key.sign(claims(scp="app.read"))
+        cached = call(authorizer, "token", token, "GET", "/orders/1")
+        for method, path in [
+            ("GET", "/orders/"),
+            ("GET", "//orders"),
+            ("POST", "/orders/"),
+            ("POST", "//orders"),
+            ("POST", "/orders//"),
+        ]:
+            assert not allows(cached, REST, method, path), (method, path)
+            fresh = call(authorizer, "token", token, method, path)
+            assert not allows(fresh, REST, method, path), (method, path)
+        assert allows(cached, REST, "GET", "/orders/2")
+
+    def test_rules_for_a_tenant_issuer_apply(self, key: SigningKey) -> None:
+        tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        issuer = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        concrete = issuer.replace("{tenantid}", tenant)
+        document = {
+            "issuers": [
+                issuer_entry(key, issuer=issuer, profile="entra-id", tenants=[tenant]),
+            ],
+            "routes": [
+                {"route": "GET /orders", "scopes": ["app.read"], "issuers": [issuer]},
+                {"route": "$default"},
+            ],
+        }
+        authorizer = make_authorizer(document)
+        for scp, expected in ((None, False), ("app.read", True)):
+            token = key.sign(claims(iss=concrete, tid=tenant, scp=scp))
+            answer = call(authorizer, "token", token, "GET", "/orders")
+            assert allows(answer, REST, "GET", "/orders") is expected, scp
+
+
+class TestSimpleAnswers:
+    """A simple answer has no resource: it is reused for every request with the same identity
+    sources, so it may only be true when all of them are allowed."""
+
+    RULES: ClassVar[list[dict[str, Any]]] = [
+        {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+        {"route": "GET /orders/summary", "scopes": ["app.report"]},
+        {"route": "ANY /{proxy+}", "scopes": ["app.read"]},
+    ]
+
+    def make(self, key: SigningKey, cache_key: str) -> Callable[[Route, str], bool]:
+        authorizer = make_authorizer(
+            {"issuers": [issuer_entry(key)], "routes": self.RULES, "simple_cache_key": cache_key}
+        )
+
+        def decide(route: Route, scp: str) -> bool:
+            event = make_event("http-2.0", f"Bearer {key.sign(claims(scp=scp))}", route)
+            return bool(authorizer(event, None)["isAuthorized"])
+
+        return decide
+
+    def test_route_key_answers_cover_the_route_not_more_specific_routes(
+        self, key: SigningKey
+    ) -> None:
+        decide = self.make(key, "route")
+        assert decide(Route("GET", "/orders/1", "/orders/{id}"), "app.read")
+        assert not decide(Route("GET", "/orders/summary", "/orders/summary"), "app.read")
+        assert decide(Route("GET", "/other", "/{proxy+}"), "app.read")
+
+    def test_the_default_route_answers_for_unmatched_requests(self, key: SigningKey) -> None:
+        decide = self.make(key, "route")
+        assert not decide(Route("GET", "/", "$default"), "app.read app.report")
+
+    def test_a_rule_finer_than_the_api_routes_is_reported_and_decided_fresh(
+        self, key: SigningKey
+    ) -> None:
+        """GET /orders/summary reaching the authorizer as ANY /{proxy+}: that rule is not a
+        route of the API, so cached answers for ANY /{proxy+} also answer it. Logged and
+        counted; this request is still decided by its own rule."""
+        authorizer = make_authorizer(
+            {"issuers": [issuer_entry(key)], "routes": self.RULES, "simple_cache_key": "route"}
+        )
+        event = make_event(
+            "http-2.0",
+            f"Bearer {key.sign(claims(scp='app.read'))}",
+            Route("GET", "/orders/summary"),
+        )
+        event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /{proxy+}"
+        assert authorizer(event, None)["isAuthorized"] is False
+
+    def test_per_request_cache_keys_answer_the_request(self, key: SigningKey) -> None:
+        decide = self.make(key, "request")
+        assert decide(Route("GET", "/other", "$default"), "app.read")
+        assert not decide(Route("GET", "/orders/summary", "$default"), "app.read")
 
 
 def test_expected_decisions_for_a_reader(key: SigningKey) -> None:
     authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
     token = key.sign(claims(scp="app.read"))
     verdicts = {
-        request: outcome(authorizer(token_event(token, *request), None), *request)
-        for request in REQUESTS
+        request: allows(call(authorizer, "token", token, *request), REST, *request)
+        for request in ROUTES
     }
     assert verdicts == {
         ("GET", "/whoami"): True,
@@ -131,73 +373,30 @@ def test_expected_decisions_for_a_reader(key: SigningKey) -> None:
     }
 
 
+def test_reader_policy_is_exact(key: SigningKey) -> None:
+    authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
+    answer = call(authorizer, "token", key.sign(claims(scp="app.read")), "GET", "/orders")
+    assert answer["policyDocument"]["Statement"] == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": [f"{REST}/GET/whoami", f"{REST}/GET/orders", f"{REST}/GET/orders/*"],
+        },
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Deny",
+            "Resource": [f"{REST}/GET/orders/*/*", f"{REST}/GET/orders/summary"],
+        },
+    ]
+
+
 def test_denied_route_gets_an_explicit_deny(key: SigningKey) -> None:
     authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
-    answer = authorizer(token_event(key.sign(claims(scp="app.read")), "POST", "/orders"), None)
+    answer = call(authorizer, "token", key.sign(claims(scp="app.read")), "POST", "/orders")
     parsed = parse_authorizer_answer(answer)
-    assert evaluate(parsed.statements, f"{PREFIX}/POST/orders") is Decision.EXPLICIT_DENY
+    assert evaluate(parsed.statements, f"{REST}/POST/orders") is Decision.EXPLICIT_DENY
     assert answer["context"]["error"] == "insufficient_scope"
     assert answer["context"]["scope"] == "app.write"
-
-
-class TestWildcardBroaderThanTemplate:
-    """The documented limits: IAM's ``*`` also crosses ``/``."""
-
-    def test_deeper_unlisted_paths_are_taken_back(self, key: SigningKey) -> None:
-        rules = [{"route": "GET /orders/{id}", "scopes": ["app.read"]}]
-        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
-        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "GET", "/orders/1"), None)
-        assert outcome(answer, "GET", "/orders/2")
-        assert not outcome(answer, "GET", "/orders/1/secrets")
-
-    def test_remaining_gap_when_a_deeper_route_is_also_allowed(self, key: SigningKey) -> None:
-        """GET/orders/* and GET/orders/*/items are both allowed: no Deny can take back
-        GET/orders/1/audit (unlisted) without also denying items. List every route of the API
-        in `routes` (or set the authorizer cache TTL to 0) when unlisted routes exist."""
-        rules = [
-            {"route": "GET /orders/{id}", "scopes": ["app.read"]},
-            {"route": "GET /orders/{id}/items", "scopes": ["app.read"]},
-        ]
-        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
-        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "GET", "/orders/1"), None)
-        assert outcome(answer, "GET", "/orders/1/items")
-        assert outcome(answer, "GET", "/orders/1/audit")
-
-    def test_method_wildcard_does_not_span_path_segments(self, key: SigningKey) -> None:
-        rules = [{"route": "ANY /admin/{proxy+}", "scopes": ["app.read"]}]
-        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
-        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "PUT", "/admin/x"), None)
-        assert outcome(answer, "DELETE", "/admin/a/b")
-        assert not outcome(answer, "GET", "/other/admin/x")
-
-    def test_listed_deeper_route_is_carved_out(self, key: SigningKey) -> None:
-        rules = [
-            {"route": "GET /orders/{id}", "scopes": ["app.read"]},
-            {"route": "GET /orders/{id}/secrets", "scopes": ["app.admin"]},
-        ]
-        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
-        answer = authorizer(token_event(key.sign(claims(scp="app.read")), "GET", "/orders/1"), None)
-        assert not outcome(answer, "GET", "/orders/1/secrets")
-        assert outcome(answer, "GET", "/orders/2")
-
-    def test_inexpressible_rules_fall_back_to_a_narrow_policy(self, key: SigningKey) -> None:
-        rules = [
-            {"route": "GET /files/{name}", "scopes": ["files.admin"]},
-            {"route": "GET /files/public", "scopes": []},
-            {"route": "$default"},
-        ]
-        authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
-        token = key.sign(claims(scp="app.read"))
-        answer = authorizer(token_event(token, "GET", "/files/public"), None)
-        statements = answer["policyDocument"]["Statement"]
-        assert statements == [
-            {
-                "Action": "execute-api:Invoke",
-                "Effect": "Allow",
-                "Resource": f"{PREFIX}/GET/files/public",
-            }
-        ]
-        assert not outcome(answer, "GET", "/files/secret")
 
 
 @pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
@@ -205,58 +404,22 @@ def test_partition_region_account_api_and_stage_come_from_the_incoming_arn(
     key: SigningKey, partition: str
 ) -> None:
     authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
-    arn = f"arn:{partition}:execute-api:cn-north-1:210987654321:zz99/v2/GET/orders"
+    prefix = f"arn:{partition}:execute-api:cn-north-1:210987654321:zz99/v2"
     event = {
         "type": "TOKEN",
         "authorizationToken": "Bearer " + key.sign(claims(scp="app.read")),
-        "methodArn": arn,
+        "methodArn": f"{prefix}/GET/orders",
     }
     answer = authorizer(event, None)
     for statement in answer["policyDocument"]["Statement"]:
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
-        assert all(
-            r.startswith(f"arn:{partition}:execute-api:cn-north-1:210987654321:zz99/v2/")
-            for r in resources
-        )
-    assert evaluate(parse_authorizer_answer(answer).statements, arn) is Decision.ALLOW
-
-
-def test_method_arn_keeps_colons_and_proxy_paths() -> None:
-    arn = MethodArn.parse("arn:aws:execute-api:us-east-1:123456789012:api/stage/GET/files/a:b/c:d")
-    assert (arn.api_id, arn.stage, arn.method, arn.path) == (
-        "api",
-        "stage",
-        "GET",
-        "/files/a:b/c:d",
-    )
-    root = MethodArn.parse("arn:aws:execute-api:us-east-1:123456789012:api/stage/GET/")
-    assert root.path == "/"
-
-
-@pytest.mark.parametrize(
-    "arn",
-    [
-        "",
-        "arn:aws:s3:::bucket",
-        "arn:aws:execute-api:us-east-1:1:api",
-        "arn:aws:execute-api:us-east-1:1:api//GET/x",
-    ],
-)
-def test_bad_arns_are_rejected(arn: str) -> None:
-    with pytest.raises(ValueError, match="ARN"):
-        MethodArn.parse(arn)
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
+            assert resource.startswith(f"{prefix}/")
+    assert allows(answer, prefix, "GET", "/orders")
 
 
 def test_colon_path_policy_still_matches(key: SigningKey) -> None:
-    authorizer = make_authorizer(
-        {
-            "issuers": [issuer_entry(key)],
-            "routes": [{"route": "GET /files/{name}", "scopes": ["app.read"]}],
-        }
-    )
-    event = token_event(key.sign(claims(scp="app.read")), "GET", "/files/a:b")
-    assert outcome(authorizer(event, None), "GET", "/files/a:b")
+    rules = [{"route": "GET /files/{name}", "scopes": ["app.read"]}]
+    authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
+    answer = call(authorizer, "token", key.sign(claims(scp="app.read")), "GET", "/files/a:b")
+    assert allows(answer, REST, "GET", "/files/a:b")

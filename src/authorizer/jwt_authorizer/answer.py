@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from .claims import Principal
 from .errors import InsufficientScope
-from .policy import Statement
+from .iam import Statement
 from .routes import Decision
 
 Scalar = str | int | float | bool
@@ -43,13 +43,11 @@ def simple_answer(authorized: bool, context: Mapping[str, Any]) -> dict[str, Any
 def principal_context(
     principal: Principal,
     context_claims: tuple[tuple[str, str], ...],
-    *,
-    issuer_name: str,
 ) -> dict[str, Any]:
     """The caller as the backend sees it; values are raw here and flattened per answer kind."""
     context: dict[str, Any] = {
         "sub": principal.subject,
-        "issuer": issuer_name,
+        "issuer": principal.issuer,
         "client_id": principal.client_id or "",
         "scopes": " ".join(sorted(principal.permissions)),
         "token_expires": int(principal.expires_at),

@@ -39,6 +39,9 @@ class Principal:
     expires_at: float
     claims: Mapping[str, Any]
     tenant: str | None = None
+    #: The ``issuer`` of the configuration entry that accepted the token (it may hold
+    #: ``{tenantid}``): route rules name issuers this way.
+    configured_issuer: str = ""
 
 
 def validate_claims(
@@ -89,6 +92,7 @@ def validate_claims(
         expires_at=float(exp),
         claims=payload,
         tenant=tenant or config.tenant_id,
+        configured_issuer=config.issuer,
     )
 
 

@@ -168,6 +168,7 @@ class Config:
     unmatched: Literal["deny", "authenticated"] = "authenticated"
     response_mode: Literal["simple", "iam"] = "simple"
     http_unauthorized: Literal["deny", "raise"] = "deny"
+    simple_cache_key: Literal["route", "request"] = "route"
     token_sources: tuple[TokenSource, ...] = (TokenSource("header", "Authorization"),)
     allow_bare_token: bool = False
     max_token_bytes: int = 16 * 1024
@@ -375,6 +376,9 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         unmatched=top.choice("unmatched", ("deny", "authenticated"), unmatched_default),  # type: ignore[arg-type]
         response_mode=top.choice("response_mode", ("simple", "iam"), "simple"),  # type: ignore[arg-type]
         http_unauthorized=top.choice("http_unauthorized", ("deny", "raise"), "deny"),  # type: ignore[arg-type]
+        simple_cache_key=top.choice(  # type: ignore[arg-type]
+            "simple_cache_key", ("route", "request"), "route"
+        ),
         token_sources=_parse_token_sources(top.raw("token_sources")),
         allow_bare_token=top.boolean("allow_bare_token", False),
         max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,

@@ -25,7 +25,8 @@ The tree separates whose fault a failure is, because that decides what API Gatew
     │   └── ClaimMismatch           claim_mismatch
     ├── AccessDenied               the token is valid but may not call this route  -> 403
     │   ├── InsufficientScope       insufficient_scope
-    │   └── RouteNotPermitted       route_not_permitted
+    │   ├── RouteNotPermitted       route_not_permitted
+    │   └── CacheUnsafe             cache_unsafe
     ├── KeysUnavailable            we cannot get trusted keys (IdP down too long)   -> 500
     └── ConfigError                the deployment is misconfigured                  -> init fails
 
@@ -183,6 +184,14 @@ class InsufficientScope(AccessDenied):
 class RouteNotPermitted(AccessDenied):
     reason = "route_not_permitted"
     message = "no route rule lets this caller call this route"
+
+
+class CacheUnsafe(AccessDenied):
+    reason = "cache_unsafe"
+    message = (
+        "the rules allow this request, but no answer that API Gateway may cache and reuse for "
+        "other requests can allow it without also allowing requests the rules deny"
+    )
 
 
 class KeysUnavailable(AuthorizerError):

@@ -14,23 +14,80 @@ from typing import Any, Final, Literal
 
 from .config import Config, TokenSource
 from .errors import MalformedRequest, MalformedToken, MissingToken
-from .policy import MethodArn
-from .routes import RouteTarget
 
 EventKind = Literal["token", "request", "http-1.0", "http-2.0"]
 _BEARER_RE: Final = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+(\S+)$")
+#: Characters that never appear in an API Gateway ARN prefix (region, account, API id, stage).
+_NOT_IN_PREFIX: Final = frozenset("*?/ ")
+
+
+@dataclass(frozen=True, slots=True)
+class MethodArn:
+    """``arn:{partition}:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}``.
+
+    Split on the first five colons only: a path may itself contain colons. The path keeps
+    every character as API Gateway sent it (``//``, a trailing ``/``, ``*``, percent escapes).
+    """
+
+    partition: str
+    region: str
+    account: str
+    api_id: str
+    stage: str
+    method: str
+    path: str
+
+    @classmethod
+    def parse(cls, arn: str) -> MethodArn:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+            raise ValueError("not an execute-api ARN")
+        api_parts = parts[5].split("/", 3)
+        if len(api_parts) < 3 or not all(api_parts[:3]):
+            raise ValueError("execute-api ARN lacks api id, stage or method")
+        fixed = (parts[1], parts[3], parts[4], api_parts[0], api_parts[1], api_parts[2])
+        if any(_NOT_IN_PREFIX.intersection(value) or "${" in value for value in fixed):
+            raise ValueError("execute-api ARN has a wildcard in its prefix or method")
+        path = "/" + (api_parts[3] if len(api_parts) == 4 else "")
+        return cls(
+            partition=parts[1],
+            region=parts[3],
+            account=parts[4],
+            api_id=api_parts[0],
+            stage=api_parts[1],
+            method=api_parts[2],
+            path=path,
+        )
+
+    @property
+    def prefix(self) -> str:
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
+            f"{self.api_id}/{self.stage}"
+        )
+
+    def resource(self, method_and_path: str) -> str:
+        return f"{self.prefix}/{method_and_path}"
 
 
 @dataclass(frozen=True, slots=True)
 class AuthorizerRequest:
-    """The facts of one authorizer call; ``token`` is the raw credential, still untrusted."""
+    """The facts of one authorizer call; ``token`` is the raw credential, still untrusted.
+
+    Decisions use ``arn.method`` and ``arn.path`` for every event type; ``route_key`` (the
+    route API Gateway matched, when the event names one) only shapes HTTP simple answers and
+    the logs.
+    """
 
     kind: EventKind
     arn: MethodArn
-    target: RouteTarget
-    route_label: str
+    route_key: str | None
     token: str | None
     token_problem: str | None = None
+
+    @property
+    def route(self) -> str:
+        return f"{self.arn.method} {self.arn.path}"
 
 
 def read_event(event: object, config: Config) -> AuthorizerRequest:
@@ -45,10 +102,9 @@ def read_event(event: object, config: Config) -> AuthorizerRequest:
         arn = MethodArn.parse(arn_text)
     except ValueError as err:
         raise MalformedRequest(str(err)) from err
-    target, label = _target(event, kind, arn)
     token, problem = _credential(event, kind, config)
     return AuthorizerRequest(
-        kind=kind, arn=arn, target=target, route_label=label, token=token, token_problem=problem
+        kind=kind, arn=arn, route_key=_route_key(event, kind), token=token, token_problem=problem
     )
 
 
@@ -75,28 +131,30 @@ def _kind(event: Mapping[str, Any]) -> EventKind:
     raise MalformedRequest("unknown event type")
 
 
-def _target(event: Mapping[str, Any], kind: EventKind, arn: MethodArn) -> tuple[RouteTarget, str]:
-    if kind == "http-2.0":
-        route_key = event.get("routeKey")
-        if isinstance(route_key, str) and route_key == "$default":
-            return RouteTarget(arn.method, path=arn.path, is_default_route=True), "$default"
-        if isinstance(route_key, str) and " " in route_key:
-            route_method, route_path = route_key.split(" ", 1)
-            return RouteTarget(route_method, path=arn.path, template=route_path), route_key
-        return RouteTarget(arn.method, path=arn.path), f"{arn.method} {arn.path}"
+def _route_key(event: Mapping[str, Any], kind: EventKind) -> str | None:
+    """The route API Gateway matched, as ``METHOD /template`` or ``$default`` (None: unknown)."""
     if kind == "token":
-        return RouteTarget(arn.method, path=arn.path), f"{arn.method} {arn.path}"
-    given = event.get("httpMethod")
-    method: str = given if isinstance(given, str) and given else arn.method
-    template: object = event.get("resource")
-    context = event.get("requestContext")
-    if kind == "http-1.0" and isinstance(context, Mapping):
-        route_key = context.get("routeKey")
-        if isinstance(route_key, str) and " " in route_key:
-            method, template = route_key.split(" ", 1)
-    if isinstance(template, str) and template.startswith("/"):
-        return RouteTarget(method, path=arn.path, template=template), f"{method} {template}"
-    return RouteTarget(method, path=arn.path), f"{method} {arn.path}"
+        return None
+    if kind == "http-2.0":
+        key = event.get("routeKey")
+    elif kind == "http-1.0":
+        context = event.get("requestContext")
+        key = context.get("routeKey") if isinstance(context, Mapping) else None
+    else:
+        method, resource = event.get("httpMethod"), event.get("resource")
+        key = (
+            f"{method} {resource}"
+            if isinstance(method, str) and isinstance(resource, str)
+            else None
+        )
+    if not isinstance(key, str):
+        return None
+    if key == "$default":
+        return key
+    method, _, template = key.partition(" ")
+    if not method or not template.startswith("/") or " " in template:
+        return None
+    return key
 
 
 def _credential(

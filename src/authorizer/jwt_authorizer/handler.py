@@ -16,27 +16,19 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .claims import Principal
 from .config import Config, load_config
-from .errors import AuthorizerError, KeysUnavailable, TokenRejected
+from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
+from .iam import Statement, evaluate
 from .keys import Fetcher, KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
-from .policy import (
-    RoutePolicy,
-    Statement,
-    current_route_statement,
-    evaluate,
-    explicitly_denied,
-    route_policy,
-)
-from .routes import Decision, RouteTable, decide, relevant_permissions
+from .policy import PolicyBuilder, find_conflicts
+from .routes import DEFAULT, Decision, RouteTable
 from .validator import TokenValidator
-
-_POLICY_CACHE_SIZE: Final = 512
 
 
 class KeysUnavailableError(Exception):
@@ -59,10 +51,20 @@ class Authorizer:
         self._observer = observer
         self._timer = timer
         self._cold = True
-        self._unmatched_allows = config.unmatched == "authenticated"
-        self._relevant = relevant_permissions(config.routes)
-        self._tables: dict[str, RouteTable] = {}
-        self._policies: dict[tuple[str, str, frozenset[str]], RoutePolicy] = {}
+        # One route table (and policy builder) per distinct rule set: issuers whose rules are
+        # the same share the analysis.
+        unmatched_allows = config.unmatched == "authenticated"
+        shared: dict[tuple[object, ...], PolicyBuilder] = {}
+        self._builders: dict[str, PolicyBuilder] = {}
+        for entry in config.issuers:
+            rules = tuple(rule for rule in config.routes if rule.applies_to(entry.issuer))
+            builder = shared.get(rules)
+            if builder is None:
+                builder = PolicyBuilder(RouteTable(rules, unmatched_allows=unmatched_allows))
+                shared[rules] = builder
+            self._builders[entry.issuer] = builder
+        self._reported: set[tuple[object, ...]] = set()
+        self._report_conflicts(tuple(shared.values()))
 
     @classmethod
     def from_environ(
@@ -77,8 +79,9 @@ class Authorizer:
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
-        ``clock`` (monotonic, key-cache timing) and ``wall_clock`` (token times) are seams for
-        tests and the local emulator.
+        The route analysis runs while the identity providers answer. ``clock`` (monotonic,
+        key-cache timing) and ``wall_clock`` (token times) are seams for tests and the local
+        emulator.
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
@@ -87,8 +90,9 @@ class Authorizer:
         prefetch = validator.start_prefetch()
         observer = observer if observer is not None else Observer()
         events.attach(observer)
+        authorizer = cls(config, validator, observer)
         prefetch.wait()
-        return cls(config, validator, observer)
+        return authorizer
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         started = self._timer()
@@ -136,17 +140,23 @@ class Authorizer:
         started: float,
         cold: bool,
     ) -> dict[str, Any]:
-        table = self._table_for(principal.issuer)
-        decision = decide(
-            table.match(request.target), principal, unmatched_allows=self._unmatched_allows
-        )
-        context = principal_context(
-            principal, self._config.context_claims, issuer_name=principal.issuer
-        )
+        builder = self._builders[principal.configured_issuer]
+        arn = request.arn
+        held = principal.permissions
+        decision = builder.table.decide(arn.method, arn.path, held)
+        simple = request.kind == "http-2.0" and self._config.response_mode == "simple"
+        statements: tuple[Statement, ...] = ()
+        if simple:
+            if decision.allowed and not self._simple_allowed(builder, request, held):
+                decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+        else:
+            statements, decision = self._statements(builder, request, held, decision)
+        context = principal_context(principal, self._config.context_claims)
         fields = {
             "issuer": principal.issuer,
             "client_id": principal.client_id,
-            "route": request.route_label,
+            "route": request.route,
+            "route_key": request.route_key,
             "cold_start": cold,
             "token_hash": token_hash(token),
         }
@@ -165,7 +175,6 @@ class Authorizer:
                 latency_ms=self._elapsed_ms(started),
                 **fields,
             )
-        simple = request.kind == "http-2.0" and self._config.response_mode == "simple"
         fitted, dropped = fit_context(
             context, max_bytes=self._config.context_max_bytes, scalars_only=not simple
         )
@@ -175,36 +184,99 @@ class Authorizer:
         if simple:
             return simple_answer(decision.allowed, fitted)
         principal_id = principal.subject or principal.client_id or f"token:{token_hash(token)}"
-        return iam_answer(
-            principal_id, self._statements(request, table, principal, decision), fitted
-        )
+        return iam_answer(principal_id, statements, fitted)
+
+    def _simple_allowed(
+        self, builder: PolicyBuilder, request: AuthorizerRequest, held: frozenset[str]
+    ) -> bool:
+        """A simple answer is reused for every request sharing its cache entry: with
+        ``simple_cache_key: route`` those are the requests API Gateway routes to this route,
+        and the rules must allow all of them."""
+        if self._config.simple_cache_key == "request":
+            return True
+        route = _route_of(request.route_key)
+        if route is None:  # no route key: the entry may be shared by any request
+            return builder.simple_allowed(held)
+        arn = request.arn
+        winner = builder.table.winner(arn.method, arn.path)
+        if winner != DEFAULT and winner not in builder.route_closure(*route):
+            self._once(
+                ("route_mismatch", winner, route),
+                "RouteMismatch",
+                "a route rule is not a route of this API: API Gateway routed one of its paths "
+                "to a wider route, whose cached simple answers also answer that rule's paths "
+                "(add the route to the API, or set simple_cache_key to request)",
+                rule=builder.table.compiled[winner].rule.route_key,
+                route_key=request.route_key,
+            )
+        return builder.simple_allowed(held, *route)
 
     def _statements(
         self,
+        builder: PolicyBuilder,
         request: AuthorizerRequest,
-        table: RouteTable,
-        principal: Principal,
+        held: frozenset[str],
         decision: Decision,
-    ) -> tuple[Statement, ...]:
+    ) -> tuple[tuple[Statement, ...], Decision]:
         arn = request.arn
-        key = (arn.prefix, principal.issuer, principal.permissions & self._relevant)
-        policy = self._policies.get(key)
-        if policy is None:
-            policy = route_policy(arn, table, principal, unmatched_allows=self._unmatched_allows)
-            if len(self._policies) >= _POLICY_CACHE_SIZE:
-                self._policies.clear()
-            self._policies[key] = policy
+        answer = builder.iam_answer(arn, held, decision.allowed)
+        if answer.refused:
+            decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+        if answer.narrowed:
+            self._observer.count("PolicyFallback")
+            self._once(
+                ("narrowed", builder.key(held), decision.rule),
+                None,
+                "this caller's general answer would deny this route; answering with a narrower "
+                "policy, which API Gateway caches for the token's other routes too",
+                route=request.route,
+                rule=decision.rule.route_key if decision.rule else None,
+            )
         current = arn.resource(f"{arn.method}{arn.path}")
-        if policy.cache_safe and evaluate(policy.statements, current) == decision.allowed:
-            if decision.allowed or explicitly_denied(policy.statements, current):
-                return policy.statements
-            return (*policy.statements, current_route_statement(arn, "Deny"))
-        self._observer.count("PolicyFallback")
+        if evaluate(answer.statements, current) != decision.allowed:
+            # Cannot happen if the analysis is right; if it ever does, deny, count and log.
+            self._observer.count("PolicyMismatch")
+            self._observer.warning(
+                "answer disagrees with the route decision; denying", route=request.route
+            )
+            deny_all = (Statement("Deny", (arn.resource("*"),)),)
+            return deny_all, Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+        return answer.statements, decision
+
+    def _once(
+        self, key: tuple[object, ...], metric: str | None, message: str, **fields: Any
+    ) -> None:
+        if metric is not None:
+            self._observer.count(metric)
+        if key not in self._reported and len(self._reported) < 1024:
+            self._reported.add(key)
+            self._observer.warning(message, **fields)
+
+    def _report_conflicts(self, builders: tuple[PolicyBuilder, ...]) -> None:
+        """Rule sets that cannot always be one cache-safe policy, logged once at init."""
+        conflicts = [
+            c for builder in builders if builder.table.rules for c in find_conflicts(builder)
+        ]
+        if not conflicts:
+            return
         self._observer.warning(
-            "route rules cannot be one cache-safe policy; answering for this route only",
-            route=request.route_label,
+            "some route rules cannot always be one cache-safe IAM policy: while API Gateway "
+            "caches an answer for one of the caller's routes, the routes listed below get 403 "
+            "for callers holding the permissions shown (never an allow the rules deny). "
+            "Remedies: set the authorizer's cache TTL to 0, or cache per request (REST REQUEST "
+            "authorizer or HTTP API with the method and path among the identity sources), or "
+            "change the rules so that no rule's IAM pattern reaches another rule's paths",
+            conflicts=[
+                {
+                    "route": c.route,
+                    "example": c.example,
+                    "permissions": list(c.permissions),
+                    "blocked_by": list(c.blocked_by),
+                }
+                for c in conflicts[:20]
+            ],
+            conflict_count=len(conflicts),
         )
-        return (current_route_statement(arn, "Allow" if decision.allowed else "Deny"),)
 
     def _reject(
         self,
@@ -246,7 +318,7 @@ class Authorizer:
             detail=err.detail,
             issuer=err.issuer,
             kid=err.kid,
-            route=request.route_label if request else None,
+            route=request.route if request else None,
             latency_ms=self._elapsed_ms(started),
             cold_start=cold,
             token_hash=token_hash(token),
@@ -254,12 +326,15 @@ class Authorizer:
 
     # -- helpers
 
-    def _table_for(self, issuer: str) -> RouteTable:
-        table = self._tables.get(issuer)
-        if table is None:
-            table = RouteTable(self._config.routes, issuer)
-            self._tables[issuer] = table
-        return table
-
     def _elapsed_ms(self, started: float) -> float:
         return round((self._timer() - started) * 1000, 3)
+
+
+def _route_of(route_key: str | None) -> tuple[str, str] | None:
+    """``GET /orders/{id}`` -> ("GET", "/orders/{id}"); ``$default`` -> ("ANY", "$default")."""
+    if route_key is None:
+        return None
+    if route_key == "$default":
+        return "ANY", "$default"
+    method, _, template = route_key.partition(" ")
+    return method, template

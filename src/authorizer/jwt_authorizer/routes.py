@@ -1,156 +1,157 @@
-"""Route rules: which rule governs a request, and whether a principal satisfies it.
+"""Route decision: which rule governs a request, and whether the caller satisfies it.
 
-Pure functions. A request is identified by its method plus either the route template API Gateway
-matched (REST ``resource``, HTTP ``routeKey``) or, for TOKEN events, the concrete path from the
-method ARN; concrete paths are matched the way API Gateway routes (literal beats ``{param}``
-beats ``{proxy+}``; an exact method beats ``ANY``).
+One decision function for every event type: a request is its method and its concrete path, both
+read from the method ARN API Gateway sends (``methodArn`` or ``routeArn``), because that ARN is
+also what a cached IAM answer is later evaluated against. The route template API Gateway
+matched (REST ``resource``, HTTP ``routeKey``) never changes a decision.
+
+Paths are matched the way API Gateway routes: empty segments (``//``, a trailing ``/``) are
+ignored, a literal segment beats ``{param}``, which beats ``{proxy+}``, position by position
+from the left; an exact method beats ``ANY``; ``$default`` (or ``unmatched``) decides the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .claims import Principal
 from .config import RouteRule
-from .errors import InsufficientScope, RouteNotPermitted
+from .errors import AccessDenied, InsufficientScope, RouteNotPermitted
 
-_LITERAL: Final = 0
-_PARAM: Final = 1
-_GREEDY: Final = 2
+LITERAL: Final = 0
+PARAM: Final = 1
+GREEDY: Final = 2
+#: The winner index of a request no rule matches (``$default`` / ``unmatched`` decides it).
+DEFAULT: Final = -1
+
+
+def path_segments(path: str) -> list[str]:
+    """The segments a path routes by: empty ones (``//``, trailing ``/``) are dropped."""
+    return [segment for segment in path.split("/") if segment]
+
+
+def segment_kind(segment: str) -> int:
+    if segment.startswith("{") and segment.endswith("+}"):
+        return GREEDY
+    if segment.startswith("{") and segment.endswith("}"):
+        return PARAM
+    return LITERAL
 
 
 @dataclass(frozen=True, slots=True)
-class RouteTarget:
-    """What a request calls. ``template`` wins over ``path`` when both are known."""
+class CompiledRule:
+    """A rule pre-split for matching; ``rank`` orders rules by API Gateway's precedence."""
 
+    rule: RouteRule
     method: str
-    path: str | None = None
-    template: str | None = None
-    is_default_route: bool = False
+    segments: tuple[str, ...]
+    kinds: tuple[int, ...]
+    rank: tuple[tuple[int, ...], int]
+
+    @classmethod
+    def of(cls, rule: RouteRule) -> CompiledRule:
+        segments = tuple(path_segments(rule.path))
+        kinds = tuple(segment_kind(segment) for segment in segments)
+        return cls(
+            rule=rule,
+            method=rule.method,
+            segments=segments,
+            kinds=kinds,
+            rank=((*kinds, 3), 1 if rule.method == "ANY" else 0),
+        )
+
+    @classmethod
+    def of_key(cls, method: str, path: str) -> CompiledRule:
+        """An API route (``routeKey``) compiled like a rule, to compare precedence with rules."""
+        return cls.of(RouteRule(route_key=f"{method} {path}", method=method, path=path))
+
+    def matches(self, method: str, segments: Sequence[str]) -> bool:
+        if self.method not in (method, "ANY"):
+            return False
+        for index, kind in enumerate(self.kinds):
+            if kind == GREEDY:
+                return len(segments) > index
+            if index >= len(segments):
+                return False
+            if kind == LITERAL and self.segments[index] != segments[index]:
+                return False
+        return len(self.kinds) == len(segments)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The verdict for one route; ``missing`` lists scopes that would have granted it."""
+    """The verdict for one request. ``denial`` is the error class whose reason explains a no;
+    ``missing`` lists permissions that would have granted it."""
 
     allowed: bool
     rule: RouteRule | None
-    reason: str = "ok"  # else the reason code of InsufficientScope or RouteNotPermitted
+    denial: type[AccessDenied] | None = None
     missing: frozenset[str] = frozenset()
 
-
-def split_path(path: str) -> list[str]:
-    return list(path.strip("/").split("/")) if path.strip("/") else []
-
-
-def _segment_kind(segment: str) -> int:
-    if segment.startswith("{") and segment.endswith("+}"):
-        return _GREEDY
-    if segment.startswith("{") and segment.endswith("}"):
-        return _PARAM
-    return _LITERAL
+    @property
+    def reason(self) -> str:
+        return self.denial.reason if self.denial is not None else "ok"
 
 
-def normalise_template(path: str) -> str:
-    """``/orders/{orderId}`` and ``/orders/{id}`` are the same route."""
-    kinds = {_PARAM: "{}", _GREEDY: "{+}"}
-    return "/" + "/".join(kinds.get(_segment_kind(s), s) for s in split_path(path))
-
-
-def _path_matches(template_segments: tuple[str, ...], path_segments: list[str]) -> bool:
-    for index, segment in enumerate(template_segments):
-        kind = _segment_kind(segment)
-        if kind == _GREEDY:
-            return len(path_segments) > index
-        if index >= len(path_segments):
-            return False
-        if kind == _LITERAL and segment != path_segments[index]:
-            return False
-        if kind == _PARAM and not path_segments[index]:
-            return False
-    return len(template_segments) == len(path_segments)
-
-
-def _specificity(rule: RouteRule) -> tuple[tuple[int, ...], int]:
-    kinds = tuple(_segment_kind(s) for s in split_path(rule.path))
-    return (*kinds, 3), 1 if rule.method == "ANY" else 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    rule: RouteRule
-    segments: tuple[str, ...]
-    template: str
-    rank: tuple[tuple[int, ...], int]
+def permits(rule: RouteRule, held: frozenset[str]) -> bool:
+    """Any-of ``scopes`` and all-of ``all_scopes``."""
+    if rule.scopes and held.isdisjoint(rule.scopes):
+        return False
+    return rule.all_scopes <= held
 
 
 class RouteTable:
-    """The rules that apply to one issuer, pre-split so matching a request is cheap."""
+    """The rules that apply to one configured issuer, compiled once."""
 
-    __slots__ = ("_default", "_entries", "rules")
+    __slots__ = ("compiled", "default_rule", "rules", "unmatched_allows")
 
-    def __init__(self, rules: Iterable[RouteRule], issuer: str | None = None) -> None:
-        self.rules = tuple(rule for rule in rules if issuer is None or rule.applies_to(issuer))
-        self._entries = tuple(
-            _Entry(
-                rule,
-                tuple(split_path(rule.path)),
-                normalise_template(rule.path),
-                _specificity(rule),
-            )
-            for rule in self.rules
-            if not rule.is_default
-        )
-        self._default = next((rule for rule in self.rules if rule.is_default), None)
+    def __init__(self, rules: Iterable[RouteRule], *, unmatched_allows: bool) -> None:
+        self.rules = tuple(rules)
+        self.compiled = tuple(CompiledRule.of(rule) for rule in self.rules if not rule.is_default)
+        self.default_rule = next((rule for rule in self.rules if rule.is_default), None)
+        self.unmatched_allows = unmatched_allows
 
-    @property
-    def default_rule(self) -> RouteRule | None:
-        return self._default
+    def winner(self, method: str, path: str) -> int:
+        """Index in :attr:`compiled` of the rule governing the request, or :data:`DEFAULT`."""
+        segments = path_segments(path)
+        best = DEFAULT
+        for index, compiled in enumerate(self.compiled):
+            if compiled.matches(method, segments) and (
+                best == DEFAULT or compiled.rank < self.compiled[best].rank
+            ):
+                best = index
+        return best
 
-    def match(self, target: RouteTarget) -> RouteRule | None:
-        """The rule that governs ``target``: template first, then concrete path, then $default."""
-        if target.is_default_route:
-            return self._default
-        methods = (target.method.upper(), "ANY")
-        candidates = [entry for entry in self._entries if entry.rule.method in methods]
-        if target.template is not None:
-            wanted = normalise_template(target.template)
-            exact = [entry for entry in candidates if entry.template == wanted]
-            if exact:
-                return min(exact, key=_rank).rule
-        if target.path is not None:
-            segments = split_path(target.path)
-            matching = [entry for entry in candidates if _path_matches(entry.segments, segments)]
-            if matching:
-                return min(matching, key=_rank).rule
-        return self._default
+    def rule_of(self, winner: int) -> RouteRule | None:
+        return self.default_rule if winner == DEFAULT else self.compiled[winner].rule
+
+    def verdicts(self, held: frozenset[str]) -> tuple[tuple[bool, ...], bool]:
+        """Whether ``held`` permits each compiled rule, and the unmatched requests."""
+        default = self.default_rule
+        default_allowed = permits(default, held) if default else self.unmatched_allows
+        return tuple(permits(c.rule, held) for c in self.compiled), default_allowed
+
+    def decide(self, method: str, path: str, held: frozenset[str]) -> Decision:
+        return decide(self.rule_of(self.winner(method, path)), held, self.unmatched_allows)
 
 
-def _rank(entry: _Entry) -> tuple[tuple[int, ...], int]:
-    return entry.rank
-
-
-def decide(rule: RouteRule | None, principal: Principal, *, unmatched_allows: bool) -> Decision:
-    """Any-of ``scopes`` and all-of ``all_scopes``; no rule falls back to ``unmatched``."""
+def decide(rule: RouteRule | None, held: frozenset[str], unmatched_allows: bool) -> Decision:
+    """The verdict of one rule for ``held``; no rule falls back to ``unmatched``."""
     if rule is None:
         if unmatched_allows:
             return Decision(allowed=True, rule=None)
-        return Decision(allowed=False, rule=None, reason=RouteNotPermitted.reason)
-    held = principal.permissions
+        return Decision(allowed=False, rule=None, denial=RouteNotPermitted)
     if rule.scopes and held.isdisjoint(rule.scopes):
-        return Decision(
-            allowed=False, rule=rule, reason=InsufficientScope.reason, missing=rule.scopes
-        )
+        return Decision(allowed=False, rule=rule, denial=InsufficientScope, missing=rule.scopes)
     lacking = rule.all_scopes - held
     if lacking:
-        return Decision(allowed=False, rule=rule, reason=InsufficientScope.reason, missing=lacking)
+        return Decision(allowed=False, rule=rule, denial=InsufficientScope, missing=lacking)
     return Decision(allowed=True, rule=rule)
 
 
 def relevant_permissions(rules: Iterable[RouteRule]) -> frozenset[str]:
-    """Only these permissions can change a decision (used to key the policy cache)."""
+    """Only these permissions can change a decision (they key the policy cache)."""
     found: set[str] = set()
     for rule in rules:
         found.update(rule.scopes)
