@@ -18,7 +18,7 @@ ARN for each. These *signatures* are all the policy stage needs to choose a safe
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -34,7 +34,6 @@ SLASH_OWNER: Final = -2
 
 Role = Literal["rule", "deeper", "default", "root", "slash"]
 Token = str | None  # None: "*", one or more whole segments
-_State = tuple[tuple[int, ...] | None, int]  # (per-rule matcher states, pattern positions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +96,7 @@ class _Patterns:
 
     def __init__(self, candidates: tuple[Candidate, ...]) -> None:
         self._literal: dict[str, int] = {}  # symbol -> positions expecting that literal
+        self._at: dict[int, str] = {}  # literal position -> its literal
         self._one = 0  # positions taking any one segment
         self._many = 0  # positions looping on any segment (epsilon to the next position)
         self._ends: dict[int, int] = {}  # position bit of each candidate's end -> candidate bit
@@ -111,12 +111,15 @@ class _Patterns:
                     position += 2
                 else:
                     self._literal[token] = self._literal.get(token, 0) | 1 << position
+                    self._at[position] = token
                     position += 1
             self._ends[1 << position] = 1 << index
             position += 1
+        self._literal_positions = sum(1 << p for p in self._at)
         self._end_mask = sum(self._ends)
         self.initial = self._close(self.initial)
         self._accepted: dict[int, int] = {}
+        self._expected: dict[int, frozenset[str]] = {}
 
     def _close(self, mask: int) -> int:
         return mask | (mask & self._many) << 1
@@ -124,6 +127,15 @@ class _Patterns:
     def step(self, mask: int, symbol: str) -> int:
         moved = (mask & (self._literal.get(symbol, 0) | self._one)) << 1
         return self._close(moved | (mask & self._many))
+
+    def expected(self, mask: int) -> frozenset[str]:
+        """The literals some live position waits for: every other segment acts alike."""
+        found = self._expected.get(mask)
+        if found is None:
+            waiting = mask & self._literal_positions
+            found = frozenset(self._at[p] for p in _bits(waiting))
+            self._expected[mask] = found
+        return found
 
     def accepted(self, mask: int) -> int:
         ends = mask & self._end_mask
@@ -140,105 +152,132 @@ class _Patterns:
 
 
 class Coverage:
-    """The signatures of one route table, computed once (they do not depend on the caller)."""
+    """The signatures of one route table, computed once (they do not depend on the caller).
+
+    Only *canonical* paths (no empty segment, or exactly the root ``/``) are enumerated: paths
+    with an empty segment are handled by the two ``slash`` candidates, which the policy stage
+    uses to deny all of them whenever it must (see :func:`policy.make_plan`).
+    """
 
     def __init__(self, table: RouteTable) -> None:
         self.table = table
         self._compiled = table.compiled
         self.candidates = _candidates(self._compiled)
-        self.slash_mask = sum(1 << i for i, c in enumerate(self.candidates) if c.role == "slash")
+        self.slash_mask = _mask(i for i, c in enumerate(self.candidates) if c.role == "slash")
+        self.star_mask = _mask(i for i, c in enumerate(self.candidates) if None in c.tokens)
         #: Exactly the paths with one of the methods API Gateway routes match a default
         #: candidate (``METHOD/*``): signatures without one stand for other methods.
-        self.known_method_mask = sum(
-            1 << i for i, c in enumerate(self.candidates) if c.role == "default"
+        self.known_method_mask = _mask(
+            i for i, c in enumerate(self.candidates) if c.role == "default"
         )
         literals = {segment for rule in self._compiled for segment in rule.segments}
-        literals |= {t for c in self.candidates for t in c.tokens if t is not None}
-        # OTHER first: the walk's first witness for a state then reads "x", not a literal.
-        self._path_alphabet = (OTHER, *sorted(literals - set(METHODS)), "", *METHODS)
-        self._method_alphabet = (*METHODS, OTHER)
+        literals |= {t for c in self.candidates for t in c.tokens if t}
         self._literals = frozenset(literals | set(METHODS))
         self._order = sorted(range(len(self._compiled)), key=lambda i: self._compiled[i].rank)
         self._patterns = _Patterns(self.candidates)
-        self._dstep: dict[tuple[tuple[int, ...] | None, str], tuple[int, ...]] = {}
-        self._winner: dict[tuple[int, ...], int] = {}
+        # The route decision's states, interned: id -> per-rule matcher states.
+        self._dstates: list[tuple[int, ...]] = []
+        self._dindex: dict[tuple[int, ...], int] = {}
+        self._dnext: dict[tuple[int, str], int] = {}
+        self._dexpected: list[frozenset[str]] = []
+        self._dwinner: list[int] = []
         self._other_path = _fresh("x", self._literals)
         self._other_method = _fresh("PROPFIND", self._literals)
         self.signatures = tuple(self._walk())
+        #: For each candidate, the signatures it matches (a bitmask over :attr:`signatures`).
+        self.cover = [0] * len(self.candidates)
+        for index, signature in enumerate(self.signatures):
+            for candidate in _bits(signature.matched):
+                self.cover[candidate] |= 1 << index
 
     # -- the route decision as an automaton
 
-    def _step_rules(self, state: tuple[int, ...] | None, symbol: str) -> tuple[int, ...]:
-        key = (state, symbol)
-        found = self._dstep.get(key)
-        if found is not None:
-            return found
-        if state is None:  # the first segment is the method
-            result = tuple(0 if r.method in (symbol, "ANY") else _DEAD for r in self._compiled)
-        elif symbol == "":  # empty segments do not route
-            result = state
-        else:
-            result = tuple(
-                _advance(r, s, symbol) for r, s in zip(self._compiled, state, strict=True)
-            )
-        self._dstep[key] = result
-        return result
-
-    def _decide(self, state: tuple[int, ...]) -> int:
-        found = self._winner.get(state)
+    def _intern(self, state: tuple[int, ...]) -> int:
+        found = self._dindex.get(state)
         if found is None:
-            found = DEFAULT
+            found = len(self._dstates)
+            self._dindex[state] = found
+            self._dstates.append(state)
+            expected = set()
+            winner = DEFAULT
             for index in self._order:
                 value = state[index]
                 if value == _DONE or value == len(self._compiled[index].kinds):
-                    found = index
+                    winner = index
                     break
-            self._winner[state] = found
+            for rule, value in zip(self._compiled, state, strict=True):
+                if 0 <= value < len(rule.kinds) and rule.kinds[value] == LITERAL:
+                    expected.add(rule.segments[value])
+            self._dexpected.append(frozenset(expected))
+            self._dwinner.append(winner)
+        return found
+
+    def _method_state(self, symbol: str) -> int:
+        return self._intern(
+            tuple(0 if r.method in (symbol, "ANY") else _DEAD for r in self._compiled)
+        )
+
+    def _step_rules(self, state: int, symbol: str) -> int:
+        """One path segment; empty segments do not route."""
+        if symbol == "":
+            return state
+        key = (state, symbol)
+        found = self._dnext.get(key)
+        if found is None:
+            current = self._dstates[state]
+            found = self._intern(
+                tuple(_advance(r, s, symbol) for r, s in zip(self._compiled, current, strict=True))
+            )
+            self._dnext[key] = found
         return found
 
     # -- the walk
 
     def _walk(self) -> Iterator[Signature]:
-        start: _State = (None, self._patterns.initial)
-        parents: dict[_State, tuple[_State, str]] = {}
-        seen = {start}
-        queue = deque([start])
         emitted: set[tuple[int, int]] = set()
-        while queue:
-            current = queue.popleft()
-            rules, mask = current
-            alphabet = self._method_alphabet if rules is None else self._path_alphabet
-            for symbol in alphabet:
-                next_mask = self._patterns.step(mask, symbol)
-                if not next_mask:  # no candidate can match this path or any longer one
-                    continue
-                state = (self._step_rules(rules, symbol), next_mask)
-                if state in seen:
-                    continue
-                seen.add(state)
-                parents[state] = (current, symbol)
-                queue.append(state)
-                if rules is None:  # "METHOD" alone is no ARN: the path has at least one segment
-                    continue
-                key = (self._decide(state[0]), self._patterns.accepted(next_mask))
-                if key not in emitted:
-                    emitted.add(key)
-                    yield Signature(key[0], key[1], self._witness(parents, state))
+        for method in (*METHODS, OTHER):
+            rules = self._method_state(method)
+            mask = self._patterns.step(self._patterns.initial, method)
+            name = self._other_method if method == OTHER else method
+            root = (self._dwinner[rules], self._patterns.accepted(self._patterns.step(mask, "")))
+            if root[1] and root not in emitted:
+                emitted.add(root)
+                yield Signature(root[0], root[1], f"{name}/")
+            start = (rules, mask)
+            parents: dict[tuple[int, int], tuple[tuple[int, int], str]] = {}
+            seen = {start}
+            queue = deque([start])
+            while queue:
+                current = queue.popleft()
+                rules, mask = current
+                relevant = (self._dexpected[rules] | self._patterns.expected(mask)) - {""}
+                for symbol in (OTHER, *sorted(relevant)):
+                    next_mask = self._patterns.step(mask, symbol)
+                    if not next_mask:  # no candidate can match this path or any longer one
+                        continue
+                    state = (self._step_rules(rules, symbol), next_mask)
+                    if state in seen:
+                        continue
+                    seen.add(state)
+                    parents[state] = (current, symbol)
+                    queue.append(state)
+                    key = (self._dwinner[state[0]], self._patterns.accepted(next_mask))
+                    if key[1] and key not in emitted:
+                        emitted.add(key)
+                        yield Signature(key[0], key[1], self._witness(name, parents, state))
 
     def _witness(
         self,
-        parents: dict[_State, tuple[_State, str]],
-        state: _State,
+        method: str,
+        parents: dict[tuple[int, int], tuple[tuple[int, int], str]],
+        state: tuple[int, int],
     ) -> str:
         symbols: list[str] = []
         current = state
         while current in parents:
             current, symbol = parents[current]
-            symbols.append(symbol)
-        symbols.reverse()
-        method = self._other_method if symbols[0] == OTHER else symbols[0]
-        path = [self._other_path if s == OTHER else s for s in symbols[1:]]
-        return method + "/" + "/".join(path)
+            symbols.append(self._other_path if symbol == OTHER else symbol)
+        return method + "/" + "/".join(reversed(symbols))
 
     # -- one concrete request
 
@@ -246,14 +285,14 @@ class Coverage:
         """(winner, matched candidates) of a concrete request (``path`` starts with ``/``),
         through the same automata as the walk."""
         symbol = self._symbol(method)
-        state = self._step_rules(None, symbol)
+        state = self._method_state(symbol)
         mask = self._patterns.step(self._patterns.initial, symbol)
         for segment in path[1:].split("/"):
             symbol = self._symbol(segment)
             state = self._step_rules(state, symbol)
             if mask:
                 mask = self._patterns.step(mask, symbol)
-        return self._decide(state), self._patterns.accepted(mask) if mask else 0
+        return self._dwinner[state], self._patterns.accepted(mask) if mask else 0
 
     def _symbol(self, segment: str) -> str:
         return segment if segment == "" or segment in self._literals else OTHER
@@ -265,33 +304,51 @@ class Coverage:
         if template == "$default":  # every rule takes precedence over $default
             return frozenset({DEFAULT})
         route = CompiledRule.of_key(method, template)
-        alphabet = (*self._path_alphabet, *sorted(set(route.segments) - self._literals))
         winners: set[int] = set()
-        start: tuple[tuple[int, ...] | None, int] = (None, 0)
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            rules, position = queue.popleft()
-            symbols = self._method_alphabet if rules is None else alphabet
-            for symbol in symbols:
-                if rules is None:
-                    if route.method not in (symbol, "ANY"):
+
+        def add(rules: int, position: int) -> None:
+            if position == _DONE or position == len(route.kinds):
+                winner = self._dwinner[rules]
+                if winner == DEFAULT or self._compiled[winner].rank >= route.rank:
+                    winners.add(winner)
+
+        for verb in (*METHODS, OTHER):
+            if route.method not in (verb, "ANY"):
+                continue
+            start = (self._method_state(verb), 0)
+            add(*start)
+            seen = {start}
+            queue = deque([start])
+            while queue:
+                rules, position = queue.popleft()
+                relevant = set(self._dexpected[rules])
+                if 0 <= position < len(route.kinds) and route.kinds[position] == LITERAL:
+                    relevant.add(route.segments[position])
+                for symbol in (OTHER, *sorted(relevant)):
+                    step = _advance(route, position, symbol)
+                    if step == _DEAD:
                         continue
-                    step = 0
-                else:
-                    step = position if symbol == "" else _advance(route, position, symbol)
-                if step == _DEAD:
-                    continue
-                state = (self._step_rules(rules, symbol), step)
-                if state in seen:
-                    continue
-                seen.add(state)
-                queue.append(state)
-                if step == _DONE or step == len(route.kinds):
-                    winner = self._decide(state[0])
-                    if winner == DEFAULT or self._compiled[winner].rank >= route.rank:
-                        winners.add(winner)
+                    state = (self._step_rules(rules, symbol), step)
+                    if state not in seen:
+                        seen.add(state)
+                        queue.append(state)
+                        add(*state)
         return frozenset(winners)
+
+
+def _mask(indexes: Iterable[int]) -> int:
+    mask = 0
+    for index in indexes:
+        mask |= 1 << index
+    return mask
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """Indexes of the set bits, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 def _advance(rule: CompiledRule, state: int, symbol: str) -> int:
@@ -316,4 +373,6 @@ def _fresh(base: str, taken: frozenset[str]) -> str:
     return candidate
 
 
-__all__ = ["METHODS", "Candidate", "Coverage", "Signature", "path_segments"]
+__all__ = ["METHODS", "Candidate", "Coverage", "Signature", "bits", "path_segments"]
+
+bits = _bits

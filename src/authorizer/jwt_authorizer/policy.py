@@ -29,7 +29,7 @@ from threading import Lock
 from typing import Final
 
 from .config import RouteRule
-from .coverage import Coverage, Signature
+from .coverage import Coverage, Signature, bits
 from .event import MethodArn
 from .iam import Statement, explicitly_denied, literal_resource
 from .routes import DEFAULT, RouteTable, permits, relevant_permissions
@@ -67,66 +67,96 @@ def make_plan(
 ) -> Plan:
     """Choose the candidates of a sound answer for one verdict vector.
 
-    ``keep_out`` lists Deny candidates that must not be used (they match the current request,
+    ``keep_out`` lists candidates that must not be Denies (they match the current request,
     which the rules allow). Steps: every candidate a verdict calls for; drop each Allow that
     reaches a denied signature no Deny covers (soundness); drop each Deny that soundness does
     not need, lockout-causing ones first; drop each Allow another Allow makes redundant.
+    Signatures, and so this analysis, cover canonical paths; paths with an empty segment are
+    denied by the two slash candidates whenever the answer has a ``*`` Allow and the rules deny
+    anything, and when the current request is such a path (``keep_out`` holds a slash
+    candidate) the answer keeps only literal Allows, which match canonical paths only.
     """
     candidates = coverage.candidates
+    cover = coverage.cover
+    signatures = coverage.signatures
     allow = deny = 0
     for index, candidate in enumerate(candidates):
-        bit = 1 << index
         if candidate.role == "rule":
             if verdicts[candidate.owner]:
-                allow |= bit
+                allow |= 1 << index
             else:
-                deny |= bit
+                deny |= 1 << index
         elif candidate.role == "default":
             if default_allowed:
-                allow |= bit
-        else:
-            deny |= bit
+                allow |= 1 << index
+        elif candidate.role != "slash":
+            deny |= 1 << index
     deny &= ~keep_out
-
-    def permitted(signature: Signature) -> bool:
-        return default_allowed if signature.winner == DEFAULT else verdicts[signature.winner]
-
-    denied = [s.matched for s in coverage.signatures if not permitted(s)]
-    granted = [s for s in coverage.signatures if permitted(s)]
-    for matched in denied:
-        if matched & allow and not matched & deny:
-            allow &= ~matched
-    uncovered_needs = [m for m in denied if m & allow]
-
-    def lockouts_caused(bit: int) -> int:
-        return sum(1 for s in granted if s.matched & bit and s.matched & allow)
-
+    if keep_out & coverage.slash_mask:
+        allow &= ~coverage.star_mask
+    denied = granted = 0
+    for position, signature in enumerate(signatures):
+        permitted = default_allowed if signature.winner == DEFAULT else verdicts[signature.winner]
+        if permitted:
+            granted |= 1 << position
+        else:
+            denied |= 1 << position
+    # Soundness: no Allow may reach a denied signature that no Deny covers.
+    exposed = denied & ~_union(cover, deny)
+    for index in bits(allow):
+        if cover[index] & exposed:
+            allow &= ~(1 << index)
+    reached = _union(cover, allow)
+    needed = denied & reached  # each of these must keep at least one Deny
+    # Fewer lockouts: drop the Denies soundness does not need, the most harmful first.
     order = sorted(
-        (1 << i for i in range(len(candidates)) if deny >> i & 1),
-        key=lambda bit: (
-            -lockouts_caused(bit),
-            _ROLE_ORDER[candidates[bit.bit_length() - 1].role],
-        ),
+        bits(deny),
+        key=lambda i: (-_count(cover[i] & granted & reached), _ROLE_ORDER[candidates[i].role]),
     )
-    for bit in order:
-        trial = deny & ~bit
-        if all(matched & trial for matched in uncovered_needs):
-            deny = trial
-    covered = [s.matched for s in granted if s.matched & allow and not s.matched & deny]
-    for index in range(len(candidates)):
-        bit = 1 << index
-        if allow & bit and candidates[index].role != "default":
-            trial = allow & ~bit
-            if all(matched & trial for matched in covered if matched & bit):
-                allow = trial
+    deny = _prune(deny, order, cover, needed)
+    denied_reach = _union(cover, deny)
+    covered = granted & reached & ~denied_reach
+    # Smaller answers: drop Allows whose granted signatures another Allow covers too.
+    extra = [i for i in bits(allow) if candidates[i].role != "default"]
+    allow = _prune(allow, extra, cover, covered)
+    if allow & coverage.star_mask and denied:
+        deny |= coverage.slash_mask
+    locked = granted & ~(_union(cover, allow) & ~denied_reach)
     lockouts = tuple(
-        s
-        for s in granted
-        if s.matched & coverage.known_method_mask
-        and not s.matched & coverage.slash_mask
-        and not (s.matched & allow and not s.matched & deny)
+        signature
+        for position, signature in enumerate(signatures)
+        if locked >> position & 1 and signature.matched & coverage.known_method_mask
     )
     return Plan(allow=allow, deny=deny, lockouts=lockouts)
+
+
+def _prune(chosen: int, order: list[int], cover: list[int], must: int) -> int:
+    """Drop, in ``order``, each candidate of ``chosen`` whose part of ``must`` (a set of
+    signatures) stays covered by the others: keeps every signature of ``must`` covered."""
+    counts: dict[int, int] = {}
+    mine: dict[int, list[int]] = {}
+    for index in bits(chosen):
+        mine[index] = positions = list(bits(cover[index] & must))
+        for position in positions:
+            counts[position] = counts.get(position, 0) + 1
+    for index in order:
+        positions = mine[index]
+        if all(counts[position] > 1 for position in positions):
+            chosen &= ~(1 << index)
+            for position in positions:
+                counts[position] -= 1
+    return chosen
+
+
+def _union(cover: list[int], mask: int) -> int:
+    found = 0
+    for index in bits(mask):
+        found |= cover[index]
+    return found
+
+
+def _count(mask: int) -> int:
+    return mask.bit_count()
 
 
 class PolicyBuilder:
@@ -140,6 +170,7 @@ class PolicyBuilder:
         self._statements: dict[tuple[str, Plan], tuple[Statement, ...]] = {}
         self._closures: dict[str, frozenset[int]] = {}
         self._lock = Lock()
+        self._defaults = self.coverage.known_method_mask
         self.deny_capable = sum(
             1 << i for i, c in enumerate(self.coverage.candidates) if c.role != "default"
         )
@@ -200,8 +231,12 @@ class PolicyBuilder:
         found = self._statements.get(key)
         if found is None:
             texts = [c.text for c in self.coverage.candidates]
-            allow = tuple(arn.resource(texts[i]) for i in _bits(plan.allow))
-            deny = tuple(arn.resource(texts[i]) for i in _bits(plan.deny))
+            allow = tuple(arn.resource(texts[i]) for i in bits(plan.allow))
+            if plan.allow & self._defaults == self._defaults and not plan.deny:
+                # Every known method on every path, nothing denied: every rule that applies to
+                # any method (ANY) allows too, so "*" is as safe and much shorter.
+                allow = (arn.resource("*"),)
+            deny = tuple(arn.resource(texts[i]) for i in bits(plan.deny))
             found = tuple(
                 statement
                 for statement in (Statement("Allow", allow), Statement("Deny", deny))
@@ -254,15 +289,6 @@ def _add_deny(statements: tuple[Statement, ...], resource: str) -> tuple[Stateme
     return (*rest, Statement("Deny", resources))
 
 
-def _bits(mask: int) -> Iterable[int]:
-    index = 0
-    while mask:
-        if mask & 1:
-            yield index
-        mask >>= 1
-        index += 1
-
-
 @dataclass(frozen=True, slots=True)
 class Conflict:
     """A route some callers may call that cached answers cannot always cover."""
@@ -277,10 +303,10 @@ def find_conflicts(builder: PolicyBuilder) -> tuple[Conflict, ...]:
     """Routes that cached answers cannot always cover, for the callers most likely to meet
     them: holding nothing, everything, each rule's minimal permissions, all but one.
 
-    Two kinds: a route the caller's general answer denies (a Deny that safety needs also
-    covers it, or no safe Allow reaches it), and a route that a narrower answer, given when the
-    caller first calls such a route, leaves out. Paths with empty segments are not reported:
-    cached answers never cover them while any route is denied (documented)."""
+    A route is reported when the caller's general answer denies it: a Deny that safety needs
+    also covers it, or no safe Allow reaches it. When such a caller calls it first, the answer
+    is narrower (``PolicyFallback``) and leaves out other routes instead. Paths with empty
+    segments are not reported: cached answers never cover them while any route is denied."""
     table = builder.table
     relevant = sorted(relevant_permissions(table.rules))
     scenarios: dict[frozenset[str], None] = {frozenset(): None, frozenset(relevant): None}
@@ -298,7 +324,12 @@ def find_conflicts(builder: PolicyBuilder) -> tuple[Conflict, ...]:
             found[key] = Conflict(route, signature.witness, tuple(sorted(held)), key[1])
 
     candidates = builder.coverage.candidates
+    seen: set[tuple[tuple[bool, ...], bool]] = set()
     for held in scenarios:
+        verdicts = table.verdicts(held)
+        if verdicts in seen:
+            continue
+        seen.add(verdicts)
         plan = builder.plan(held)
         for signature in plan.lockouts:
             denies = signature.matched & plan.deny
@@ -308,16 +339,11 @@ def find_conflicts(builder: PolicyBuilder) -> tuple[Conflict, ...]:
                 sorted(
                     {
                         _owner_label(table, candidates[i].owner, candidates[i].role)
-                        for i in _bits(denies)
+                        for i in bits(denies)
                     }
                 )
                 or ["no Allow reaching it is safe"],
             )
-            narrowed = builder.plan(held, keep_out=signature.matched & builder.deny_capable)
-            cause = f"an answer cached for {_route_label(table, signature.winner)}"
-            for other in narrowed.lockouts:
-                if other.winner != signature.winner:
-                    report(other, held, [cause])
     return tuple(found.values())
 
 
