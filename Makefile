@@ -75,5 +75,5 @@ sam-validate:  ## sam validate --lint on template.yaml
 sam-build:  ## sam build (layer wheels for samconfig's Architecture; SAM_ENV=wso2 for the other env)
 	tools/sam.sh build --template-file template.yaml --config-env $(SAM_ENV)
 
-fuzz: $(STAMP)  ## long Hypothesis run of the security properties (tests/security, profile "long")
+fuzz: $(STAMP) $(NODE_STAMP)  ## long Hypothesis run of the security properties (tests/security, profile "long")
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/security -m fuzz --timeout=0 $(ARGS)
