@@ -23,7 +23,14 @@ $(DEMO_STAMP): requirements-demo.txt layers/deps/requirements.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
 	@touch $(DEMO_STAMP)
 
-test: $(STAMP)  ## lint, type-check and run the whole test suite
+# The independent IAM evaluator the security tests check policies with (tests/support/iam_oracle.mjs):
+# exact versions from package-lock.json, no install scripts; npm errors still reach stderr.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+	@touch $(NODE_STAMP)
+
+test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src tools tests
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -34,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
@@ -68,5 +75,5 @@ sam-validate:  ## sam validate --lint on template.yaml
 sam-build:  ## sam build (layer wheels for samconfig's Architecture; SAM_ENV=wso2 for the other env)
 	tools/sam.sh build --template-file template.yaml --config-env $(SAM_ENV)
 
-fuzz: $(STAMP)  ## long Hypothesis run of the security properties (tests/security, profile "long")
+fuzz: $(STAMP) $(NODE_STAMP)  ## long Hypothesis run of the security properties (tests/security, profile "long")
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/security -m fuzz --timeout=0 $(ARGS)

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devkit.idp import LocalIdentityProvider
+from tests.support.iam_oracle import IamOracle
 
 IdpFactory = Callable[..., LocalIdentityProvider]
 
@@ -40,3 +41,10 @@ def idp_factory(idp_signing_key_pem: str) -> Iterator[IdpFactory]:
     yield factory
     for idp in started:
         idp.stop()
+
+
+@pytest.fixture(scope="session")
+def iam_oracle() -> Iterator[IamOracle]:
+    """iam-simulate, an IAM evaluator independent of ours: one Node process for the session."""
+    with IamOracle() as oracle:
+        yield oracle
