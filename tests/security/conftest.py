@@ -54,12 +54,22 @@ LONG_FACTOR: Final = 20
 PROFILE: Final = {"ci": CI, "long": LONG}.get(PROFILE_NAME, CI)
 
 # Filled in by the tests, printed by pytest_terminal_summary.
-STATS: Final[dict[str, Any]] = {"examples": Counter(), "seconds": Counter(), "corpus": None}
+STATS: Final[dict[str, Any]] = {
+    "examples": Counter(),
+    "seconds": Counter(),
+    "corpus": None,
+    "notes": {},
+}
 
 
 def record_examples(name: str, count: int, seconds: float) -> None:
     STATS["examples"][name] += count
     STATS["seconds"][name] += seconds
+
+
+def record_note(name: str, text: str) -> None:
+    """A line of numbers printed under the examples (e.g. answers evaluated, lockouts seen)."""
+    STATS["notes"][name] = text
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,6 +92,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         write(f"hypothesis profile {PROFILE_NAME!r}: {total} examples in {seconds:.1f} s")
         for name, count in sorted(examples.items()):
             write(f"  {name}: {count} examples, {STATS['seconds'][name]:.1f} s")
+    for name, text in sorted(STATS["notes"].items()):
+        write(f"{name}: {text}")
 
 
 class NetworkAttempt(AssertionError):

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devkit.iam import Decision, evaluate, parse_policy
-from jwt_authorizer import policy as authorizer_policy
+from jwt_authorizer import iam as authorizer_policy
 from tests.security.conftest import LONG_FACTOR, PROFILE, PROFILE_NAME, record_examples
 from tests.support.iam_oracle import (
     QUESTION_STANDIN,
