@@ -16,7 +16,7 @@ PACKAGE: Final = ROOT / "src" / "authorizer" / "jwt_authorizer"
 _PATH_RE: Final = re.compile(r"^[a-z_]+(\[\])?(\.[a-z_]+)?$")
 _ENV_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _READER_METHODS: Final = frozenset(
-    {"string", "strings", "integer", "number", "boolean", "choice", "raw"}
+    {"string", "strings", "urls", "integer", "number", "boolean", "choice", "raw"}
 )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from jwt_authorizer.config import KeySettings, load_config, parse_config
 from jwt_authorizer.errors import ConfigError
+from tests.support.signing import SigningKey
 
 ISS = "https://login.example.com/tenant/v2.0"
 
@@ -288,3 +289,246 @@ def test_unknown_keys_are_rejected_everywhere() -> None:
         ({"issuers": [entry()], "keys": {"refresh": 60}}, "keys.refresh"),
     ]:
         assert config_error(document).field == field
+
+
+# --------------------------------------------------------------------------- silent weakening
+# A configuration that would silently weaken a check fails init, naming the field.
+
+
+def assert_rejected(document: dict[str, Any], field: str, fragment: str) -> None:
+    err = config_error(document)
+    assert (err.field, fragment in err.problem) == (field, True), err.problem
+
+
+ARRAY = "must be a JSON array of strings"
+RSA_JWK = SigningKey.generate("RS256", kid="config-rsa").public_jwk()
+ISSUER_LISTS = [
+    "audiences",
+    "algorithms",
+    "scope_claims",
+    "client_id_claims",
+    "principal_claims",
+    "allowed_client_ids",
+    "token_types",
+]
+
+
+class TestListsAreJsonArrays:
+    @pytest.mark.parametrize("key", ISSUER_LISTS)
+    @pytest.mark.parametrize("value", ["a b", "RS256", ""])
+    def test_a_string_is_not_a_list_on_an_issuer(self, key: str, value: str) -> None:
+        assert_rejected({"issuers": [entry(**{key: value})]}, f"issuers[0].{key}", ARRAY)
+
+    def test_a_string_is_not_a_list_of_tenants(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        tenant = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
+        document = {"issuers": [entry(issuer=iss, profile="entra-id", tenants=tenant)]}
+        assert_rejected(document, "issuers[0].tenants", ARRAY)
+
+    def test_a_required_claim_value_is_never_split(self) -> None:
+        """Before: {"department": "Finance Admins"} accepted a token whose department was
+        "Admins" (the string was split on white space)."""
+        document = {"issuers": [entry(required_claims={"department": "Finance Admins"})]}
+        assert_rejected(document, "issuers[0].required_claims.department", ARRAY)
+        accepted = parse_config(
+            {"issuers": [entry(required_claims={"department": ["Finance Admins"]})]}
+        )
+        assert accepted.issuers[0].required_claims == (
+            ("department", frozenset({"Finance Admins"})),
+        )
+
+    @pytest.mark.parametrize("key", ["scopes", "all_scopes", "issuers"])
+    def test_a_string_is_not_a_list_on_a_route(self, key: str) -> None:
+        document = {"issuers": [entry()], "routes": [{"route": "GET /a", key: ISS}]}
+        assert_rejected(document, f"routes[0].{key}", ARRAY)
+
+    def test_route_scopes_written_as_one_string_are_rejected(self) -> None:
+        document = {
+            "issuers": [entry()],
+            "routes": [{"route": "GET /a"}, {"route": "GET /b", "scopes": "app.read app.write"}],
+        }
+        assert_rejected(document, "routes[1].scopes", ARRAY)
+
+    @pytest.mark.parametrize("value", [[""], ["a", " "], [1], [None], {"a": 1}, 5, True])
+    def test_items_must_be_non_empty_strings(self, value: Any) -> None:
+        assert_rejected(
+            {"issuers": [entry(allowed_client_ids=value)]},
+            "issuers[0].allowed_client_ids",
+            "must be a JSON array of strings, each non-empty",
+        )
+
+    def test_required_claims_must_be_an_object(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(required_claims=["tfp"])]},
+            "issuers[0].required_claims",
+            "must map claim names to JSON arrays of accepted values",
+        )
+
+    @pytest.mark.parametrize("key", ["discovery_url", "jwks_uri"])
+    def test_a_url_string_is_one_url_never_split(self, key: str) -> None:
+        url = "https://idp.example.com/keys https://evil.example.com/keys"
+        # One (invalid) URL with a space in it, not two URLs.
+        parsed = parse_config({"issuers": [entry(**{key: "https://idp.example.com/a"})]})
+        attribute = "discovery_urls" if key == "discovery_url" else "jwks_uris"
+        assert getattr(parsed.issuers[0], attribute) == ("https://idp.example.com/a",)
+        spaced = parse_config({"issuers": [entry(**{key: url})]})
+        assert getattr(spaced.issuers[0], attribute) == (url,)
+        listed = parse_config(
+            {"issuers": [entry(**{key: ["https://a.example.com/k", "https://b.example.com/k"]})]}
+        )
+        assert getattr(listed.issuers[0], attribute) == (
+            "https://a.example.com/k",
+            "https://b.example.com/k",
+        )
+
+    @pytest.mark.parametrize(
+        ("key", "remedy"),
+        [
+            ("discovery_url", "omit the key to use the issuer + /.well-known/openid-configuration"),
+            ("jwks_uri", "omit the key to read it from discovery"),
+        ],
+    )
+    @pytest.mark.parametrize("value", ["", "  ", []])
+    def test_an_empty_url_does_not_fall_back_to_discovery(
+        self, key: str, remedy: str, value: Any
+    ) -> None:
+        assert_rejected({"issuers": [entry(**{key: value})]}, f"issuers[0].{key}", remedy)
+
+    @pytest.mark.parametrize("key", ["discovery_url", "jwks_uri"])
+    def test_url_list_items_must_be_strings(self, key: str) -> None:
+        assert_rejected(
+            {"issuers": [entry(**{key: ["https://a.example.com/k", 7]})]},
+            f"issuers[0].{key}",
+            "must be a URL or a JSON array of URLs",
+        )
+
+
+class TestEmptyListsAreErrors:
+    @pytest.mark.parametrize(
+        ("key", "remedy"),
+        [
+            ("allowed_client_ids", "must not be empty; omit the key to allow any client"),
+            ("token_types", "must not be empty; omit the key to accept any typ"),
+            ("algorithms", 'must not be empty; omit the key for the default ["RS256"]'),
+            ("scope_claims", "must not be empty; omit the key for the profile's scope claims"),
+            (
+                "client_id_claims",
+                "must not be empty; omit the key for the profile's client id claims",
+            ),
+            ("principal_claims", 'must not be empty; omit the key for the default ["sub"]'),
+            ("audiences", "must not be empty; list the aud values your API accepts"),
+        ],
+    )
+    def test_empty_issuer_list(self, key: str, remedy: str) -> None:
+        assert_rejected({"issuers": [entry(**{key: []})]}, f"issuers[0].{key}", remedy)
+
+    def test_empty_allowed_client_ids_no_longer_means_any_client(self) -> None:
+        """Before: [] and "" both parsed to None, i.e. every client allowed."""
+        for value in ([], ""):
+            err = config_error({"issuers": [entry(allowed_client_ids=value)]})
+            assert err.field == "issuers[0].allowed_client_ids"
+        assert parse_config({"issuers": [entry()]}).issuers[0].allowed_client_ids is None
+        only = parse_config({"issuers": [entry(allowed_client_ids=["app-1"])]}).issuers[0]
+        assert only.allowed_client_ids == {"app-1"}
+
+    def test_empty_token_types_no_longer_disable_the_typ_check(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(token_types=[])]}, "issuers[0].token_types", "omit the key"
+        )
+        checked = parse_config({"issuers": [entry(token_types=["at+jwt"])]}).issuers[0]
+        assert checked.token_types == {"at+jwt"}
+
+    def test_empty_tenants(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        assert_rejected(
+            {"issuers": [entry(issuer=iss, profile="entra-id", tenants=[])]},
+            "issuers[0].tenants",
+            "must not be empty; list the tenant ids (GUIDs) the {tenantid} issuer accepts",
+        )
+
+    def test_empty_required_claim_values(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(required_claims={"tfp": []})]},
+            "issuers[0].required_claims.tfp",
+            "must not be empty; list the accepted values, or remove the claim",
+        )
+
+    def test_empty_route_issuers(self) -> None:
+        """A rule for no issuer would never apply: the route would fall to `unmatched`."""
+        document = {
+            "issuers": [entry()],
+            "routes": [{"route": "GET /admin", "scopes": ["app.admin"], "issuers": []}],
+            "unmatched": "authenticated",
+        }
+        assert_rejected(
+            document,
+            "routes[0].issuers",
+            "must not be empty; omit the key to apply the rule to every issuer",
+        )
+
+    def test_empty_route_scopes_keep_their_documented_meaning(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry()],
+                "routes": [
+                    {"route": "GET /a", "scopes": []},
+                    {"route": "GET /b", "all_scopes": []},
+                    {"route": "GET /c", "scopes": [], "all_scopes": []},
+                ],
+            }
+        )
+        assert [(r.scopes, r.all_scopes) for r in config.routes] == [(frozenset(), frozenset())] * 3
+
+
+class TestIssuerSettingsThatWouldBeIgnored:
+    def test_tenants_on_an_issuer_without_the_placeholder(self) -> None:
+        tenant = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
+        assert_rejected(
+            {"issuers": [entry(profile="entra-id", tenants=[tenant])]},
+            "issuers[0].tenants",
+            "applies only to an issuer containing {tenantid} (it would be ignored here)",
+        )
+
+    def test_tenants_on_a_templated_issuer(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        tenant = "2B7E4C91-58A3-4F0D-96C2-E1A07B3D5F84"
+        config = parse_config(
+            {"issuers": [entry(issuer=iss, profile="entra-id", tenants=[tenant])]}
+        )
+        assert config.issuers[0].tenants == {tenant.lower()}
+
+    @pytest.mark.parametrize(
+        "source", [{"jwks_uri": "https://idp.example.com/k"}, {"discovery_url": "https://i/d"}]
+    )
+    def test_inline_jwks_and_a_url(self, source: dict[str, str]) -> None:
+        jwks = {"keys": [RSA_JWK]}
+        assert_rejected(
+            {"issuers": [entry(jwks=jwks, **source)]},
+            "issuers[0].jwks",
+            "give an inline jwks or a jwks_uri / discovery_url, not both",
+        )
+
+    @pytest.mark.parametrize(
+        "source", [{"jwks_uri": "https://idp.example.com/k"}, {"jwks": {"keys": []}}]
+    )
+    def test_discovery_issuer_without_discovery(self, source: dict[str, Any]) -> None:
+        if "jwks" in source:
+            source = {"jwks": {"keys": [RSA_JWK]}}
+        assert_rejected(
+            {"issuers": [entry(discovery_issuer="https://other/", **source)]},
+            "issuers[0].discovery_issuer",
+            "applies only when keys come from discovery",
+        )
+
+    def test_discovery_issuer_with_discovery(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [
+                    entry(
+                        discovery_url="https://idp.example.com/p/.well-known/openid-configuration",
+                        discovery_issuer="https://idp.example.com/p/",
+                    )
+                ]
+            }
+        )
+        assert config.issuers[0].discovery_issuer == "https://idp.example.com/p/"

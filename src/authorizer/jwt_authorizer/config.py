@@ -302,20 +302,51 @@ class _Reader:
             raise ConfigError(self.name(key), "must be a non-empty string")
         return value.strip()
 
-    def strings(self, key: str, *, required: bool = False) -> tuple[str, ...] | None:
+    def strings(
+        self, key: str, *, required: bool = False, allow_empty: bool = False, remedy: str = ""
+    ) -> tuple[str, ...] | None:
+        """A JSON array of non-empty strings; ``None`` when the key is absent.
+
+        A string is never split into a list ("Finance Admins" is not ["Finance", "Admins"]), and
+        an empty array is an error unless ``allow_empty``: where absence means "any" or "the
+        default", ``[]`` would silently mean that too. ``remedy`` says what to do instead.
+        """
         value = self.raw(key)
         if value is None:
             if required:
-                raise ConfigError(self.name(key), "is required (a non-empty list of strings)")
+                raise ConfigError(self.name(key), "is required (a JSON array of strings)")
             return None
         if isinstance(value, str):
-            value = value.split()
+            raise ConfigError(
+                self.name(key),
+                "must be a JSON array of strings, not a string (a string is never split into a "
+                'list: write ["a", "b"])',
+            )
         if not isinstance(value, list) or not all(
             isinstance(item, str) and item.strip() for item in value
         ):
-            raise ConfigError(self.name(key), "must be a list of non-empty strings")
-        if required and not value:
-            raise ConfigError(self.name(key), "must not be empty")
+            raise ConfigError(self.name(key), "must be a JSON array of strings, each non-empty")
+        if not value and not allow_empty:
+            raise ConfigError(self.name(key), f"must not be empty{'; ' if remedy else ''}{remedy}")
+        return tuple(item.strip() for item in value)
+
+    def urls(self, key: str, *, remedy: str) -> tuple[str, ...]:
+        """One URL as a string, or a JSON array of URLs (a string is one URL, never split)."""
+        value = self.raw(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            if not value.strip():
+                raise ConfigError(self.name(key), f"must not be empty; {remedy}")
+            return (value.strip(),)
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise ConfigError(
+                self.name(key), "must be a URL or a JSON array of URLs, each a non-empty string"
+            )
+        if not value:
+            raise ConfigError(self.name(key), f"must not be empty; {remedy}")
         return tuple(item.strip() for item in value)
 
     def integer(self, key: str, default: int | None, *, minimum: int = 0) -> int | None:
@@ -393,8 +424,12 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         raise ConfigError(entry.name("issuer"), "is required (the exact iss of your tokens)")
     profile_name = entry.choice("profile", PROFILES, "oidc")
     profile = PROFILE_DEFAULTS[profile_name]
-    audiences = entry.strings("audiences", required=True) or ()
-    algorithms = entry.strings("algorithms") or ("RS256",)
+    audiences = entry.strings(
+        "audiences", required=True, remedy="list the aud values your API accepts"
+    )
+    algorithms = entry.strings("algorithms", remedy='omit the key for the default ["RS256"]') or (
+        "RS256",
+    )
     for alg in algorithms:
         if alg not in ASYMMETRIC_ALGORITHMS:
             raise ConfigError(
@@ -405,19 +440,37 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
     jwks = entry.raw("jwks")
     if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
         raise ConfigError(entry.name("jwks"), 'must be a JWKS object {"keys": [...]}')
-    # A string, or a list: B2C signs with different keys per policy under one issuer.
-    discovery_urls = entry.strings("discovery_url") or ()
-    jwks_uris = entry.strings("jwks_uri") or ()
+    # A string (one URL), or a list: B2C signs with different keys per policy under one issuer.
+    discovery_urls = entry.urls(
+        "discovery_url",
+        remedy="omit the key to use the issuer + /.well-known/openid-configuration",
+    )
+    jwks_uris = entry.urls("jwks_uri", remedy="omit the key to read it from discovery")
     for key, urls in (("discovery_url", discovery_urls), ("jwks_uri", jwks_uris)):
         for url in urls:
             _check_url(entry.name(key), url)
     if jwks_uris and discovery_urls:
         raise ConfigError(entry.name("jwks_uri"), "give jwks_uri or discovery_url, not both")
+    if jwks is not None and (jwks_uris or discovery_urls):
+        # The inline set would win and the URL would be silently ignored.
+        raise ConfigError(
+            entry.name("jwks"),
+            "give an inline jwks or a jwks_uri / discovery_url, not both",
+        )
     if jwks is None and not jwks_uris and not discovery_urls:
         _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
-    tenants = frozenset(entry.strings("tenants") or ())
+    tenant_list = entry.strings(
+        "tenants", remedy="list the tenant ids (GUIDs) the {tenantid} issuer accepts"
+    )
+    if tenant_list is not None and TENANT_PLACEHOLDER not in issuer:
+        raise ConfigError(
+            entry.name("tenants"),
+            "applies only to an issuer containing {tenantid} (it would be ignored here); "
+            "remove it, or template the issuer",
+        )
+    tenants = frozenset(tenant_list or ())
     for tenant in tenants:
-        if not GUID_RE.match(tenant):
+        if not GUID_RE.fullmatch(tenant):
             raise ConfigError(entry.name("tenants"), f"{tenant!r} is not a tenant id (GUID)")
     if TENANT_PLACEHOLDER in issuer and not tenants:
         raise ConfigError(
@@ -434,39 +487,63 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         ca_bundle = str(path)
     required = entry.raw("required_claims", {})
     if not isinstance(required, dict):
-        raise ConfigError(entry.name("required_claims"), "must map claim names to lists of values")
+        raise ConfigError(
+            entry.name("required_claims"),
+            'must map claim names to JSON arrays of accepted values, e.g. {"tfp": ["B2C_1_a"]}',
+        )
+    claims_reader = _Reader(required, entry.name("required_claims"))
     required_claims = tuple(
         (
             name,
             frozenset(
-                _Reader(required, entry.name("required_claims")).strings(name, required=True) or ()
+                claims_reader.strings(
+                    name, required=True, remedy="list the accepted values, or remove the claim"
+                )
+                or ()
             ),
         )
         for name in sorted(required)
     )
-    allowed_clients = entry.strings("allowed_client_ids")
-    token_types = entry.strings("token_types")
+    allowed_clients = entry.strings("allowed_client_ids", remedy="omit the key to allow any client")
+    token_types = entry.strings("token_types", remedy="omit the key to accept any typ")
+    discovery_issuer = entry.string("discovery_issuer")
+    if discovery_issuer is not None and (jwks is not None or jwks_uris):
+        # Only discovery documents are checked against it: elsewhere it would check nothing.
+        raise ConfigError(
+            entry.name("discovery_issuer"),
+            "applies only when keys come from discovery; remove it (jwks and jwks_uri skip "
+            "discovery and its issuer check)",
+        )
     tenant_match = _GUID_IN_PATH_RE.search(issuer) if profile.microsoft else None
     parsed = IssuerConfig(
         issuer=issuer,
-        audiences=frozenset(audiences),
+        audiences=frozenset(audiences or ()),
         profile=profile_name,
         algorithms=frozenset(algorithms),
-        scope_claims=entry.strings("scope_claims") or profile.scope_claims,
-        client_id_claims=entry.strings("client_id_claims") or profile.client_id_claims,
-        principal_claims=entry.strings("principal_claims") or ("sub",),
+        scope_claims=entry.strings(
+            "scope_claims", remedy="omit the key for the profile's scope claims"
+        )
+        or profile.scope_claims,
+        client_id_claims=entry.strings(
+            "client_id_claims", remedy="omit the key for the profile's client id claims"
+        )
+        or profile.client_id_claims,
+        principal_claims=entry.strings(
+            "principal_claims", remedy='omit the key for the default ["sub"]'
+        )
+        or ("sub",),
         leeway_seconds=entry.integer("leeway_seconds", 60) or 0,
         discovery_urls=discovery_urls,
-        discovery_issuer=entry.string("discovery_issuer"),
+        discovery_issuer=discovery_issuer,
         jwks_uris=jwks_uris,
         jwks=jwks,
-        allowed_client_ids=frozenset(allowed_clients) if allowed_clients else None,
+        allowed_client_ids=frozenset(allowed_clients) if allowed_clients is not None else None,
         required_claims=required_claims,
         max_token_age_seconds=entry.integer("max_token_age_seconds", None, minimum=1),
         ca_bundle=ca_bundle,
         tenants=frozenset(t.lower() for t in tenants),
         tenant_id=tenant_match.group(1).lower() if tenant_match else None,
-        token_types=frozenset(token_types) if token_types else None,
+        token_types=frozenset(token_types) if token_types is not None else None,
         microsoft=profile.microsoft,
         tenant_required=profile.tenant_required,
         audience_claim=profile.audience_claim,
@@ -511,7 +588,9 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
         if route_key is None:
             raise ConfigError(entry.name("route"), 'is required, e.g. "GET /orders/{id}"')
         method, path = parse_route_key(route_key, entry.name("route"))
-        rule_issuers = entry.strings("issuers")
+        rule_issuers = entry.strings(
+            "issuers", remedy="omit the key to apply the rule to every issuer"
+        )
         for issuer in rule_issuers or ():
             if issuer not in issuers:
                 raise ConfigError(entry.name("issuers"), f"{issuer!r} is not a configured issuer")
@@ -519,8 +598,9 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
             route_key=f"{method} {path}" if method != "$default" else "$default",
             method=method,
             path=path,
-            scopes=frozenset(entry.strings("scopes") or ()),
-            all_scopes=frozenset(entry.strings("all_scopes") or ()),
+            # [] is explicit: any valid token (the documented meaning of no permission).
+            scopes=frozenset(entry.strings("scopes", allow_empty=True) or ()),
+            all_scopes=frozenset(entry.strings("all_scopes", allow_empty=True) or ()),
             issuers=frozenset(rule_issuers) if rule_issuers is not None else None,
         )
         key = (rule.route_key, rule.issuers)
