@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.config import PROFILE_DEFAULTS, PROFILES, parse_config
+from jwt_authorizer.config import LIMITS, PROFILE_DEFAULTS, PROFILES, parse_config
+from jwt_authorizer.errors import ConfigError
 from tests.docs.markdown import README, code_spans, section, table_rows
 from tests.docs.reference import (
     code_config_keys,
     code_env_vars,
+    code_numeric_kinds,
+    documented_bounds,
     documented_env_vars,
     documented_paths,
 )
@@ -135,3 +138,56 @@ def test_a_missing_key_would_be_noticed() -> None:
     documented = {_leaf(path) for path in documented_paths()}
     assert re.fullmatch(r"[a-z_]+", "refresh_seconds")
     assert (documented - {"refresh_seconds"}) != code_config_keys()
+
+
+# --------------------------------------------------------------------------- numeric bounds
+
+
+def test_every_numeric_setting_documents_the_bounds_the_code_enforces() -> None:
+    documented = documented_bounds()
+    assert sorted(documented) == sorted(LIMITS), "README Type column vs config.LIMITS"
+    for path, (kind, minimum, maximum) in documented.items():
+        assert LIMITS[path] == (minimum, maximum), f"{path}: README says {minimum} to {maximum}"
+        assert code_numeric_kinds()[_leaf(path)] == kind, f"{path}: README says {kind}"
+
+
+def test_the_documented_upper_bounds() -> None:
+    """The bounds issue #10 asked for, as the README states them."""
+    documented = documented_bounds()
+    assert documented["issuers[].leeway_seconds"] == ("integer", 0, 300)
+    assert documented["keys.refresh_seconds"] == ("integer", 60, 86400)
+    assert documented["keys.max_stale_seconds"] == ("integer", 60, 604800)
+
+
+def _document_with(path: str, value: float) -> tuple[dict[str, Any], str]:
+    document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    if path.startswith("issuers[]."):
+        document["issuers"][0][path.removeprefix("issuers[].")] = value
+        return document, path.replace("[]", "[0]")
+    if path.startswith("keys."):
+        keys = {path.removeprefix("keys."): value}
+        if path == "keys.max_stale_seconds":
+            keys["refresh_seconds"] = 60  # max_stale_seconds must be >= refresh_seconds
+        document["keys"] = keys
+        return document, path
+    document[path] = value
+    return document, path
+
+
+def _kind_value(path: str, value: float) -> float:
+    return int(value) if code_numeric_kinds()[_leaf(path)] == "integer" else value
+
+
+@pytest.mark.parametrize("path", sorted(LIMITS))
+def test_documented_bounds_are_enforced(path: str) -> None:
+    kind, minimum, maximum = documented_bounds()[path]
+    step = 1 if kind == "integer" else 0.01
+    for inside in (minimum, maximum if maximum is not None else minimum * 10 + 1000):
+        document, _ = _document_with(path, _kind_value(path, inside))
+        parse_config(document)
+    outside = [minimum - step] + ([maximum + step] if maximum is not None else [])
+    for value in outside:
+        document, field = _document_with(path, _kind_value(path, value))
+        with pytest.raises(ConfigError) as caught:
+            parse_config(document)
+        assert caught.value.field == field, value

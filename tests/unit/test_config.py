@@ -532,3 +532,59 @@ class TestIssuerSettingsThatWouldBeIgnored:
             }
         )
         assert config.issuers[0].discovery_issuer == "https://idp.example.com/p/"
+
+
+class TestBounds:
+    @pytest.mark.parametrize(
+        ("document", "field", "problem"),
+        [
+            (
+                {"issuers": [entry(leeway_seconds=60000)]},
+                "issuers[0].leeway_seconds",
+                "must be at most 300 seconds (5 minutes) of clock skew",
+            ),
+            (
+                {"issuers": [entry(leeway_seconds=301)]},
+                "issuers[0].leeway_seconds",
+                "must be at most 300 seconds (5 minutes) of clock skew",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"max_stale_seconds": 604801}},
+                "keys.max_stale_seconds",
+                "must be at most 604800 seconds (7 days) of verifying with keys the identity "
+                "provider may have revoked",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"refresh_seconds": 86401}},
+                "keys.refresh_seconds",
+                "must be at most 86400 seconds (1 day) between key-set refreshes",
+            ),
+            (
+                {"issuers": [entry(leeway_seconds=-1)]},
+                "issuers[0].leeway_seconds",
+                "must be an integer >= 0",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"connect_timeout_seconds": 0.01}},
+                "keys.connect_timeout_seconds",
+                "must be a number >= 0.05",
+            ),
+        ],
+    )
+    def test_out_of_range(self, document: dict[str, Any], field: str, problem: str) -> None:
+        err = config_error(document)
+        assert (err.field, err.problem) == (field, problem)
+
+    def test_the_bounds_themselves_are_accepted(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry(leeway_seconds=300), entry(issuer=ISS + "/x", leeway_seconds=0)],
+                "keys": {"refresh_seconds": 86400, "max_stale_seconds": 604800},
+            }
+        )
+        assert [i.leeway_seconds for i in config.issuers] == [300, 0]
+        assert (config.keys.refresh_seconds, config.keys.max_stale_seconds) == (86400, 604800)
+
+    def test_the_second_issuer_is_named(self) -> None:
+        document = {"issuers": [entry(), entry(issuer=ISS + "/x", leeway_seconds=3600)]}
+        assert config_error(document).field == "issuers[1].leeway_seconds"

@@ -41,6 +41,31 @@ _GUID_IN_PATH_RE: Final = re.compile(
 )
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+# Every numeric setting's bounds, by documented path; the README's Type column states the same
+# (tests/docs checks both ways). An upper bound exists where a larger value would quietly weaken
+# a check: hours of clock skew, weeks of trusting keys the identity provider may have revoked.
+LIMITS: Final[Mapping[str, tuple[float, float | None]]] = {
+    "max_token_bytes": (256, None),
+    "context_max_bytes": (256, None),
+    "verified_token_cache_size": (0, None),
+    "issuers[].leeway_seconds": (0, 300),
+    "issuers[].max_token_age_seconds": (1, None),
+    "keys.refresh_seconds": (60, 86400),
+    "keys.kid_miss_cooldown_seconds": (1, None),
+    "keys.retry_seconds": (1, None),
+    "keys.max_stale_seconds": (60, 604800),
+    "keys.connect_timeout_seconds": (0.05, None),
+    "keys.read_timeout_seconds": (0.05, None),
+    "keys.max_response_bytes": (1024, None),
+}
+_ABOVE_LIMIT: Final[Mapping[str, str]] = {
+    "issuers[].leeway_seconds": "300 seconds (5 minutes) of clock skew",
+    "keys.refresh_seconds": "86400 seconds (1 day) between key-set refreshes",
+    "keys.max_stale_seconds": (
+        "604800 seconds (7 days) of verifying with keys the identity provider may have revoked"
+    ),
+}
+_INDEX_RE: Final = re.compile(r"\[\d+\]")
 _SEGMENT_RE: Final = re.compile(r"^(\{[A-Za-z0-9_.-]+\}|\{[A-Za-z0-9_.-]+\+\}|[^{}/*?]+)$")
 
 
@@ -349,18 +374,34 @@ class _Reader:
             raise ConfigError(self.name(key), f"must not be empty; {remedy}")
         return tuple(item.strip() for item in value)
 
-    def integer(self, key: str, default: int | None, *, minimum: int = 0) -> int | None:
+    def limits(self, key: str) -> tuple[float, float | None]:
+        """The bounds :data:`LIMITS` sets for this key (``issuers[0].x`` -> ``issuers[].x``)."""
+        return LIMITS[_INDEX_RE.sub("[]", self.name(key))]
+
+    def _check_maximum(self, key: str, value: float) -> None:
+        maximum = self.limits(key)[1]
+        if maximum is not None and value > maximum:
+            generic = _INDEX_RE.sub("[]", self.name(key))
+            raise ConfigError(
+                self.name(key), f"must be at most {_ABOVE_LIMIT.get(generic, f'{maximum:g}')}"
+            )
+
+    def integer(self, key: str, default: int | None) -> int | None:
+        minimum = self.limits(key)[0]
         value = self.raw(key, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(self.name(key), f"must be an integer >= {minimum}")
+            raise ConfigError(self.name(key), f"must be an integer >= {minimum:g}")
+        self._check_maximum(key, value)
         return value
 
-    def number(self, key: str, default: float, *, minimum: float) -> float:
+    def number(self, key: str, default: float) -> float:
+        minimum = self.limits(key)[0]
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise ConfigError(self.name(key), f"must be a number >= {minimum}")
+            raise ConfigError(self.name(key), f"must be a number >= {minimum:g}")
+        self._check_maximum(key, value)
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -408,10 +449,10 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         http_unauthorized=top.choice("http_unauthorized", ("deny", "raise"), "deny"),  # type: ignore[arg-type]
         token_sources=_parse_token_sources(top.raw("token_sources")),
         allow_bare_token=top.boolean("allow_bare_token", False),
-        max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,
+        max_token_bytes=top.integer("max_token_bytes", 16 * 1024) or 16 * 1024,
         context_claims=tuple(sorted(context_claims.items())),
-        context_max_bytes=top.integer("context_max_bytes", 4096, minimum=256) or 4096,
-        verified_token_cache_size=top.integer("verified_token_cache_size", 1024, minimum=0) or 0,
+        context_max_bytes=top.integer("context_max_bytes", 4096) or 4096,
+        verified_token_cache_size=top.integer("verified_token_cache_size", 1024) or 0,
         keys=_parse_key_settings(top.raw("keys", {})),
     )
     top.finish()
@@ -539,7 +580,7 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         jwks=jwks,
         allowed_client_ids=frozenset(allowed_clients) if allowed_clients is not None else None,
         required_claims=required_claims,
-        max_token_age_seconds=entry.integer("max_token_age_seconds", None, minimum=1),
+        max_token_age_seconds=entry.integer("max_token_age_seconds", None),
         ca_bundle=ca_bundle,
         tenants=frozenset(t.lower() for t in tenants),
         tenant_id=tenant_match.group(1).lower() if tenant_match else None,
@@ -655,25 +696,21 @@ def _parse_key_settings(value: object) -> KeySettings:
     entry = _Reader(value, "keys")
     defaults = KeySettings()
     settings = KeySettings(
-        refresh_seconds=entry.integer("refresh_seconds", defaults.refresh_seconds, minimum=60)
+        refresh_seconds=entry.integer("refresh_seconds", defaults.refresh_seconds)
         or defaults.refresh_seconds,
         kid_miss_cooldown_seconds=entry.integer(
-            "kid_miss_cooldown_seconds", defaults.kid_miss_cooldown_seconds, minimum=1
+            "kid_miss_cooldown_seconds", defaults.kid_miss_cooldown_seconds
         )
         or defaults.kid_miss_cooldown_seconds,
-        retry_seconds=entry.integer("retry_seconds", defaults.retry_seconds, minimum=1)
+        retry_seconds=entry.integer("retry_seconds", defaults.retry_seconds)
         or defaults.retry_seconds,
-        max_stale_seconds=entry.integer("max_stale_seconds", defaults.max_stale_seconds, minimum=60)
+        max_stale_seconds=entry.integer("max_stale_seconds", defaults.max_stale_seconds)
         or defaults.max_stale_seconds,
         connect_timeout_seconds=entry.number(
-            "connect_timeout_seconds", defaults.connect_timeout_seconds, minimum=0.05
+            "connect_timeout_seconds", defaults.connect_timeout_seconds
         ),
-        read_timeout_seconds=entry.number(
-            "read_timeout_seconds", defaults.read_timeout_seconds, minimum=0.05
-        ),
-        max_response_bytes=entry.integer(
-            "max_response_bytes", defaults.max_response_bytes, minimum=1024
-        )
+        read_timeout_seconds=entry.number("read_timeout_seconds", defaults.read_timeout_seconds),
+        max_response_bytes=entry.integer("max_response_bytes", defaults.max_response_bytes)
         or defaults.max_response_bytes,
     )
     if settings.max_stale_seconds < settings.refresh_seconds:
