@@ -588,3 +588,121 @@ class TestBounds:
     def test_the_second_issuer_is_named(self) -> None:
         document = {"issuers": [entry(), entry(issuer=ISS + "/x", leeway_seconds=3600)]}
         assert config_error(document).field == "issuers[1].leeway_seconds"
+
+
+OTHER = "https://other.example.com/"
+
+
+class TestRouteRulesGovernEachRouteOnce:
+    """Two rules for one route: the first silently won, the second was dead configuration."""
+
+    def test_same_template_with_another_parameter_name(self) -> None:
+        document = {
+            "issuers": [entry()],
+            "routes": [
+                {"route": "GET /orders", "scopes": ["app.read"]},
+                {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+                {"route": "POST /orders", "scopes": ["app.write"]},
+                {"route": "GET /orders/{orderId}", "scopes": ["app.admin"]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[3].route",
+            "GET /orders/{orderId} is already governed by routes[1] (for the same issuers); "
+            "merge the two rules",
+        )
+
+    @pytest.mark.parametrize(
+        ("first", "second", "shown"),
+        [
+            ("GET /orders/{id}", "GET /orders/{id}", "GET /orders/{id}"),
+            ("GET /orders/{id}", "get /orders/{id}/", "GET /orders/{id}"),
+            ("ANY /admin/{proxy+}", "ANY /admin/{path+}", "ANY /admin/{path+}"),
+            ("GET /a/{x}/b/{y}", "GET /a/{p}/b/{q}", "GET /a/{p}/b/{q}"),
+            ("$default", "$default", "$default"),
+        ],
+    )
+    def test_duplicates(self, first: str, second: str, shown: str) -> None:
+        document = {"issuers": [entry()], "routes": [{"route": first}, {"route": second}]}
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            f"{shown} is already governed by routes[0] (for the same issuers); merge the two rules",
+        )
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("ANY /x", "GET /x"),
+            ("GET /x", "POST /x"),
+            ("GET /orders/{id}", "GET /orders/summary"),
+            ("GET /orders/{id}", "GET /orders/{id}/items"),
+            ("ANY /admin/{proxy+}", "ANY /admin/{id}"),
+            ("GET /", "$default"),
+        ],
+    )
+    def test_different_routes_are_allowed(self, first: str, second: str) -> None:
+        config = parse_config(
+            {"issuers": [entry()], "routes": [{"route": first}, {"route": second}]}
+        )
+        assert len(config.routes) == 2
+
+    def test_a_rule_without_issuers_overlaps_every_issuer(self) -> None:
+        document = {
+            "issuers": [entry(), entry(issuer=OTHER)],
+            "routes": [
+                {"route": "GET /orders", "scopes": ["a"], "issuers": [OTHER]},
+                {"route": "GET /orders", "scopes": ["b"]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            "GET /orders is already governed by routes[0] (for the same issuers); "
+            "merge the two rules",
+        )
+
+    def test_partly_overlapping_issuers_are_named(self) -> None:
+        third = "https://third.example.com/"
+        document = {
+            "issuers": [entry(), entry(issuer=OTHER), entry(issuer=third)],
+            "routes": [
+                {"route": "GET /orders", "issuers": [ISS, OTHER]},
+                {"route": "GET /orders", "issuers": [OTHER, third]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            f"GET /orders is already governed by routes[0] (for '{OTHER}'); merge the two rules",
+        )
+
+    def test_disjoint_issuers_may_share_a_route(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry(), entry(issuer=OTHER)],
+                "routes": [
+                    {"route": "GET /orders/{id}", "scopes": ["a"], "issuers": [ISS]},
+                    {"route": "GET /orders/{orderId}", "scopes": ["b"], "issuers": [OTHER]},
+                ],
+            }
+        )
+        assert [r.issuers for r in config.routes] == [{ISS}, {OTHER}]
+
+
+class TestRoutePaths:
+    @pytest.mark.parametrize(
+        "route", ["GET /files/${aws:username}", "GET /a/x${y}", "GET /${*}/b", "GET /a/${"]
+    )
+    def test_iam_policy_variables_are_rejected(self, route: str) -> None:
+        err = config_error({"issuers": [entry()], "routes": [{"route": route}]})
+        assert err.field == "routes[0].route"
+        assert "IAM policy-variable syntax" in err.problem
+
+    @pytest.mark.parametrize(
+        "route", ["GET /odata/$metadata", "GET /odata/$batch/{id}", "GET /$", "GET /a$b"]
+    )
+    def test_a_dollar_alone_is_fine(self, route: str) -> None:
+        config = parse_config({"issuers": [entry()], "routes": [{"route": route}]})
+        assert config.routes[0].route_key == route

@@ -621,8 +621,7 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
         return ()
     if not isinstance(value, list):
         raise ConfigError("routes", "must be a list of route rules")
-    rules = []
-    seen: set[tuple[str, frozenset[str] | None]] = set()
+    rules: list[RouteRule] = []
     for i, doc in enumerate(value):
         entry = _Reader(doc, f"routes[{i}]")
         route_key = entry.string("route")
@@ -644,13 +643,38 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
             all_scopes=frozenset(entry.strings("all_scopes", allow_empty=True) or ()),
             issuers=frozenset(rule_issuers) if rule_issuers is not None else None,
         )
-        key = (rule.route_key, rule.issuers)
-        if key in seen:
-            raise ConfigError(entry.name("route"), f"{rule.route_key} is listed twice")
-        seen.add(key)
+        _check_not_governed_twice(rule, rules, entry.name("route"))
         entry.finish()
         rules.append(rule)
     return tuple(rules)
+
+
+def route_shape(method: str, path: str) -> tuple[str, str]:
+    """What API Gateway routes on: the method and the template with parameter names ignored
+    (``/orders/{id}`` and ``/orders/{orderId}`` are one route, ``{proxy+}`` and ``{path+}`` too)."""
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    shape = ["{+}" if s.endswith("+}") else "{}" if s.startswith("{") else s for s in segments]
+    return method, "/" + "/".join(shape)
+
+
+def _check_not_governed_twice(rule: RouteRule, earlier: list[RouteRule], name: str) -> None:
+    """Two rules for one route and overlapping issuers: the first would silently win."""
+    shape = route_shape(rule.method, rule.path)
+    for index, other in enumerate(earlier):
+        if route_shape(other.method, other.path) != shape:
+            continue
+        if other.issuers is None or rule.issuers is None or other.issuers == rule.issuers:
+            overlap = "for the same issuers"
+        elif other.issuers & rule.issuers:
+            shared = ", ".join(repr(issuer) for issuer in sorted(other.issuers & rule.issuers))
+            overlap = f"for {shared}"
+        else:
+            continue
+        raise ConfigError(
+            name,
+            f"{rule.route_key} is already governed by routes[{index}] ({overlap}); "
+            "merge the two rules",
+        )
 
 
 def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
@@ -667,6 +691,12 @@ def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
         raise ConfigError(name, f"path {path!r} must start with /")
     segments = path.strip("/").split("/") if path != "/" else []
     for position, segment in enumerate(segments):
+        if "${" in segment:
+            raise ConfigError(
+                name,
+                f"path segment {segment!r} holds ${{...}}, IAM policy-variable syntax; a route "
+                "path cannot contain it (a '$' alone is fine, e.g. /odata/$metadata)",
+            )
         if not _SEGMENT_RE.match(segment):
             raise ConfigError(name, f"path segment {segment!r} is not valid")
         if segment.endswith("+}") and position != len(segments) - 1:
