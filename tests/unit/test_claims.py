@@ -21,10 +21,9 @@ from tests.unit.conftest import issuer_entry, make_authorizer
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/orders/1"
 
 
-def permissions_of(scp: object, scope_claims: list[str] | None = None) -> frozenset[str]:
+def permissions_of(scp: object) -> frozenset[str]:
     key = SigningKey.generate("EdDSA", kid="claims")
-    overrides = {"scope_claims": scope_claims} if scope_claims else {}
-    issuer = parse_config({"issuers": [issuer_entry(key, **overrides)]}).issuers[0]
+    issuer = parse_config({"issuers": [issuer_entry(key, algorithms=["EdDSA"])]}).issuers[0]
     payload = claims(scp=scp)
     return validate_claims(payload, {}, issuer, now=time.time()).permissions
 

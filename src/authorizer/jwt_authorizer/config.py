@@ -12,6 +12,7 @@ deployment fails at init instead of silently denying (or allowing) later.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -498,6 +499,8 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
             entry.name("jwks"),
             "give an inline jwks or a jwks_uri / discovery_url, not both",
         )
+    if jwks is not None:
+        _check_inline_jwks(jwks, entry.name("jwks"), frozenset(algorithms))
     if jwks is None and not jwks_uris and not discovery_urls:
         _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
     tenant_list = entry.strings(
@@ -702,6 +705,123 @@ def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
         if segment.endswith("+}") and position != len(segments) - 1:
             raise ConfigError(name, "a greedy {proxy+} segment must be the last one")
     return method, path.rstrip("/") or "/"
+
+
+# --------------------------------------------------------------------------- inline key sets
+
+# What an inline key may be, checked without any cryptography (keys.py builds the verifiers).
+_RSA_KEY_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_KEY_CURVES: Final[Mapping[str, tuple[str, int]]] = {
+    "P-256": ("ES256", 32),
+    "P-384": ("ES384", 48),
+    "P-521": ("ES512", 66),
+}
+_OKP_KEY_CURVES: Final[Mapping[str, int]] = {"Ed25519": 32, "Ed448": 57}
+_PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
+_MIN_RSA_BITS: Final = 2048
+_BASE64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_inline_jwks(jwks: Mapping[str, Any], name: str, algorithms: frozenset[str]) -> None:
+    """Every inline key must be a usable public signing key for this issuer.
+
+    keys.py skips a key it cannot use, which is right for a fetched set (one odd key must not
+    take its neighbours down) but wrong for configuration: a broken inline key would surface as
+    a runtime key error, or, with private members, publish a secret in the function's
+    environment. Here each problem is an init error naming ``issuers[i].jwks.keys[j]``.
+    """
+    keys = jwks["keys"]
+    if not keys:
+        raise ConfigError(name, "holds no keys; give at least one public signing key")
+    for index, jwk in enumerate(keys):
+        _check_inline_jwk(jwk, f"{name}.keys[{index}]", algorithms)
+
+
+def _check_inline_jwk(jwk: object, name: str, algorithms: frozenset[str]) -> None:
+    if not isinstance(jwk, dict):
+        raise ConfigError(name, "must be a JWK object")
+    kty = jwk.get("kty")
+    if not isinstance(kty, str) or not kty:
+        raise ConfigError(name, 'must have a string "kty" (RSA, EC or OKP)')
+    if kty == "oct":
+        raise ConfigError(name, "is a symmetric (oct) key; HMAC keys are never accepted")
+    private = [member for member in _PRIVATE_MEMBERS if member in jwk]
+    if private:
+        raise ConfigError(
+            name,
+            "holds private key material; publish only the public key "
+            f"(remove {', '.join(repr(member) for member in private)})",
+        )
+    for member in ("kid", "alg", "use", "x5t", "x5t#S256"):
+        if member in jwk and not (isinstance(jwk[member], str) and jwk[member]):
+            raise ConfigError(name, f"{member!r} must be a non-empty string")
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise ConfigError(name, f'has use {use!r}; an inline key set holds signing keys ("sig")')
+    ops = jwk.get("key_ops")
+    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
+        raise ConfigError(name, 'has key_ops without "verify"; it could never verify a token')
+    possible = _key_algorithms(jwk, kty, name)
+    declared = jwk.get("alg")
+    if declared is not None:
+        if declared not in possible:
+            raise ConfigError(name, f"alg {declared!r} does not fit {_describe_key(jwk)}")
+        possible = frozenset({declared})
+    if not possible & algorithms:
+        raise ConfigError(
+            name,
+            f"fits none of the issuer's algorithms ({', '.join(sorted(algorithms))}): "
+            f"{_describe_key(jwk)} verifies {', '.join(sorted(possible))} only; add its "
+            "algorithm to algorithms or remove the key",
+        )
+
+
+def _describe_key(jwk: Mapping[str, Any]) -> str:
+    """``an RSA key``, ``an EC P-256 key`` (every supported kty takes "an")."""
+    curve = jwk.get("crv")
+    return f"an {jwk['kty']} {curve} key" if isinstance(curve, str) else f"an {jwk['kty']} key"
+
+
+def _key_algorithms(jwk: Mapping[str, Any], kty: str, name: str) -> frozenset[str]:
+    """Check the key's required public members; return the algorithms its type allows."""
+    if kty == "RSA":
+        modulus = _base64url_member(jwk, "n", name)
+        exponent = int.from_bytes(_base64url_member(jwk, "e", name), "big")
+        if exponent < 3 or exponent % 2 == 0:
+            raise ConfigError(name, "'e' must be an odd public exponent of at least 3")
+        bits = int.from_bytes(modulus, "big").bit_length()
+        if bits < _MIN_RSA_BITS:
+            raise ConfigError(
+                name, f"RSA modulus is {bits} bits; at least {_MIN_RSA_BITS} are required"
+            )
+        return _RSA_KEY_ALGORITHMS
+    curve = jwk.get("crv")
+    if kty == "EC":
+        if curve not in _EC_KEY_CURVES:
+            raise ConfigError(name, f"crv must be one of {', '.join(_EC_KEY_CURVES)}")
+        alg, size = _EC_KEY_CURVES[str(curve)]
+        for member in ("x", "y"):
+            if len(_base64url_member(jwk, member, name)) != size:
+                raise ConfigError(name, f"{member!r} must be {size} bytes for {curve}")
+        return frozenset({alg})
+    if kty == "OKP":
+        if curve not in _OKP_KEY_CURVES:
+            raise ConfigError(name, f"crv must be one of {', '.join(_OKP_KEY_CURVES)}")
+        size = _OKP_KEY_CURVES[str(curve)]
+        if len(_base64url_member(jwk, "x", name)) != size:
+            raise ConfigError(name, f"'x' must be {size} bytes for {curve}")
+        return frozenset({"EdDSA"})
+    raise ConfigError(name, f"kty {kty!r} is not supported; use RSA, EC or OKP public keys")
+
+
+def _base64url_member(jwk: Mapping[str, Any], member: str, name: str) -> bytes:
+    """A required member in unpadded base64url (RFC 7518), decoded."""
+    value = jwk.get(member)
+    if value is None:
+        raise ConfigError(name, f"{jwk['kty']} key needs {member!r}")
+    if not isinstance(value, str) or not _BASE64URL_RE.fullmatch(value) or len(value) % 4 == 1:
+        raise ConfigError(name, f"{member!r} must be a base64url string (no padding)")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def _parse_token_sources(value: object) -> tuple[TokenSource, ...]:
