@@ -191,3 +191,66 @@ def test_documented_bounds_are_enforced(path: str) -> None:
         with pytest.raises(ConfigError) as caught:
             parse_config(document)
         assert caught.value.field == field, value
+
+
+# --------------------------------------------------------------------------- list-valued keys
+
+LIST_PATHS = [
+    (path, cells[0])
+    for path, cells in documented_paths().items()
+    if "list of" in cells[0] and "objects" not in cells[0]
+]
+
+
+def _place(path: str, value: Any) -> tuple[dict[str, Any], str]:
+    document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    leaf = path.rsplit(".", 1)[-1]
+    if path.startswith("issuers[]."):
+        if leaf == "required_claims":
+            value = {"tfp": value}
+            document["issuers"][0][leaf] = value
+            return document, "issuers[0].required_claims.tfp"
+        document["issuers"][0][leaf] = value
+        return document, f"issuers[0].{leaf}"
+    assert path.startswith("routes[]."), path
+    document["routes"] = [{"route": "GET /x", leaf: value}]
+    return document, f"routes[0].{leaf}"
+
+
+def test_every_list_valued_key_is_covered() -> None:
+    covered = {path for path, _ in LIST_PATHS}
+    for leaf in (
+        "audiences", "algorithms", "scope_claims", "client_id_claims", "principal_claims",
+        "allowed_client_ids", "token_types", "tenants", "required_claims", "discovery_url",
+        "jwks_uri",
+    ):  # fmt: skip
+        assert f"issuers[].{leaf}" in covered, leaf
+    for leaf in ("scopes", "all_scopes", "issuers"):
+        assert f"routes[].{leaf}" in covered, leaf
+
+
+@pytest.mark.parametrize(("path", "type_cell"), LIST_PATHS)
+def test_a_string_is_a_list_only_where_documented(path: str, type_cell: str) -> None:
+    """README: lists are JSON arrays; a string is one URL for the "(one string)" URL keys."""
+    document, field = _place(path, "https://idp.example.com/a b")
+    if "(one string)" in type_cell:
+        issuer = parse_config(document).issuers[0]
+        urls = issuer.discovery_urls if path.endswith("discovery_url") else issuer.jwks_uris
+        assert urls == ("https://idp.example.com/a b",)  # one URL, never split
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    assert caught.value.field == field
+    assert "must be a JSON array of strings" in caught.value.problem
+
+
+@pytest.mark.parametrize(("path", "type_cell"), LIST_PATHS)
+def test_an_empty_list_is_an_error_where_documented_non_empty(path: str, type_cell: str) -> None:
+    document, field = _place(path, [])
+    if "non-empty list" not in type_cell:
+        parse_config(document)  # routes[].scopes / all_scopes: [] means no permission needed
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    assert caught.value.field == field
+    assert caught.value.problem.startswith("must not be empty; "), caught.value.problem
