@@ -68,6 +68,30 @@ class TestSimpleMode:
             load_config({"ISSUER": ISS})
         assert caught.value.field == "issuers[0].audiences"
 
+    @pytest.mark.parametrize("variable", ["ALGORITHMS", "SCOPE_CLAIMS", "ALLOWED_CLIENT_IDS"])
+    def test_a_list_variable_of_commas_only_is_an_error(self, variable: str) -> None:
+        """Before: "," parsed to no items, and ALLOWED_CLIENT_IDS="," allowed any client."""
+        with pytest.raises(ConfigError) as caught:
+            load_config({"ISSUER": ISS, "AUDIENCE": "api", variable: " , ,"})
+        assert (caught.value.field, caught.value.problem) == (
+            variable,
+            "lists no items; leave it empty for the default",
+        )
+
+    @pytest.mark.parametrize("variable", ["ALGORITHMS", "SCOPE_CLAIMS", "ALLOWED_CLIENT_IDS"])
+    def test_an_empty_list_variable_means_the_default(self, variable: str) -> None:
+        (issuer,) = load_config({"ISSUER": ISS, "AUDIENCE": "api", variable: " "}).issuers
+        assert issuer.algorithms == {"RS256"}
+        assert issuer.scope_claims == ("scope", "scp")
+        assert issuer.allowed_client_ids is None
+
+    def test_a_comma_separated_value_is_split_on_commas_only(self) -> None:
+        (issuer,) = load_config(
+            {"ISSUER": ISS, "AUDIENCE": "api one, api two", "ALLOWED_CLIENT_IDS": "a b,c"}
+        ).issuers
+        assert issuer.audiences == {"api one", "api two"}
+        assert issuer.allowed_client_ids == {"a b", "c"}
+
     def test_bad_routes_json(self) -> None:
         with pytest.raises(ConfigError) as caught:
             load_config({"ISSUER": ISS, "AUDIENCE": "api", "ROUTES": "[not json"})

@@ -279,11 +279,16 @@ def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
     }
     entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
     lists = {
-        "algorithms": env.get("ALGORITHMS"),
-        "scope_claims": env.get("SCOPE_CLAIMS"),
-        "allowed_client_ids": env.get("ALLOWED_CLIENT_IDS"),
+        ("ALGORITHMS", "algorithms"): env.get("ALGORITHMS"),
+        ("SCOPE_CLAIMS", "scope_claims"): env.get("SCOPE_CLAIMS"),
+        ("ALLOWED_CLIENT_IDS", "allowed_client_ids"): env.get("ALLOWED_CLIENT_IDS"),
     }
-    entry.update({key: _csv(value) for key, value in lists.items() if value and value.strip()})
+    for (variable, key), value in lists.items():
+        if value and value.strip():  # empty or unset: the default (the template's empty default)
+            items = _csv(value)
+            if not items:  # "," or " , ": not the default, and not "any client" either
+                raise ConfigError(variable, "lists no items; leave it empty for the default")
+            entry[key] = items
     document: dict[str, Any] = {"issuers": [entry]}
     routes = (env.get("ROUTES") or "").strip()
     if routes:
