@@ -16,7 +16,7 @@ PACKAGE: Final = ROOT / "src" / "authorizer" / "jwt_authorizer"
 _PATH_RE: Final = re.compile(r"^[a-z_]+(\[\])?(\.[a-z_]+)?$")
 _ENV_RE: Final = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _READER_METHODS: Final = frozenset(
-    {"string", "strings", "integer", "number", "boolean", "choice", "raw"}
+    {"string", "strings", "urls", "integer", "number", "boolean", "choice", "raw"}
 )
 
 
@@ -106,6 +106,43 @@ def code_env_vars() -> set[str]:
             if isinstance(value, str) and _ENV_RE.match(value):
                 found.add(value)
     return found
+
+
+_BOUNDS_RE: Final = re.compile(
+    r"^(?P<kind>integer|number)(?: ≥ (?P<minimum>[0-9.]+)|, (?P<low>[0-9.]+) to (?P<high>[0-9.]+))$"
+)
+
+
+def documented_bounds() -> dict[str, tuple[str, float, float | None]]:
+    """Numeric settings -> (kind, minimum, maximum) from the Type column: ``integer ≥ 1`` or
+    ``integer, 0 to 300``. A numeric Type cell in any other form fails, so none is skipped."""
+    bounds: dict[str, tuple[str, float, float | None]] = {}
+    for path, cells in documented_paths().items():
+        type_cell = cells[0].strip() if cells else ""
+        if not type_cell.startswith(("integer", "number")):
+            continue
+        match = _BOUNDS_RE.match(type_cell)
+        assert match, f"{path}: write its Type as 'integer ≥ N' or 'integer, N to M'"
+        if match["minimum"] is not None:
+            bounds[path] = (match["kind"], float(match["minimum"]), None)
+        else:
+            bounds[path] = (match["kind"], float(match["low"]), float(match["high"]))
+    return bounds
+
+
+_NUMERIC: Final = ("integer", "number")
+
+
+def code_numeric_kinds() -> dict[str, str]:
+    """Member name -> "integer" or "number", by the reader method config.py reads it with."""
+    tree = ast.parse((PACKAGE / "config.py").read_text(encoding="utf-8"))
+    kinds: dict[str, str] = {}
+    for call in _calls(tree):
+        name = _first_constant(call)
+        func = call.func
+        if name is not None and isinstance(func, ast.Attribute) and func.attr in _NUMERIC:
+            kinds[name] = func.attr
+    return kinds
 
 
 def source_text(name: str) -> str:

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.config import PROFILE_DEFAULTS, PROFILES, parse_config
+from jwt_authorizer.config import LIMITS, PROFILE_DEFAULTS, PROFILES, parse_config
+from jwt_authorizer.errors import ConfigError
 from tests.docs.markdown import README, code_spans, section, table_rows
 from tests.docs.reference import (
     code_config_keys,
     code_env_vars,
+    code_numeric_kinds,
+    documented_bounds,
     documented_env_vars,
     documented_paths,
 )
@@ -135,3 +138,119 @@ def test_a_missing_key_would_be_noticed() -> None:
     documented = {_leaf(path) for path in documented_paths()}
     assert re.fullmatch(r"[a-z_]+", "refresh_seconds")
     assert (documented - {"refresh_seconds"}) != code_config_keys()
+
+
+# --------------------------------------------------------------------------- numeric bounds
+
+
+def test_every_numeric_setting_documents_the_bounds_the_code_enforces() -> None:
+    documented = documented_bounds()
+    assert sorted(documented) == sorted(LIMITS), "README Type column vs config.LIMITS"
+    for path, (kind, minimum, maximum) in documented.items():
+        assert LIMITS[path] == (minimum, maximum), f"{path}: README says {minimum} to {maximum}"
+        assert code_numeric_kinds()[_leaf(path)] == kind, f"{path}: README says {kind}"
+
+
+def test_the_documented_upper_bounds() -> None:
+    """The bounds issue #10 asked for, as the README states them."""
+    documented = documented_bounds()
+    assert documented["issuers[].leeway_seconds"] == ("integer", 0, 300)
+    assert documented["keys.refresh_seconds"] == ("integer", 60, 86400)
+    assert documented["keys.max_stale_seconds"] == ("integer", 60, 604800)
+
+
+def _document_with(path: str, value: float) -> tuple[dict[str, Any], str]:
+    document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    if path.startswith("issuers[]."):
+        document["issuers"][0][path.removeprefix("issuers[].")] = value
+        return document, path.replace("[]", "[0]")
+    if path.startswith("keys."):
+        keys = {path.removeprefix("keys."): value}
+        if path == "keys.max_stale_seconds":
+            keys["refresh_seconds"] = 60  # max_stale_seconds must be >= refresh_seconds
+        document["keys"] = keys
+        return document, path
+    document[path] = value
+    return document, path
+
+
+def _kind_value(path: str, value: float) -> float:
+    return int(value) if code_numeric_kinds()[_leaf(path)] == "integer" else value
+
+
+@pytest.mark.parametrize("path", sorted(LIMITS))
+def test_documented_bounds_are_enforced(path: str) -> None:
+    kind, minimum, maximum = documented_bounds()[path]
+    step = 1 if kind == "integer" else 0.01
+    for inside in (minimum, maximum if maximum is not None else minimum * 10 + 1000):
+        document, _ = _document_with(path, _kind_value(path, inside))
+        parse_config(document)
+    outside = [minimum - step] + ([maximum + step] if maximum is not None else [])
+    for value in outside:
+        document, field = _document_with(path, _kind_value(path, value))
+        with pytest.raises(ConfigError) as caught:
+            parse_config(document)
+        assert caught.value.field == field, value
+
+
+# --------------------------------------------------------------------------- list-valued keys
+
+LIST_PATHS = [
+    (path, cells[0])
+    for path, cells in documented_paths().items()
+    if "list of" in cells[0] and "objects" not in cells[0]
+]
+
+
+def _place(path: str, value: Any) -> tuple[dict[str, Any], str]:
+    document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    leaf = path.rsplit(".", 1)[-1]
+    if path.startswith("issuers[]."):
+        if leaf == "required_claims":
+            value = {"tfp": value}
+            document["issuers"][0][leaf] = value
+            return document, "issuers[0].required_claims.tfp"
+        document["issuers"][0][leaf] = value
+        return document, f"issuers[0].{leaf}"
+    assert path.startswith("routes[]."), path
+    document["routes"] = [{"route": "GET /x", leaf: value}]
+    return document, f"routes[0].{leaf}"
+
+
+def test_every_list_valued_key_is_covered() -> None:
+    covered = {path for path, _ in LIST_PATHS}
+    for leaf in (
+        "audiences", "algorithms", "scope_claims", "client_id_claims", "principal_claims",
+        "allowed_client_ids", "token_types", "tenants", "required_claims", "discovery_url",
+        "jwks_uri",
+    ):  # fmt: skip
+        assert f"issuers[].{leaf}" in covered, leaf
+    for leaf in ("scopes", "all_scopes", "issuers"):
+        assert f"routes[].{leaf}" in covered, leaf
+
+
+@pytest.mark.parametrize(("path", "type_cell"), LIST_PATHS)
+def test_a_string_is_a_list_only_where_documented(path: str, type_cell: str) -> None:
+    """README: lists are JSON arrays; a string is one URL for the "(one string)" URL keys."""
+    document, field = _place(path, "https://idp.example.com/a b")
+    if "(one string)" in type_cell:
+        issuer = parse_config(document).issuers[0]
+        urls = issuer.discovery_urls if path.endswith("discovery_url") else issuer.jwks_uris
+        assert urls == ("https://idp.example.com/a b",)  # one URL, never split
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    assert caught.value.field == field
+    assert "must be a JSON array of strings" in caught.value.problem
+
+
+@pytest.mark.parametrize(("path", "type_cell"), LIST_PATHS)
+def test_an_empty_list_is_an_error_where_documented_non_empty(path: str, type_cell: str) -> None:
+    document, field = _place(path, [])
+    if "non-empty list" not in type_cell:
+        parse_config(document)  # routes[].scopes / all_scopes: [] means no permission needed
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    assert caught.value.field == field
+    assert caught.value.problem.startswith("must not be empty; "), caught.value.problem

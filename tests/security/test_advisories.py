@@ -41,6 +41,7 @@ from jwt_authorizer.validator import TokenValidator
 from tests.security.world import world
 from tests.support.hostile import (
     NoNetworkFetcher,
+    ServingFetcher,
     der_secret,
     hmac_jws,
     jwe_compact,
@@ -219,18 +220,30 @@ def test_CVE_2024_33664_no_jwe_processing_at_all(header: dict[str, Any], spies: 
 
 def test_CVE_2016_7036_hmac_is_never_verified(spies: Spies) -> None:  # noqa: N802
     """Variable-time HMAC comparison needs an HMAC verification to happen. None ever does: a
-    symmetric ("oct") key published in the key set is skipped, a token that names it with a
-    correct HS256 signature is refused at the algorithm stage, and across the whole corpus plus
-    valid tokens not one HMAC key is built and ``hmac.compare_digest`` is never called."""
+    symmetric ("oct") key published in a fetched key set is skipped (in an inline set it is an
+    init error), a token that names it with a correct HS256 signature is refused at the
+    algorithm stage, and across the whole corpus plus valid tokens not one HMAC key is built and
+    ``hmac.compare_digest`` is never called."""
     from tests.security.corpus import corpus
 
     w = world()
     secret = b"0123456789abcdef0123456789abcdef"
     document = w.document()
-    document["issuers"][0]["jwks"]["keys"].append(
-        {"kty": "oct", "kid": "shared-secret", "k": b64url(secret), "alg": "HS256"}
+    oct_key = {"kty": "oct", "kid": "shared-secret", "k": b64url(secret), "alg": "HS256"}
+    with pytest.raises(ConfigError) as refused:
+        parse_config(document | {"issuers": [_with_key(document["issuers"][0], oct_key)]})
+    assert refused.value.field == "issuers[0].jwks.keys[1]"
+    # Published by the identity provider instead: fetched, and the oct key skipped.
+    served = dict(document["issuers"][0])
+    jwks = _with_key(served, oct_key).pop("jwks")
+    del served["jwks"]
+    served["jwks_uri"] = "http://127.0.0.1:9/keys"  # never contacted: ServingFetcher answers
+    document["issuers"][0] = served
+    config = parse_config(document)
+    validator = TokenValidator(
+        config, KeyRegistry(config.keys, fetcher=ServingFetcher({served["jwks_uri"]: jwks}))
     )
-    validator = _validator(document)
+    validator.prefetch()
     assert "shared-secret" not in _kids(validator)
     forged = hmac_jws({"alg": "HS256", "kid": "shared-secret"}, w.payload("b2c"), secret, "HS256")
     tokens = [case.token for case in corpus() if case.token]  # built (and HMAC-signed) first
@@ -246,6 +259,11 @@ def test_CVE_2016_7036_hmac_is_never_verified(spies: Spies) -> None:  # noqa: N8
         "CryptographyECKey.verify",
     }, "signatures are checked by cryptography's public-key verify only"
     assert not {"jws.verify", "jwt.decode", "jwe.decrypt", "jwk.construct"} & set(spies.calls)
+
+
+def _with_key(issuer: dict[str, Any], jwk: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an issuer entry whose inline key set also holds ``jwk``."""
+    return issuer | {"jwks": {"keys": [*issuer["jwks"]["keys"], jwk]}}
 
 
 def _kids(validator: TokenValidator) -> set[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from jwt_authorizer.config import KeySettings, load_config, parse_config
 from jwt_authorizer.errors import ConfigError
+from tests.support.signing import SigningKey
 
 ISS = "https://login.example.com/tenant/v2.0"
 
@@ -66,6 +67,30 @@ class TestSimpleMode:
         with pytest.raises(ConfigError) as caught:
             load_config({"ISSUER": ISS})
         assert caught.value.field == "issuers[0].audiences"
+
+    @pytest.mark.parametrize("variable", ["ALGORITHMS", "SCOPE_CLAIMS", "ALLOWED_CLIENT_IDS"])
+    def test_a_list_variable_of_commas_only_is_an_error(self, variable: str) -> None:
+        """Before: "," parsed to no items, and ALLOWED_CLIENT_IDS="," allowed any client."""
+        with pytest.raises(ConfigError) as caught:
+            load_config({"ISSUER": ISS, "AUDIENCE": "api", variable: " , ,"})
+        assert (caught.value.field, caught.value.problem) == (
+            variable,
+            "lists no items; leave it empty for the default",
+        )
+
+    @pytest.mark.parametrize("variable", ["ALGORITHMS", "SCOPE_CLAIMS", "ALLOWED_CLIENT_IDS"])
+    def test_an_empty_list_variable_means_the_default(self, variable: str) -> None:
+        (issuer,) = load_config({"ISSUER": ISS, "AUDIENCE": "api", variable: " "}).issuers
+        assert issuer.algorithms == {"RS256"}
+        assert issuer.scope_claims == ("scope", "scp")
+        assert issuer.allowed_client_ids is None
+
+    def test_a_comma_separated_value_is_split_on_commas_only(self) -> None:
+        (issuer,) = load_config(
+            {"ISSUER": ISS, "AUDIENCE": "api one, api two", "ALLOWED_CLIENT_IDS": "a b,c"}
+        ).issuers
+        assert issuer.audiences == {"api one", "api two"}
+        assert issuer.allowed_client_ids == {"a b", "c"}
 
     def test_bad_routes_json(self) -> None:
         with pytest.raises(ConfigError) as caught:
@@ -288,3 +313,420 @@ def test_unknown_keys_are_rejected_everywhere() -> None:
         ({"issuers": [entry()], "keys": {"refresh": 60}}, "keys.refresh"),
     ]:
         assert config_error(document).field == field
+
+
+# --------------------------------------------------------------------------- silent weakening
+# A configuration that would silently weaken a check fails init, naming the field.
+
+
+def assert_rejected(document: dict[str, Any], field: str, fragment: str) -> None:
+    err = config_error(document)
+    assert (err.field, fragment in err.problem) == (field, True), err.problem
+
+
+ARRAY = "must be a JSON array of strings"
+RSA_JWK = SigningKey.generate("RS256", kid="config-rsa").public_jwk()
+ISSUER_LISTS = [
+    "audiences",
+    "algorithms",
+    "scope_claims",
+    "client_id_claims",
+    "principal_claims",
+    "allowed_client_ids",
+    "token_types",
+]
+
+
+class TestListsAreJsonArrays:
+    @pytest.mark.parametrize("key", ISSUER_LISTS)
+    @pytest.mark.parametrize("value", ["a b", "RS256", ""])
+    def test_a_string_is_not_a_list_on_an_issuer(self, key: str, value: str) -> None:
+        assert_rejected({"issuers": [entry(**{key: value})]}, f"issuers[0].{key}", ARRAY)
+
+    def test_a_string_is_not_a_list_of_tenants(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        tenant = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
+        document = {"issuers": [entry(issuer=iss, profile="entra-id", tenants=tenant)]}
+        assert_rejected(document, "issuers[0].tenants", ARRAY)
+
+    def test_a_required_claim_value_is_never_split(self) -> None:
+        """Before: {"department": "Finance Admins"} accepted a token whose department was
+        "Admins" (the string was split on white space)."""
+        document = {"issuers": [entry(required_claims={"department": "Finance Admins"})]}
+        assert_rejected(document, "issuers[0].required_claims.department", ARRAY)
+        accepted = parse_config(
+            {"issuers": [entry(required_claims={"department": ["Finance Admins"]})]}
+        )
+        assert accepted.issuers[0].required_claims == (
+            ("department", frozenset({"Finance Admins"})),
+        )
+
+    @pytest.mark.parametrize("key", ["scopes", "all_scopes", "issuers"])
+    def test_a_string_is_not_a_list_on_a_route(self, key: str) -> None:
+        document = {"issuers": [entry()], "routes": [{"route": "GET /a", key: ISS}]}
+        assert_rejected(document, f"routes[0].{key}", ARRAY)
+
+    def test_route_scopes_written_as_one_string_are_rejected(self) -> None:
+        document = {
+            "issuers": [entry()],
+            "routes": [{"route": "GET /a"}, {"route": "GET /b", "scopes": "app.read app.write"}],
+        }
+        assert_rejected(document, "routes[1].scopes", ARRAY)
+
+    @pytest.mark.parametrize("value", [[""], ["a", " "], [1], [None], {"a": 1}, 5, True])
+    def test_items_must_be_non_empty_strings(self, value: Any) -> None:
+        assert_rejected(
+            {"issuers": [entry(allowed_client_ids=value)]},
+            "issuers[0].allowed_client_ids",
+            "must be a JSON array of strings, each non-empty",
+        )
+
+    def test_required_claims_must_be_an_object(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(required_claims=["tfp"])]},
+            "issuers[0].required_claims",
+            "must map claim names to JSON arrays of accepted values",
+        )
+
+    @pytest.mark.parametrize("key", ["discovery_url", "jwks_uri"])
+    def test_a_url_string_is_one_url_never_split(self, key: str) -> None:
+        url = "https://idp.example.com/keys https://evil.example.com/keys"
+        # One (invalid) URL with a space in it, not two URLs.
+        parsed = parse_config({"issuers": [entry(**{key: "https://idp.example.com/a"})]})
+        attribute = "discovery_urls" if key == "discovery_url" else "jwks_uris"
+        assert getattr(parsed.issuers[0], attribute) == ("https://idp.example.com/a",)
+        spaced = parse_config({"issuers": [entry(**{key: url})]})
+        assert getattr(spaced.issuers[0], attribute) == (url,)
+        listed = parse_config(
+            {"issuers": [entry(**{key: ["https://a.example.com/k", "https://b.example.com/k"]})]}
+        )
+        assert getattr(listed.issuers[0], attribute) == (
+            "https://a.example.com/k",
+            "https://b.example.com/k",
+        )
+
+    @pytest.mark.parametrize(
+        ("key", "remedy"),
+        [
+            ("discovery_url", "omit the key to use the issuer + /.well-known/openid-configuration"),
+            ("jwks_uri", "omit the key to read it from discovery"),
+        ],
+    )
+    @pytest.mark.parametrize("value", ["", "  ", []])
+    def test_an_empty_url_does_not_fall_back_to_discovery(
+        self, key: str, remedy: str, value: Any
+    ) -> None:
+        assert_rejected({"issuers": [entry(**{key: value})]}, f"issuers[0].{key}", remedy)
+
+    @pytest.mark.parametrize("key", ["discovery_url", "jwks_uri"])
+    def test_url_list_items_must_be_strings(self, key: str) -> None:
+        assert_rejected(
+            {"issuers": [entry(**{key: ["https://a.example.com/k", 7]})]},
+            f"issuers[0].{key}",
+            "must be a URL or a JSON array of URLs",
+        )
+
+
+class TestEmptyListsAreErrors:
+    @pytest.mark.parametrize(
+        ("key", "remedy"),
+        [
+            ("allowed_client_ids", "must not be empty; omit the key to allow any client"),
+            ("token_types", "must not be empty; omit the key to accept any typ"),
+            ("algorithms", 'must not be empty; omit the key for the default ["RS256"]'),
+            ("scope_claims", "must not be empty; omit the key for the profile's scope claims"),
+            (
+                "client_id_claims",
+                "must not be empty; omit the key for the profile's client id claims",
+            ),
+            ("principal_claims", 'must not be empty; omit the key for the default ["sub"]'),
+            ("audiences", "must not be empty; list the aud values your API accepts"),
+        ],
+    )
+    def test_empty_issuer_list(self, key: str, remedy: str) -> None:
+        assert_rejected({"issuers": [entry(**{key: []})]}, f"issuers[0].{key}", remedy)
+
+    def test_empty_allowed_client_ids_no_longer_means_any_client(self) -> None:
+        """Before: [] and "" both parsed to None, i.e. every client allowed."""
+        for value in ([], ""):
+            err = config_error({"issuers": [entry(allowed_client_ids=value)]})
+            assert err.field == "issuers[0].allowed_client_ids"
+        assert parse_config({"issuers": [entry()]}).issuers[0].allowed_client_ids is None
+        only = parse_config({"issuers": [entry(allowed_client_ids=["app-1"])]}).issuers[0]
+        assert only.allowed_client_ids == {"app-1"}
+
+    def test_empty_token_types_no_longer_disable_the_typ_check(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(token_types=[])]}, "issuers[0].token_types", "omit the key"
+        )
+        checked = parse_config({"issuers": [entry(token_types=["at+jwt"])]}).issuers[0]
+        assert checked.token_types == {"at+jwt"}
+
+    def test_empty_tenants(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        assert_rejected(
+            {"issuers": [entry(issuer=iss, profile="entra-id", tenants=[])]},
+            "issuers[0].tenants",
+            "must not be empty; list the tenant ids (GUIDs) the {tenantid} issuer accepts",
+        )
+
+    def test_empty_required_claim_values(self) -> None:
+        assert_rejected(
+            {"issuers": [entry(required_claims={"tfp": []})]},
+            "issuers[0].required_claims.tfp",
+            "must not be empty; list the accepted values, or remove the claim",
+        )
+
+    def test_empty_route_issuers(self) -> None:
+        """A rule for no issuer would never apply: the route would fall to `unmatched`."""
+        document = {
+            "issuers": [entry()],
+            "routes": [{"route": "GET /admin", "scopes": ["app.admin"], "issuers": []}],
+            "unmatched": "authenticated",
+        }
+        assert_rejected(
+            document,
+            "routes[0].issuers",
+            "must not be empty; omit the key to apply the rule to every issuer",
+        )
+
+    def test_empty_route_scopes_keep_their_documented_meaning(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry()],
+                "routes": [
+                    {"route": "GET /a", "scopes": []},
+                    {"route": "GET /b", "all_scopes": []},
+                    {"route": "GET /c", "scopes": [], "all_scopes": []},
+                ],
+            }
+        )
+        assert [(r.scopes, r.all_scopes) for r in config.routes] == [(frozenset(), frozenset())] * 3
+
+
+class TestIssuerSettingsThatWouldBeIgnored:
+    def test_tenants_on_an_issuer_without_the_placeholder(self) -> None:
+        tenant = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
+        assert_rejected(
+            {"issuers": [entry(profile="entra-id", tenants=[tenant])]},
+            "issuers[0].tenants",
+            "applies only to an issuer containing {tenantid} (it would be ignored here)",
+        )
+
+    def test_tenants_on_a_templated_issuer(self) -> None:
+        iss = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        tenant = "2B7E4C91-58A3-4F0D-96C2-E1A07B3D5F84"
+        config = parse_config(
+            {"issuers": [entry(issuer=iss, profile="entra-id", tenants=[tenant])]}
+        )
+        assert config.issuers[0].tenants == {tenant.lower()}
+
+    @pytest.mark.parametrize(
+        "source", [{"jwks_uri": "https://idp.example.com/k"}, {"discovery_url": "https://i/d"}]
+    )
+    def test_inline_jwks_and_a_url(self, source: dict[str, str]) -> None:
+        jwks = {"keys": [RSA_JWK]}
+        assert_rejected(
+            {"issuers": [entry(jwks=jwks, **source)]},
+            "issuers[0].jwks",
+            "give an inline jwks or a jwks_uri / discovery_url, not both",
+        )
+
+    @pytest.mark.parametrize(
+        "source", [{"jwks_uri": "https://idp.example.com/k"}, {"jwks": {"keys": []}}]
+    )
+    def test_discovery_issuer_without_discovery(self, source: dict[str, Any]) -> None:
+        if "jwks" in source:
+            source = {"jwks": {"keys": [RSA_JWK]}}
+        assert_rejected(
+            {"issuers": [entry(discovery_issuer="https://other/", **source)]},
+            "issuers[0].discovery_issuer",
+            "applies only when keys come from discovery",
+        )
+
+    def test_discovery_issuer_with_discovery(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [
+                    entry(
+                        discovery_url="https://idp.example.com/p/.well-known/openid-configuration",
+                        discovery_issuer="https://idp.example.com/p/",
+                    )
+                ]
+            }
+        )
+        assert config.issuers[0].discovery_issuer == "https://idp.example.com/p/"
+
+
+class TestBounds:
+    @pytest.mark.parametrize(
+        ("document", "field", "problem"),
+        [
+            (
+                {"issuers": [entry(leeway_seconds=60000)]},
+                "issuers[0].leeway_seconds",
+                "must be at most 300 seconds (5 minutes) of clock skew",
+            ),
+            (
+                {"issuers": [entry(leeway_seconds=301)]},
+                "issuers[0].leeway_seconds",
+                "must be at most 300 seconds (5 minutes) of clock skew",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"max_stale_seconds": 604801}},
+                "keys.max_stale_seconds",
+                "must be at most 604800 seconds (7 days) of verifying with keys the identity "
+                "provider may have revoked",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"refresh_seconds": 86401}},
+                "keys.refresh_seconds",
+                "must be at most 86400 seconds (1 day) between key-set refreshes",
+            ),
+            (
+                {"issuers": [entry(leeway_seconds=-1)]},
+                "issuers[0].leeway_seconds",
+                "must be an integer >= 0",
+            ),
+            (
+                {"issuers": [entry()], "keys": {"connect_timeout_seconds": 0.01}},
+                "keys.connect_timeout_seconds",
+                "must be a number >= 0.05",
+            ),
+        ],
+    )
+    def test_out_of_range(self, document: dict[str, Any], field: str, problem: str) -> None:
+        err = config_error(document)
+        assert (err.field, err.problem) == (field, problem)
+
+    def test_the_bounds_themselves_are_accepted(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry(leeway_seconds=300), entry(issuer=ISS + "/x", leeway_seconds=0)],
+                "keys": {"refresh_seconds": 86400, "max_stale_seconds": 604800},
+            }
+        )
+        assert [i.leeway_seconds for i in config.issuers] == [300, 0]
+        assert (config.keys.refresh_seconds, config.keys.max_stale_seconds) == (86400, 604800)
+
+    def test_the_second_issuer_is_named(self) -> None:
+        document = {"issuers": [entry(), entry(issuer=ISS + "/x", leeway_seconds=3600)]}
+        assert config_error(document).field == "issuers[1].leeway_seconds"
+
+
+OTHER = "https://other.example.com/"
+
+
+class TestRouteRulesGovernEachRouteOnce:
+    """Two rules for one route: the first silently won, the second was dead configuration."""
+
+    def test_same_template_with_another_parameter_name(self) -> None:
+        document = {
+            "issuers": [entry()],
+            "routes": [
+                {"route": "GET /orders", "scopes": ["app.read"]},
+                {"route": "GET /orders/{id}", "scopes": ["app.read"]},
+                {"route": "POST /orders", "scopes": ["app.write"]},
+                {"route": "GET /orders/{orderId}", "scopes": ["app.admin"]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[3].route",
+            "GET /orders/{orderId} is already governed by routes[1] (for the same issuers); "
+            "merge the two rules",
+        )
+
+    @pytest.mark.parametrize(
+        ("first", "second", "shown"),
+        [
+            ("GET /orders/{id}", "GET /orders/{id}", "GET /orders/{id}"),
+            ("GET /orders/{id}", "get /orders/{id}/", "GET /orders/{id}"),
+            ("ANY /admin/{proxy+}", "ANY /admin/{path+}", "ANY /admin/{path+}"),
+            ("GET /a/{x}/b/{y}", "GET /a/{p}/b/{q}", "GET /a/{p}/b/{q}"),
+            ("$default", "$default", "$default"),
+        ],
+    )
+    def test_duplicates(self, first: str, second: str, shown: str) -> None:
+        document = {"issuers": [entry()], "routes": [{"route": first}, {"route": second}]}
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            f"{shown} is already governed by routes[0] (for the same issuers); merge the two rules",
+        )
+
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [
+            ("ANY /x", "GET /x"),
+            ("GET /x", "POST /x"),
+            ("GET /orders/{id}", "GET /orders/summary"),
+            ("GET /orders/{id}", "GET /orders/{id}/items"),
+            ("ANY /admin/{proxy+}", "ANY /admin/{id}"),
+            ("GET /", "$default"),
+        ],
+    )
+    def test_different_routes_are_allowed(self, first: str, second: str) -> None:
+        config = parse_config(
+            {"issuers": [entry()], "routes": [{"route": first}, {"route": second}]}
+        )
+        assert len(config.routes) == 2
+
+    def test_a_rule_without_issuers_overlaps_every_issuer(self) -> None:
+        document = {
+            "issuers": [entry(), entry(issuer=OTHER)],
+            "routes": [
+                {"route": "GET /orders", "scopes": ["a"], "issuers": [OTHER]},
+                {"route": "GET /orders", "scopes": ["b"]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            "GET /orders is already governed by routes[0] (for the same issuers); "
+            "merge the two rules",
+        )
+
+    def test_partly_overlapping_issuers_are_named(self) -> None:
+        third = "https://third.example.com/"
+        document = {
+            "issuers": [entry(), entry(issuer=OTHER), entry(issuer=third)],
+            "routes": [
+                {"route": "GET /orders", "issuers": [ISS, OTHER]},
+                {"route": "GET /orders", "issuers": [OTHER, third]},
+            ],
+        }
+        err = config_error(document)
+        assert (err.field, err.problem) == (
+            "routes[1].route",
+            f"GET /orders is already governed by routes[0] (for '{OTHER}'); merge the two rules",
+        )
+
+    def test_disjoint_issuers_may_share_a_route(self) -> None:
+        config = parse_config(
+            {
+                "issuers": [entry(), entry(issuer=OTHER)],
+                "routes": [
+                    {"route": "GET /orders/{id}", "scopes": ["a"], "issuers": [ISS]},
+                    {"route": "GET /orders/{orderId}", "scopes": ["b"], "issuers": [OTHER]},
+                ],
+            }
+        )
+        assert [r.issuers for r in config.routes] == [{ISS}, {OTHER}]
+
+
+class TestRoutePaths:
+    @pytest.mark.parametrize(
+        "route", ["GET /files/${aws:username}", "GET /a/x${y}", "GET /${*}/b", "GET /a/${"]
+    )
+    def test_iam_policy_variables_are_rejected(self, route: str) -> None:
+        err = config_error({"issuers": [entry()], "routes": [{"route": route}]})
+        assert err.field == "routes[0].route"
+        assert "IAM policy-variable syntax" in err.problem
+
+    @pytest.mark.parametrize(
+        "route", ["GET /odata/$metadata", "GET /odata/$batch/{id}", "GET /$", "GET /a$b"]
+    )
+    def test_a_dollar_alone_is_fine(self, route: str) -> None:
+        config = parse_config({"issuers": [entry()], "routes": [{"route": route}]})
+        assert config.routes[0].route_key == route

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 
+from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import TokenRejected
+from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.validator import TokenValidator
+from tests.support.hostile import ServingFetcher
 from tests.support.profiles import ENTRA_TENANT, ProviderCase, cases
 from tests.support.signing import SigningKey, claims
 from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
@@ -81,26 +85,31 @@ def test_jwk_alg_member_pins_the_algorithm() -> None:
     assert reason_of(validator, key.sign(claims())) == "unsupported_alg"
 
 
+# A fetched key set may hold keys we cannot use: they are skipped, their neighbours stay usable.
+# In an inline set the same keys are init errors (tests/unit/test_jwks_config.py).
+SERVED_JWKS_URI = "http://127.0.0.1:9/keys"  # never contacted: ServingFetcher answers
+
+
+def served_validator(key: SigningKey, jwks: dict[str, Any]) -> TokenValidator:
+    entry = issuer_entry(key, jwks_uri=SERVED_JWKS_URI)
+    del entry["jwks"]
+    config = parse_config({"issuers": [entry]})
+    fetcher = ServingFetcher({SERVED_JWKS_URI: jwks})
+    return TokenValidator(config, KeyRegistry(config.keys, fetcher=fetcher))
+
+
 def test_short_rsa_keys_are_never_trusted() -> None:
     weak = SigningKey.generate("RS256", kid="weak", bits=1024)
     strong = SigningKey.generate("RS256", kid="strong")
-    validator = make_validator(
-        {"issuers": [issuer_entry(strong, jwks={"keys": [weak.public_jwk(), strong.public_jwk()]})]}
-    )
+    validator = served_validator(strong, {"keys": [weak.public_jwk(), strong.public_jwk()]})
     assert reason_of(validator, weak.sign(claims())) == "unknown_kid"
     assert validator.validate(strong.sign(claims())).subject
 
 
 def test_keys_for_encryption_are_ignored(rsa_key: SigningKey) -> None:
     other = SigningKey.generate("RS256", kid="enc-key")
-    validator = make_validator(
-        {
-            "issuers": [
-                issuer_entry(
-                    rsa_key, jwks={"keys": [rsa_key.public_jwk(), other.public_jwk(use="enc")]}
-                )
-            ]
-        }
+    validator = served_validator(
+        rsa_key, {"keys": [rsa_key.public_jwk(), other.public_jwk(use="enc")]}
     )
     assert reason_of(validator, other.sign(claims())) == "unknown_kid"
 

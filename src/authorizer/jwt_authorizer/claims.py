@@ -143,12 +143,18 @@ def _claim_matches(value: object, accepted: frozenset[str]) -> bool:
 def _permissions(
     payload: Mapping[str, Any], claims: tuple[str, ...]
 ) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
-    """Strings are space-separated lists (``scp``, ``scope``); arrays are taken as they are."""
+    """Strings are space-separated lists (``scp``, ``scope``); arrays are taken as they are.
+
+    RFC 6749 section 3.3 delimits scopes with a space (%x20) and nothing else: ``str.split()``
+    would also split on tabs, U+00A0, U+2028 and other white space and control characters, so
+    ``"app.read\tapp.admin"`` would grant ``app.admin``. Any such character stays inside the
+    permission it is in, which then matches no rule.
+    """
     found: dict[str, str] = {}
     for claim in claims:
         value = payload.get(claim)
         if isinstance(value, str):
-            items = value.split()
+            items = [item for item in value.split(" ") if item]
         elif isinstance(value, list):
             items = [item for item in value if isinstance(item, str) and item]
         else:

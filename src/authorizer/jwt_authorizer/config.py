@@ -12,6 +12,7 @@ deployment fails at init instead of silently denying (or allowing) later.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -41,6 +42,31 @@ _GUID_IN_PATH_RE: Final = re.compile(
 )
 _LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+# Every numeric setting's bounds, by documented path; the README's Type column states the same
+# (tests/docs checks both ways). An upper bound exists where a larger value would quietly weaken
+# a check: hours of clock skew, weeks of trusting keys the identity provider may have revoked.
+LIMITS: Final[Mapping[str, tuple[float, float | None]]] = {
+    "max_token_bytes": (256, None),
+    "context_max_bytes": (256, None),
+    "verified_token_cache_size": (0, None),
+    "issuers[].leeway_seconds": (0, 300),
+    "issuers[].max_token_age_seconds": (1, None),
+    "keys.refresh_seconds": (60, 86400),
+    "keys.kid_miss_cooldown_seconds": (1, None),
+    "keys.retry_seconds": (1, None),
+    "keys.max_stale_seconds": (60, 604800),
+    "keys.connect_timeout_seconds": (0.05, None),
+    "keys.read_timeout_seconds": (0.05, None),
+    "keys.max_response_bytes": (1024, None),
+}
+_ABOVE_LIMIT: Final[Mapping[str, str]] = {
+    "issuers[].leeway_seconds": "300 seconds (5 minutes) of clock skew",
+    "keys.refresh_seconds": "86400 seconds (1 day) between key-set refreshes",
+    "keys.max_stale_seconds": (
+        "604800 seconds (7 days) of verifying with keys the identity provider may have revoked"
+    ),
+}
+_INDEX_RE: Final = re.compile(r"\[\d+\]")
 _SEGMENT_RE: Final = re.compile(r"^(\{[A-Za-z0-9_.-]+\}|\{[A-Za-z0-9_.-]+\+\}|[^{}/*?]+)$")
 
 
@@ -254,11 +280,16 @@ def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
     }
     entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
     lists = {
-        "algorithms": env.get("ALGORITHMS"),
-        "scope_claims": env.get("SCOPE_CLAIMS"),
-        "allowed_client_ids": env.get("ALLOWED_CLIENT_IDS"),
+        ("ALGORITHMS", "algorithms"): env.get("ALGORITHMS"),
+        ("SCOPE_CLAIMS", "scope_claims"): env.get("SCOPE_CLAIMS"),
+        ("ALLOWED_CLIENT_IDS", "allowed_client_ids"): env.get("ALLOWED_CLIENT_IDS"),
     }
-    entry.update({key: _csv(value) for key, value in lists.items() if value and value.strip()})
+    for (variable, key), value in lists.items():
+        if value and value.strip():  # empty or unset: the default (the template's empty default)
+            items = _csv(value)
+            if not items:  # "," or " , ": not the default, and not "any client" either
+                raise ConfigError(variable, "lists no items; leave it empty for the default")
+            entry[key] = items
     document: dict[str, Any] = {"issuers": [entry]}
     routes = (env.get("ROUTES") or "").strip()
     if routes:
@@ -303,34 +334,81 @@ class _Reader:
             raise ConfigError(self.name(key), "must be a non-empty string")
         return value.strip()
 
-    def strings(self, key: str, *, required: bool = False) -> tuple[str, ...] | None:
+    def strings(
+        self, key: str, *, required: bool = False, allow_empty: bool = False, remedy: str = ""
+    ) -> tuple[str, ...] | None:
+        """A JSON array of non-empty strings; ``None`` when the key is absent.
+
+        A string is never split into a list ("Finance Admins" is not ["Finance", "Admins"]), and
+        an empty array is an error unless ``allow_empty``: where absence means "any" or "the
+        default", ``[]`` would silently mean that too. ``remedy`` says what to do instead.
+        """
         value = self.raw(key)
         if value is None:
             if required:
-                raise ConfigError(self.name(key), "is required (a non-empty list of strings)")
+                raise ConfigError(self.name(key), "is required (a JSON array of strings)")
             return None
         if isinstance(value, str):
-            value = value.split()
+            raise ConfigError(
+                self.name(key),
+                "must be a JSON array of strings, not a string (a string is never split into a "
+                'list: write ["a", "b"])',
+            )
         if not isinstance(value, list) or not all(
             isinstance(item, str) and item.strip() for item in value
         ):
-            raise ConfigError(self.name(key), "must be a list of non-empty strings")
-        if required and not value:
-            raise ConfigError(self.name(key), "must not be empty")
+            raise ConfigError(self.name(key), "must be a JSON array of strings, each non-empty")
+        if not value and not allow_empty:
+            raise ConfigError(self.name(key), f"must not be empty{'; ' if remedy else ''}{remedy}")
         return tuple(item.strip() for item in value)
 
-    def integer(self, key: str, default: int | None, *, minimum: int = 0) -> int | None:
+    def urls(self, key: str, *, remedy: str) -> tuple[str, ...]:
+        """One URL as a string, or a JSON array of URLs (a string is one URL, never split)."""
+        value = self.raw(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            if not value.strip():
+                raise ConfigError(self.name(key), f"must not be empty; {remedy}")
+            return (value.strip(),)
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise ConfigError(
+                self.name(key), "must be a URL or a JSON array of URLs, each a non-empty string"
+            )
+        if not value:
+            raise ConfigError(self.name(key), f"must not be empty; {remedy}")
+        return tuple(item.strip() for item in value)
+
+    def limits(self, key: str) -> tuple[float, float | None]:
+        """The bounds :data:`LIMITS` sets for this key (``issuers[0].x`` -> ``issuers[].x``)."""
+        return LIMITS[_INDEX_RE.sub("[]", self.name(key))]
+
+    def _check_maximum(self, key: str, value: float) -> None:
+        maximum = self.limits(key)[1]
+        if maximum is not None and value > maximum:
+            generic = _INDEX_RE.sub("[]", self.name(key))
+            raise ConfigError(
+                self.name(key), f"must be at most {_ABOVE_LIMIT.get(generic, f'{maximum:g}')}"
+            )
+
+    def integer(self, key: str, default: int | None) -> int | None:
+        minimum = self.limits(key)[0]
         value = self.raw(key, default)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(self.name(key), f"must be an integer >= {minimum}")
+            raise ConfigError(self.name(key), f"must be an integer >= {minimum:g}")
+        self._check_maximum(key, value)
         return value
 
-    def number(self, key: str, default: float, *, minimum: float) -> float:
+    def number(self, key: str, default: float) -> float:
+        minimum = self.limits(key)[0]
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise ConfigError(self.name(key), f"must be a number >= {minimum}")
+            raise ConfigError(self.name(key), f"must be a number >= {minimum:g}")
+        self._check_maximum(key, value)
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -381,10 +459,10 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         ),
         token_sources=_parse_token_sources(top.raw("token_sources")),
         allow_bare_token=top.boolean("allow_bare_token", False),
-        max_token_bytes=top.integer("max_token_bytes", 16 * 1024, minimum=256) or 16 * 1024,
+        max_token_bytes=top.integer("max_token_bytes", 16 * 1024) or 16 * 1024,
         context_claims=tuple(sorted(context_claims.items())),
-        context_max_bytes=top.integer("context_max_bytes", 4096, minimum=256) or 4096,
-        verified_token_cache_size=top.integer("verified_token_cache_size", 1024, minimum=0) or 0,
+        context_max_bytes=top.integer("context_max_bytes", 4096) or 4096,
+        verified_token_cache_size=top.integer("verified_token_cache_size", 1024) or 0,
         keys=_parse_key_settings(top.raw("keys", {})),
     )
     top.finish()
@@ -397,8 +475,12 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         raise ConfigError(entry.name("issuer"), "is required (the exact iss of your tokens)")
     profile_name = entry.choice("profile", PROFILES, "oidc")
     profile = PROFILE_DEFAULTS[profile_name]
-    audiences = entry.strings("audiences", required=True) or ()
-    algorithms = entry.strings("algorithms") or ("RS256",)
+    audiences = entry.strings(
+        "audiences", required=True, remedy="list the aud values your API accepts"
+    )
+    algorithms = entry.strings("algorithms", remedy='omit the key for the default ["RS256"]') or (
+        "RS256",
+    )
     for alg in algorithms:
         if alg not in ASYMMETRIC_ALGORITHMS:
             raise ConfigError(
@@ -409,19 +491,39 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
     jwks = entry.raw("jwks")
     if jwks is not None and not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)):
         raise ConfigError(entry.name("jwks"), 'must be a JWKS object {"keys": [...]}')
-    # A string, or a list: B2C signs with different keys per policy under one issuer.
-    discovery_urls = entry.strings("discovery_url") or ()
-    jwks_uris = entry.strings("jwks_uri") or ()
+    # A string (one URL), or a list: B2C signs with different keys per policy under one issuer.
+    discovery_urls = entry.urls(
+        "discovery_url",
+        remedy="omit the key to use the issuer + /.well-known/openid-configuration",
+    )
+    jwks_uris = entry.urls("jwks_uri", remedy="omit the key to read it from discovery")
     for key, urls in (("discovery_url", discovery_urls), ("jwks_uri", jwks_uris)):
         for url in urls:
             _check_url(entry.name(key), url)
     if jwks_uris and discovery_urls:
         raise ConfigError(entry.name("jwks_uri"), "give jwks_uri or discovery_url, not both")
+    if jwks is not None and (jwks_uris or discovery_urls):
+        # The inline set would win and the URL would be silently ignored.
+        raise ConfigError(
+            entry.name("jwks"),
+            "give an inline jwks or a jwks_uri / discovery_url, not both",
+        )
+    if jwks is not None:
+        _check_inline_jwks(jwks, entry.name("jwks"), frozenset(algorithms))
     if jwks is None and not jwks_uris and not discovery_urls:
         _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
-    tenants = frozenset(entry.strings("tenants") or ())
+    tenant_list = entry.strings(
+        "tenants", remedy="list the tenant ids (GUIDs) the {tenantid} issuer accepts"
+    )
+    if tenant_list is not None and TENANT_PLACEHOLDER not in issuer:
+        raise ConfigError(
+            entry.name("tenants"),
+            "applies only to an issuer containing {tenantid} (it would be ignored here); "
+            "remove it, or template the issuer",
+        )
+    tenants = frozenset(tenant_list or ())
     for tenant in tenants:
-        if not GUID_RE.match(tenant):
+        if not GUID_RE.fullmatch(tenant):
             raise ConfigError(entry.name("tenants"), f"{tenant!r} is not a tenant id (GUID)")
     if TENANT_PLACEHOLDER in issuer and not tenants:
         raise ConfigError(
@@ -438,39 +540,63 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         ca_bundle = str(path)
     required = entry.raw("required_claims", {})
     if not isinstance(required, dict):
-        raise ConfigError(entry.name("required_claims"), "must map claim names to lists of values")
+        raise ConfigError(
+            entry.name("required_claims"),
+            'must map claim names to JSON arrays of accepted values, e.g. {"tfp": ["B2C_1_a"]}',
+        )
+    claims_reader = _Reader(required, entry.name("required_claims"))
     required_claims = tuple(
         (
             name,
             frozenset(
-                _Reader(required, entry.name("required_claims")).strings(name, required=True) or ()
+                claims_reader.strings(
+                    name, required=True, remedy="list the accepted values, or remove the claim"
+                )
+                or ()
             ),
         )
         for name in sorted(required)
     )
-    allowed_clients = entry.strings("allowed_client_ids")
-    token_types = entry.strings("token_types")
+    allowed_clients = entry.strings("allowed_client_ids", remedy="omit the key to allow any client")
+    token_types = entry.strings("token_types", remedy="omit the key to accept any typ")
+    discovery_issuer = entry.string("discovery_issuer")
+    if discovery_issuer is not None and (jwks is not None or jwks_uris):
+        # Only discovery documents are checked against it: elsewhere it would check nothing.
+        raise ConfigError(
+            entry.name("discovery_issuer"),
+            "applies only when keys come from discovery; remove it (jwks and jwks_uri skip "
+            "discovery and its issuer check)",
+        )
     tenant_match = _GUID_IN_PATH_RE.search(issuer) if profile.microsoft else None
     parsed = IssuerConfig(
         issuer=issuer,
-        audiences=frozenset(audiences),
+        audiences=frozenset(audiences or ()),
         profile=profile_name,
         algorithms=frozenset(algorithms),
-        scope_claims=entry.strings("scope_claims") or profile.scope_claims,
-        client_id_claims=entry.strings("client_id_claims") or profile.client_id_claims,
-        principal_claims=entry.strings("principal_claims") or ("sub",),
+        scope_claims=entry.strings(
+            "scope_claims", remedy="omit the key for the profile's scope claims"
+        )
+        or profile.scope_claims,
+        client_id_claims=entry.strings(
+            "client_id_claims", remedy="omit the key for the profile's client id claims"
+        )
+        or profile.client_id_claims,
+        principal_claims=entry.strings(
+            "principal_claims", remedy='omit the key for the default ["sub"]'
+        )
+        or ("sub",),
         leeway_seconds=entry.integer("leeway_seconds", 60) or 0,
         discovery_urls=discovery_urls,
-        discovery_issuer=entry.string("discovery_issuer"),
+        discovery_issuer=discovery_issuer,
         jwks_uris=jwks_uris,
         jwks=jwks,
-        allowed_client_ids=frozenset(allowed_clients) if allowed_clients else None,
+        allowed_client_ids=frozenset(allowed_clients) if allowed_clients is not None else None,
         required_claims=required_claims,
-        max_token_age_seconds=entry.integer("max_token_age_seconds", None, minimum=1),
+        max_token_age_seconds=entry.integer("max_token_age_seconds", None),
         ca_bundle=ca_bundle,
         tenants=frozenset(t.lower() for t in tenants),
         tenant_id=tenant_match.group(1).lower() if tenant_match else None,
-        token_types=frozenset(token_types) if token_types else None,
+        token_types=frozenset(token_types) if token_types is not None else None,
         microsoft=profile.microsoft,
         tenant_required=profile.tenant_required,
         audience_claim=profile.audience_claim,
@@ -507,15 +633,16 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
         return ()
     if not isinstance(value, list):
         raise ConfigError("routes", "must be a list of route rules")
-    rules = []
-    seen: set[tuple[str, frozenset[str] | None]] = set()
+    rules: list[RouteRule] = []
     for i, doc in enumerate(value):
         entry = _Reader(doc, f"routes[{i}]")
         route_key = entry.string("route")
         if route_key is None:
             raise ConfigError(entry.name("route"), 'is required, e.g. "GET /orders/{id}"')
         method, path = parse_route_key(route_key, entry.name("route"))
-        rule_issuers = entry.strings("issuers")
+        rule_issuers = entry.strings(
+            "issuers", remedy="omit the key to apply the rule to every issuer"
+        )
         for issuer in rule_issuers or ():
             if issuer not in issuers:
                 raise ConfigError(entry.name("issuers"), f"{issuer!r} is not a configured issuer")
@@ -523,17 +650,43 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
             route_key=f"{method} {path}" if method != "$default" else "$default",
             method=method,
             path=path,
-            scopes=frozenset(entry.strings("scopes") or ()),
-            all_scopes=frozenset(entry.strings("all_scopes") or ()),
+            # [] is explicit: any valid token (the documented meaning of no permission).
+            scopes=frozenset(entry.strings("scopes", allow_empty=True) or ()),
+            all_scopes=frozenset(entry.strings("all_scopes", allow_empty=True) or ()),
             issuers=frozenset(rule_issuers) if rule_issuers is not None else None,
         )
-        key = (rule.route_key, rule.issuers)
-        if key in seen:
-            raise ConfigError(entry.name("route"), f"{rule.route_key} is listed twice")
-        seen.add(key)
+        _check_not_governed_twice(rule, rules, entry.name("route"))
         entry.finish()
         rules.append(rule)
     return tuple(rules)
+
+
+def route_shape(method: str, path: str) -> tuple[str, str]:
+    """What API Gateway routes on: the method and the template with parameter names ignored
+    (``/orders/{id}`` and ``/orders/{orderId}`` are one route, ``{proxy+}`` and ``{path+}`` too)."""
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    shape = ["{+}" if s.endswith("+}") else "{}" if s.startswith("{") else s for s in segments]
+    return method, "/" + "/".join(shape)
+
+
+def _check_not_governed_twice(rule: RouteRule, earlier: list[RouteRule], name: str) -> None:
+    """Two rules for one route and overlapping issuers: the first would silently win."""
+    shape = route_shape(rule.method, rule.path)
+    for index, other in enumerate(earlier):
+        if route_shape(other.method, other.path) != shape:
+            continue
+        if other.issuers is None or rule.issuers is None or other.issuers == rule.issuers:
+            overlap = "for the same issuers"
+        elif other.issuers & rule.issuers:
+            shared = ", ".join(repr(issuer) for issuer in sorted(other.issuers & rule.issuers))
+            overlap = f"for {shared}"
+        else:
+            continue
+        raise ConfigError(
+            name,
+            f"{rule.route_key} is already governed by routes[{index}] ({overlap}); "
+            "merge the two rules",
+        )
 
 
 def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
@@ -550,11 +703,134 @@ def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
         raise ConfigError(name, f"path {path!r} must start with /")
     segments = path.strip("/").split("/") if path != "/" else []
     for position, segment in enumerate(segments):
+        if "${" in segment:
+            raise ConfigError(
+                name,
+                f"path segment {segment!r} holds ${{...}}, IAM policy-variable syntax; a route "
+                "path cannot contain it (a '$' alone is fine, e.g. /odata/$metadata)",
+            )
         if not _SEGMENT_RE.match(segment):
             raise ConfigError(name, f"path segment {segment!r} is not valid")
         if segment.endswith("+}") and position != len(segments) - 1:
             raise ConfigError(name, "a greedy {proxy+} segment must be the last one")
     return method, path.rstrip("/") or "/"
+
+
+# --------------------------------------------------------------------------- inline key sets
+
+# What an inline key may be, checked without any cryptography (keys.py builds the verifiers).
+_RSA_KEY_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_KEY_CURVES: Final[Mapping[str, tuple[str, int]]] = {
+    "P-256": ("ES256", 32),
+    "P-384": ("ES384", 48),
+    "P-521": ("ES512", 66),
+}
+_OKP_KEY_CURVES: Final[Mapping[str, int]] = {"Ed25519": 32, "Ed448": 57}
+_PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
+_MIN_RSA_BITS: Final = 2048
+_BASE64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _check_inline_jwks(jwks: Mapping[str, Any], name: str, algorithms: frozenset[str]) -> None:
+    """Every inline key must be a usable public signing key for this issuer.
+
+    keys.py skips a key it cannot use, which is right for a fetched set (one odd key must not
+    take its neighbours down) but wrong for configuration: a broken inline key would surface as
+    a runtime key error, or, with private members, publish a secret in the function's
+    environment. Here each problem is an init error naming ``issuers[i].jwks.keys[j]``.
+    """
+    keys = jwks["keys"]
+    if not keys:
+        raise ConfigError(name, "holds no keys; give at least one public signing key")
+    for index, jwk in enumerate(keys):
+        _check_inline_jwk(jwk, f"{name}.keys[{index}]", algorithms)
+
+
+def _check_inline_jwk(jwk: object, name: str, algorithms: frozenset[str]) -> None:
+    if not isinstance(jwk, dict):
+        raise ConfigError(name, "must be a JWK object")
+    kty = jwk.get("kty")
+    if not isinstance(kty, str) or not kty:
+        raise ConfigError(name, 'must have a string "kty" (RSA, EC or OKP)')
+    if kty == "oct":
+        raise ConfigError(name, "is a symmetric (oct) key; HMAC keys are never accepted")
+    private = [member for member in _PRIVATE_MEMBERS if member in jwk]
+    if private:
+        raise ConfigError(
+            name,
+            "holds private key material; publish only the public key "
+            f"(remove {', '.join(repr(member) for member in private)})",
+        )
+    for member in ("kid", "alg", "use", "x5t", "x5t#S256"):
+        if member in jwk and not (isinstance(jwk[member], str) and jwk[member]):
+            raise ConfigError(name, f"{member!r} must be a non-empty string")
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise ConfigError(name, f'has use {use!r}; an inline key set holds signing keys ("sig")')
+    ops = jwk.get("key_ops")
+    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
+        raise ConfigError(name, 'has key_ops without "verify"; it could never verify a token')
+    possible = _key_algorithms(jwk, kty, name)
+    declared = jwk.get("alg")
+    if declared is not None:
+        if declared not in possible:
+            raise ConfigError(name, f"alg {declared!r} does not fit {_describe_key(jwk)}")
+        possible = frozenset({declared})
+    if not possible & algorithms:
+        raise ConfigError(
+            name,
+            f"fits none of the issuer's algorithms ({', '.join(sorted(algorithms))}): "
+            f"{_describe_key(jwk)} verifies {', '.join(sorted(possible))} only; add its "
+            "algorithm to algorithms or remove the key",
+        )
+
+
+def _describe_key(jwk: Mapping[str, Any]) -> str:
+    """``an RSA key``, ``an EC P-256 key`` (every supported kty takes "an")."""
+    curve = jwk.get("crv")
+    return f"an {jwk['kty']} {curve} key" if isinstance(curve, str) else f"an {jwk['kty']} key"
+
+
+def _key_algorithms(jwk: Mapping[str, Any], kty: str, name: str) -> frozenset[str]:
+    """Check the key's required public members; return the algorithms its type allows."""
+    if kty == "RSA":
+        modulus = _base64url_member(jwk, "n", name)
+        exponent = int.from_bytes(_base64url_member(jwk, "e", name), "big")
+        if exponent < 3 or exponent % 2 == 0:
+            raise ConfigError(name, "'e' must be an odd public exponent of at least 3")
+        bits = int.from_bytes(modulus, "big").bit_length()
+        if bits < _MIN_RSA_BITS:
+            raise ConfigError(
+                name, f"RSA modulus is {bits} bits; at least {_MIN_RSA_BITS} are required"
+            )
+        return _RSA_KEY_ALGORITHMS
+    curve = jwk.get("crv")
+    if kty == "EC":
+        if curve not in _EC_KEY_CURVES:
+            raise ConfigError(name, f"crv must be one of {', '.join(_EC_KEY_CURVES)}")
+        alg, size = _EC_KEY_CURVES[str(curve)]
+        for member in ("x", "y"):
+            if len(_base64url_member(jwk, member, name)) != size:
+                raise ConfigError(name, f"{member!r} must be {size} bytes for {curve}")
+        return frozenset({alg})
+    if kty == "OKP":
+        if curve not in _OKP_KEY_CURVES:
+            raise ConfigError(name, f"crv must be one of {', '.join(_OKP_KEY_CURVES)}")
+        size = _OKP_KEY_CURVES[str(curve)]
+        if len(_base64url_member(jwk, "x", name)) != size:
+            raise ConfigError(name, f"'x' must be {size} bytes for {curve}")
+        return frozenset({"EdDSA"})
+    raise ConfigError(name, f"kty {kty!r} is not supported; use RSA, EC or OKP public keys")
+
+
+def _base64url_member(jwk: Mapping[str, Any], member: str, name: str) -> bytes:
+    """A required member in unpadded base64url (RFC 7518), decoded."""
+    value = jwk.get(member)
+    if value is None:
+        raise ConfigError(name, f"{jwk['kty']} key needs {member!r}")
+    if not isinstance(value, str) or not _BASE64URL_RE.fullmatch(value) or len(value) % 4 == 1:
+        raise ConfigError(name, f"{member!r} must be a base64url string (no padding)")
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def _parse_token_sources(value: object) -> tuple[TokenSource, ...]:
@@ -579,25 +855,21 @@ def _parse_key_settings(value: object) -> KeySettings:
     entry = _Reader(value, "keys")
     defaults = KeySettings()
     settings = KeySettings(
-        refresh_seconds=entry.integer("refresh_seconds", defaults.refresh_seconds, minimum=60)
+        refresh_seconds=entry.integer("refresh_seconds", defaults.refresh_seconds)
         or defaults.refresh_seconds,
         kid_miss_cooldown_seconds=entry.integer(
-            "kid_miss_cooldown_seconds", defaults.kid_miss_cooldown_seconds, minimum=1
+            "kid_miss_cooldown_seconds", defaults.kid_miss_cooldown_seconds
         )
         or defaults.kid_miss_cooldown_seconds,
-        retry_seconds=entry.integer("retry_seconds", defaults.retry_seconds, minimum=1)
+        retry_seconds=entry.integer("retry_seconds", defaults.retry_seconds)
         or defaults.retry_seconds,
-        max_stale_seconds=entry.integer("max_stale_seconds", defaults.max_stale_seconds, minimum=60)
+        max_stale_seconds=entry.integer("max_stale_seconds", defaults.max_stale_seconds)
         or defaults.max_stale_seconds,
         connect_timeout_seconds=entry.number(
-            "connect_timeout_seconds", defaults.connect_timeout_seconds, minimum=0.05
+            "connect_timeout_seconds", defaults.connect_timeout_seconds
         ),
-        read_timeout_seconds=entry.number(
-            "read_timeout_seconds", defaults.read_timeout_seconds, minimum=0.05
-        ),
-        max_response_bytes=entry.integer(
-            "max_response_bytes", defaults.max_response_bytes, minimum=1024
-        )
+        read_timeout_seconds=entry.number("read_timeout_seconds", defaults.read_timeout_seconds),
+        max_response_bytes=entry.integer("max_response_bytes", defaults.max_response_bytes)
         or defaults.max_response_bytes,
     )
     if settings.max_stale_seconds < settings.refresh_seconds:

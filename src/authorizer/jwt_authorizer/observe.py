@@ -57,8 +57,25 @@ class DeferredEvents:
 
 
 def _safe(fields: dict[str, Any]) -> dict[str, Any]:
-    """Request-derived strings (routes, issuers) may hold anything; keep log lines valid."""
-    return {k: loggable(v, 200) if isinstance(v, str) else v for k, v in fields.items()}
+    """Request-derived strings (routes, issuers) may hold anything; keep log lines valid.
+
+    Every log method passes its fields through here or :func:`_escaped`: one lone surrogate
+    anywhere in a line makes Powertools' UTF-8 write fail, and the line vanishes with a traceback
+    on stderr. Empty strings become null (no ``client_id``, no ``kid``).
+    """
+    return {k: loggable(v, 200) if isinstance(v, str) else _escaped(v) for k, v in fields.items()}
+
+
+def _escaped(value: Any, limit: int = 200) -> Any:
+    """Strings at any depth (lists, tuples, objects: the ``dropped`` context keys), escaped and
+    truncated to ``limit``; empty strings stay empty."""
+    if isinstance(value, str):
+        return loggable(value, limit) or ""
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_escaped(item, limit) for item in value]
+    if isinstance(value, dict):
+        return {_escaped(str(k), limit): _escaped(v, limit) for k, v in value.items()}
+    return value
 
 
 class Observer:
@@ -106,22 +123,19 @@ class Observer:
             self.logger.debug("request allowed", extra=_safe(fields))
 
     def warning(self, message: str, **fields: Any) -> None:
-        self.logger.warning(message, extra=fields)
+        self.logger.warning(message, extra=_escaped(fields))
 
     # -- key cache events (the KeyEvents protocol)
 
     def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
         self.count("KeySetFetches")
+        # URLs from the configuration, details from the network: escaped, long URLs kept whole.
+        fields = _escaped({"source": source, "trigger": trigger, "detail": detail}, 2000)
         if ok:
-            self.logger.info(
-                "key set fetched", extra={"source": source, "trigger": trigger, "detail": detail}
-            )
+            self.logger.info("key set fetched", extra=fields)
         else:
             self.count("KeySetFetchFailures")
-            self.logger.warning(
-                "key set fetch failed",
-                extra={"source": source, "trigger": trigger, "detail": detail},
-            )
+            self.logger.warning("key set fetch failed", extra=fields)
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None:
         self.count("StaleKeysInUse")
