@@ -68,6 +68,7 @@ class RecordingObserver(Observer):
         self.counts: Counter[str] = Counter()
         self.denials: list[str] = []
         self.fetches: list[tuple[bool, str, str]] = []
+        self.empty_sets: list[tuple[str, dict[str, int]]] = []
         self._record_lock = threading.Lock()
         self._local = threading.local()
 
@@ -93,6 +94,11 @@ class RecordingObserver(Observer):
         with self._record_lock:
             self.fetches.append((ok, trigger, detail))
         super().key_fetch(source, ok=ok, trigger=trigger, detail=detail)
+
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
+        with self._record_lock:
+            self.empty_sets.append((source, dict(skipped)))
+        super().key_set_empty(source, skipped=skipped)
 
     @property
     def last_reason(self) -> str | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .config import TENANT_PLACEHOLDER, KeySettings, is_fetchable_url
-from .errors import KeysUnavailable, UnknownKid
+from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
 
 if TYPE_CHECKING:
     import requests
@@ -38,6 +38,9 @@ _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384",
 _EC_ALGORITHMS: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 _MIN_RSA_BITS: Final = 2048
+# JWK members that only a private (or symmetric) key has: a published key carrying any of them is
+# a leak at the identity provider, never a key to trust.
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 _NEGATIVE_CACHE_SIZE: Final = 1024
 _USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
 
@@ -68,12 +71,17 @@ class KeyEvents(Protocol):
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None: ...
 
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None: ...
+
 
 class _SilentEvents:
     def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
         return None
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        return None
+
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
         return None
 
 
@@ -202,6 +210,10 @@ def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
     return possible
 
 
+class _ShortKey(ValueError):
+    """An RSA key under 2048 bits: well-formed, never trusted."""
+
+
 def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
     """python-jose builds RSASSA-PKCS1 and ECDSA keys; PSS and EdDSA, which it lacks, use
     ``cryptography`` directly. Every key is built once, here, never per request."""
@@ -215,7 +227,7 @@ def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
         key_class = CryptographyRSAKey if alg.startswith("RS") else CryptographyECKey
         jose_key = key_class(public, alg)
         if alg.startswith("RS") and jose_key.prepared_key.key_size < _MIN_RSA_BITS:
-            raise ValueError("RSA key shorter than 2048 bits")
+            raise _ShortKey("RSA key shorter than 2048 bits")
         verify: Verifier = jose_key.verify
         return verify
     if alg.startswith("PS"):
@@ -242,7 +254,7 @@ def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
 
     key = rsa.RSAPublicNumbers(_b64int(jwk["e"]), _b64int(jwk["n"])).public_key()
     if key.key_size < _MIN_RSA_BITS:
-        raise ValueError("RSA key shorter than 2048 bits")
+        raise _ShortKey("RSA key shorter than 2048 bits")
     digest: hashes.HashAlgorithm = {
         "PS256": hashes.SHA256(),
         "PS384": hashes.SHA384(),
@@ -280,35 +292,60 @@ def _eddsa_verifier(jwk: Mapping[str, Any]) -> Verifier:
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
-    """An immutable snapshot of one key set; replaced whole, never mutated."""
+    """An immutable snapshot of one key set; replaced whole, never mutated.
+
+    ``keys`` may be empty: a well-formed document without a usable key is the identity
+    provider's word (every key withdrawn, or none for the allowed algorithms) and replaces the
+    previous snapshot like any rotation. ``skipped`` counts the keys left out, per reason.
+    """
 
     by_kid: Mapping[str, tuple[VerificationKey, ...]]
     keys: tuple[VerificationKey, ...]
     fetched_at: float
-    skipped: int
+    skipped: Mapping[str, int]
+
+    def describe(self) -> str:
+        """``"2 keys, 1 skipped (private_key 1)"``: counts only, never key material."""
+        total = sum(self.skipped.values())
+        text = f"{len(self.keys)} keys, {total} skipped"
+        if total:
+            text += " (" + ", ".join(f"{r} {n}" for r, n in sorted(self.skipped.items())) + ")"
+        return text
+
+
+#: Why a published key was left out (the ``skipped`` reasons of :class:`KeySet`).
+SKIP_MALFORMED: Final = "malformed"  # not an object, no string kty, or its members do not parse
+SKIP_PRIVATE: Final = "private_key"  # carries private or symmetric key members
+SKIP_NOT_FOR_SIGNING: Final = "not_for_signing"  # use other than sig, key_ops without verify
+SKIP_ALGORITHM: Final = "algorithm_not_allowed"  # no allowed algorithm fits (HMAC keys included)
+SKIP_SHORT_RSA: Final = "rsa_too_short"  # an RSA modulus under 2048 bits
 
 
 def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) -> KeySet:
-    """Validate a JWKS document and build verifiers for every usable signing key."""
+    """Validate a JWKS document and build verifiers for every usable signing key.
+
+    Only a document that is not a JSON object with a ``keys`` list is an error (the fetch
+    failed); a set whose keys are all unusable parses into an empty :class:`KeySet`.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise FetchError('key set is not a JSON object with a "keys" list')
     keys: list[VerificationKey] = []
-    skipped = 0
+    skipped: dict[str, int] = {}
     for jwk in document["keys"]:
-        if not _is_signing_jwk(jwk):
-            skipped += 1
-            continue
-        try:
-            key = VerificationKey(jwk, algorithms)
-        except Exception:  # a malformed key must not take its neighbours down
-            skipped += 1
-            continue
-        if key.verifiers:
-            keys.append(key)
-        else:
-            skipped += 1
-    if not keys:
-        raise FetchError("key set holds no usable signing key for the allowed algorithms")
+        reason = _unusable(jwk)
+        if reason is None:
+            try:
+                key = VerificationKey(jwk, algorithms)
+            except _ShortKey:
+                reason = SKIP_SHORT_RSA
+            except Exception:  # a malformed key must not take its neighbours down
+                reason = SKIP_MALFORMED
+            else:
+                if key.verifiers:
+                    keys.append(key)
+                    continue
+                reason = SKIP_ALGORITHM
+        skipped[reason] = skipped.get(reason, 0) + 1
     by_kid: dict[str, list[VerificationKey]] = {}
     for key in keys:
         if key.kid is not None:
@@ -321,14 +358,19 @@ def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) 
     )
 
 
-def _is_signing_jwk(jwk: object) -> bool:
+def _unusable(jwk: object) -> str | None:
+    """Why a JWKS entry cannot be a verification key, judged on its members alone."""
     if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
-        return False
+        return SKIP_MALFORMED
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
+        return SKIP_PRIVATE
     use = jwk.get("use")
     if use is not None and use != "sig":
-        return False
+        return SKIP_NOT_FOR_SIGNING
     ops = jwk.get("key_ops")
-    return ops is None or (isinstance(ops, list) and "verify" in ops)
+    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
+        return SKIP_NOT_FOR_SIGNING
+    return None
 
 
 # --------------------------------------------------------------------------- one source
@@ -382,7 +424,13 @@ class KeySource:
         self._lock = threading.Lock()  # held for the whole of a fetch: the single flight
         self.fetch_count = 0
         if inline is not None:
-            self._snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
+            snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
+            if not snapshot.keys:  # nothing will ever replace it: fail the init, loudly
+                raise ConfigError(
+                    f"jwks of {spec.name}",
+                    f"holds no key usable with the allowed algorithms ({snapshot.describe()})",
+                )
+            self._snapshot = snapshot
 
     # -- public
 
@@ -433,7 +481,7 @@ class KeySource:
         if found:
             return found
         if self._inline is not None:
-            raise UnknownKid()
+            raise _miss(snapshot)
         miss_key = kid or x5t or x5t_s256 or ""
         if self._may_refresh_for_miss(miss_key, now):
             self._refresh("unknown_kid", attempt)
@@ -442,17 +490,16 @@ class KeySource:
             # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
             # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
             self._remember_miss(miss_key, now)
-            raise UnknownKid()
+            raise _miss(snapshot)
         else:
             with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
                 pass
-        found = _match(
-            self._current(self._clock(), self._attempts), kid, x5t, x5t_s256, kid_suffix_match
-        )
+        snapshot = self._current(self._clock(), self._attempts)
+        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             return found
         self._remember_miss(miss_key, now)
-        raise UnknownKid()
+        raise _miss(snapshot)
 
     # -- policy
 
@@ -526,7 +573,7 @@ class KeySource:
             snapshot: KeySet | None = None
             try:
                 snapshot = self._fetch(trigger, started)
-                detail = f"{len(snapshot.keys)} keys, {snapshot.skipped} skipped"
+                detail = snapshot.describe()
             except Exception as err:  # anything at all: a failed attempt, paced and kept stale
                 detail = str(err) if isinstance(err, FetchError) else type(err).__name__
             # Publish in this order: keys, attempt outcome, counter, then the in-flight flag.
@@ -541,6 +588,8 @@ class KeySource:
         self._events.key_fetch(
             self.spec.name, ok=snapshot is not None, trigger=trigger, detail=detail
         )
+        if snapshot is not None and not snapshot.keys:
+            self._events.key_set_empty(self.spec.name, skipped=snapshot.skipped)
 
     def _fetch(self, trigger: str, now: float) -> KeySet:
         if self.spec.discovery_url and (self._jwks_uri is None or trigger in ("ttl", "initial")):
@@ -562,6 +611,11 @@ class KeySource:
         if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri):
             raise FetchError("discovery document has no https jwks_uri")
         return jwks_uri
+
+
+def _miss(snapshot: KeySet) -> UnknownKid | NoUsableKeys:
+    """What a lookup that found nothing means: an unknown kid, or no usable key at all."""
+    return UnknownKid() if snapshot.keys else NoUsableKeys()
 
 
 def _match(

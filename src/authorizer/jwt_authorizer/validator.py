@@ -19,6 +19,7 @@ from .errors import (
     BadSignature,
     FirstPartyToken,
     KeysUnavailable,
+    NoUsableKeys,
     UnknownIssuer,
     UnknownKid,
     UnsupportedAlgorithm,
@@ -219,17 +220,20 @@ class TokenValidator:
                 if found:
                     return source, snapshot, found
         unavailable: KeysUnavailable | None = None
+        holds_keys = False
         for source in sources:
             snapshot = source.snapshot
             try:
                 return source, snapshot, source.candidates(jwt.kid, **lookup)
-            except UnknownKid:
+            except NoUsableKeys:
                 continue
+            except UnknownKid:
+                holds_keys = True
             except KeysUnavailable as err:
                 unavailable = err
         if unavailable is not None:
             raise unavailable
-        raise UnknownKid()
+        raise UnknownKid() if holds_keys else NoUsableKeys()
 
     def _sources_for(self, issuer: str, tenant: str | None) -> tuple[KeySource, ...]:
         sources = self._sources.get((issuer, tenant))

@@ -1,0 +1,270 @@
+"""What a key set says is applied, each key set of an issuer on its own clock.
+
+* A well-formed key set without one usable key is the identity provider's word (every key
+  withdrawn, or none for the allowed algorithms): it replaces the cached keys like any rotation,
+  and tokens of that issuer get ``no_usable_keys`` (401), not 200s from withdrawn keys.
+* An issuer with several key sets (B2C policies) refreshes, goes stale and fails closed per set
+  exactly as an issuer with one.
+
+Servers are real (loopback), the key-cache clock is fake.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.conftest import IdpFactory
+from tests.support.signing import SigningKey
+
+from .conftest import Harness, HarnessFactory, Reply, ScriptedServer, auth_config, issuer_entry
+
+ISSUER = "https://login.example.invalid/5b8e2f4a-9c13-4d67-b0a2-7e1f3c9d8a54/v2.0/"
+AUDIENCE = "api://orders"
+
+
+def sign(key: SigningKey, **claims: Any) -> str:
+    return key.sign({"iss": ISSUER, "aud": AUDIENCE, "sub": "svc", "exp": 4102444800, **claims})
+
+
+def jwks(*keys: SigningKey) -> dict[str, Any]:
+    return {"keys": [key.public_jwk() for key in keys]}
+
+
+def entry(**keys_source: Any) -> dict[str, Any]:
+    return {"issuer": ISSUER, "audiences": [AUDIENCE], **keys_source}
+
+
+# --------------------------------------------------------------------------- unusable key sets
+
+
+def test_an_empty_key_set_is_applied_as_a_rotation(
+    scripted: ScriptedServer, build_harness: HarnessFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The provider withdraws every key: the next refresh applies that, the withdrawn key stops
+    verifying, and a key published later works after the usual unknown-kid refresh."""
+    old, new = SigningKey.generate("RS256", kid="old"), SigningKey.generate("RS256", kid="new")
+    url = scripted.serve_json("/keys", jwks(old))
+    harness = build_harness(auth_config(entry(jwks_uri=url), refresh_seconds=600))
+    old_token = sign(old)
+    assert harness.outcome(old_token) == "allow"
+
+    scripted.serve_json("/keys", {"keys": []})
+    harness.clock.advance(600)
+    caplog.clear()
+    assert harness.outcome(old_token) == "no_usable_keys"
+    # The TTL refresh, then one unknown-kid refresh: the token was in the verified-token cache,
+    # whose re-validation looks the kid up again as if nothing had been fetched.
+    assert harness.fetch_count == 3
+    counts = harness.observer.counts
+    assert (counts["KeySetEmpty"], counts["KeySetFetchFailures"], counts["StaleKeysInUse"]) == (
+        2,
+        0,
+        0,
+    )
+    assert harness.observer.empty_sets == [(ISSUER, {}), (ISSUER, {})]
+    assert harness.observer.fetches[1] == (True, "ttl", "0 keys, 0 skipped")
+    (warning, _) = [r for r in caplog.records if r.getMessage() == "key set holds no usable key"]
+    assert warning.levelno == logging.WARNING
+    assert (warning.source, warning.skipped, warning.skipped_reasons) == (  # type: ignore[attr-defined]
+        ISSUER,
+        0,
+        {},
+    )
+
+    # Unknown-kid pacing applies to the empty set: repeats cost nothing.
+    harness.clock.advance(1)
+    for _ in range(20):
+        assert harness.outcome(old_token) == "no_usable_keys"
+    assert harness.fetch_count == 3
+
+    scripted.serve_json("/keys", jwks(new))
+    harness.clock.advance(300)  # the kid-miss cooldown of that refresh
+    assert harness.outcome(sign(new)) == "allow"
+    assert harness.fetch_count == 4
+    assert harness.outcome(old_token) == "unknown_kid"
+    assert harness.fetch_count == 4  # inside the kid-miss cooldown
+    assert scripted.hits["/keys"] == 4
+
+
+def _private(key: SigningKey) -> dict[str, Any]:
+    return key.public_jwk(d="c2VjcmV0", p="AQAB", q="AQAB")
+
+
+UNUSABLE: dict[str, tuple[Any, dict[str, int]]] = {
+    "empty": (list, {}),
+    "other-algorithms": (
+        lambda: [
+            SigningKey.generate("ES256", kid="ec").public_jwk(),
+            SigningKey.generate("EdDSA", kid="ed").public_jwk(),
+            {"kty": "oct", "kid": "hmac", "alg": "HS256"},
+            SigningKey.generate("RS256", kid="pinned").public_jwk(alg="RS512"),
+        ],
+        {"algorithm_not_allowed": 4},
+    ),
+    "encryption-only": (
+        lambda: [
+            SigningKey.generate("RS256", kid="enc").public_jwk(use="enc"),
+            SigningKey.generate("RS256", kid="ops").public_jwk(use=None, key_ops=["encrypt"]),
+        ],
+        {"not_for_signing": 2},
+    ),
+    "private-members": (
+        lambda: [
+            _private(SigningKey.generate("RS256", kid="leaked")),
+            {"kty": "oct", "kid": "secret", "k": "c2VjcmV0"},
+            SigningKey.generate("RS256", kid="oth").public_jwk(oth=[]),
+        ],
+        {"private_key": 3},
+    ),
+    "short-rsa": (
+        lambda: [SigningKey.generate("RS256", kid="weak", bits=1024).public_jwk()],
+        {"rsa_too_short": 1},
+    ),
+    "malformed": (
+        lambda: [
+            {"kty": "RSA", "kid": "k", "use": "sig", "n": 12345, "e": None},
+            {"kty": 42, "kid": ["not", "a", "string"]},
+            "not-a-jwk",
+            {"kty": "RSA", "kid": "k2", "n": "!!!", "e": "AQAB"},
+        ],
+        {"malformed": 4},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSABLE))
+def test_a_set_of_unusable_keys_is_applied_at_cold_start(
+    scripted: ScriptedServer, build_harness: HarnessFactory, case: str
+) -> None:
+    make_keys, skipped = UNUSABLE[case]
+    url = scripted.serve_json("/keys", {"keys": make_keys()})
+    harness = build_harness(auth_config(entry(jwks_uri=url)))
+
+    assert harness.prefetched == {ISSUER: True}
+    token = sign(SigningKey.generate("RS256", kid="leaked"))
+    assert harness.outcome(token) == "no_usable_keys"
+    # The unknown kid refetches once, as it would against any set; the answer is the same.
+    total = sum(skipped.values())
+    detail = f"0 keys, {total} skipped"
+    if total:
+        detail += " (" + ", ".join(f"{r} {n}" for r, n in skipped.items()) + ")"
+    assert harness.observer.fetches == [(True, "prefetch", detail), (True, "unknown_kid", detail)]
+    assert harness.observer.empty_sets == [(ISSUER, skipped), (ISSUER, skipped)]
+    assert harness.observer.counts["KeySetEmpty"] == 2
+    assert harness.observer.counts["KeySetFetchFailures"] == 0
+    harness.clock.advance(1)
+    assert harness.outcome(token) == "no_usable_keys"
+    assert harness.fetch_count == 2
+
+
+def test_usable_keys_next_to_unusable_ones_still_verify(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    good = SigningKey.generate("RS256", kid="good")
+    leaked = SigningKey.generate("RS256", kid="leaked")
+    url = scripted.serve_json("/keys", {"keys": [good.public_jwk(), _private(leaked)]})
+    harness = build_harness(auth_config(entry(jwks_uri=url)))
+
+    assert harness.outcome(sign(good)) == "allow"
+    assert harness.outcome(sign(leaked)) == "unknown_kid"
+    assert harness.observer.fetches[0] == (True, "prefetch", "1 keys, 1 skipped (private_key 1)")
+    assert harness.observer.counts["KeySetEmpty"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>sign in</html>", b'["keys"]', b'{"keys": {}}', b'{"no_keys": []}', b"null", b""],
+    ids=["html", "list", "keys-object", "no-keys-member", "null", "empty-body"],
+)
+def test_a_document_that_is_not_a_key_set_is_still_a_failed_fetch(
+    scripted: ScriptedServer, build_harness: HarnessFactory, body: bytes
+) -> None:
+    """Stale-if-error still covers answers that are not key sets at all."""
+    key = SigningKey.generate("RS256", kid="k1")
+    url = scripted.serve_json("/keys", jwks(key))
+    harness = build_harness(auth_config(entry(jwks_uri=url), refresh_seconds=600))
+    scripted.serve("/keys", Reply(200, body))
+    harness.clock.advance(601)
+
+    assert harness.outcome(sign(key)) == "allow"
+    counts = harness.observer.counts
+    assert (counts["KeySetFetchFailures"], counts["StaleKeysInUse"], counts["KeySetEmpty"]) == (
+        1,
+        1,
+        0,
+    )
+
+
+def test_malformed_keys_from_the_identity_provider_are_applied(
+    idp_factory: IdpFactory, build_harness: HarnessFactory
+) -> None:
+    """The devkit IdP's "malformed" key set (200, a keys list of broken keys), after warm-up:
+    formerly an outage that kept the old keys for a day; now the provider's word."""
+    idp = idp_factory(profile="entra-id")
+    harness = build_harness(auth_config(issuer_entry(idp), refresh_seconds=600))
+    token = idp.mint()
+    assert harness.outcome(token) == "allow"
+    idp.set_mode("malformed", targets=["jwks"])
+    harness.clock.advance(600)
+
+    assert harness.outcome(token) == "no_usable_keys"
+    # The TTL refresh and the unknown-kid refresh of the cached token's re-validation.
+    assert harness.observer.empty_sets == [(idp.issuer, {"malformed": 3})] * 2
+    assert harness.observer.counts["KeySetFetchFailures"] == 0
+    assert harness.fetch_count == 3
+
+
+# --------------------------------------------------------------------------- several key sets
+
+
+def two_policies(
+    scripted: ScriptedServer,
+    build_harness: HarnessFactory,
+    a: list[SigningKey],
+    b: list[SigningKey],
+    **keys: Any,
+) -> Harness:
+    """An issuer whose tokens are signed by two B2C policies, each with its own discovery
+    document and key set (``discovery_url`` as a list)."""
+    urls = []
+    for policy, signing in (("a", a), ("b", b)):
+        jwks_uri = scripted.serve_json(f"/{policy}/keys", jwks(*signing))
+        urls.append(
+            scripted.serve_json(
+                f"/{policy}/v2.0/.well-known/openid-configuration",
+                {"issuer": ISSUER, "jwks_uri": jwks_uri},
+            )
+        )
+    return build_harness(auth_config(entry(discovery_url=urls), **keys))
+
+
+def fetches(harness: Harness) -> list[int]:
+    return [source.fetch_count for source in harness.registry.sources()]
+
+
+def test_several_key_sets_all_empty_is_no_usable_keys(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    harness = two_policies(scripted, build_harness, [], [])
+    assert harness.outcome(sign(SigningKey.generate("RS256", kid="x"))) == "no_usable_keys"
+    # Both prefetches, then one unknown-kid refresh per set (the first miss of the cooldown).
+    assert harness.observer.counts["KeySetEmpty"] == 4
+    assert fetches(harness) == [2, 2]
+    harness.clock.advance(1)
+    assert harness.outcome(sign(SigningKey.generate("RS256", kid="x"))) == "no_usable_keys"
+    assert fetches(harness) == [2, 2]
+
+
+def test_one_empty_key_set_next_to_a_populated_one(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    key = SigningKey.generate("RS256", kid="b-key")
+    harness = two_policies(scripted, build_harness, [], [key])
+    assert harness.outcome(sign(key)) == "allow"
+    assert fetches(harness) == [1, 1]
+    assert harness.outcome(sign(SigningKey.generate("RS256", kid="x"))) == "unknown_kid"
+    assert fetches(harness) == [2, 2]
+    assert harness.observer.counts["KeySetEmpty"] == 2
