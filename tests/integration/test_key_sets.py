@@ -12,6 +12,7 @@ Servers are real (loopback), the key-cache clock is fake.
 from __future__ import annotations
 
 import logging
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -268,3 +269,45 @@ def test_one_empty_key_set_next_to_a_populated_one(
     assert harness.outcome(sign(SigningKey.generate("RS256", kid="x"))) == "unknown_kid"
     assert fetches(harness) == [2, 2]
     assert harness.observer.counts["KeySetEmpty"] == 2
+
+
+# --------------------------------------------------------------------------- unknown-kid cache
+
+KID_BYTES = 9600  # a kid as long as a token under the default max_token_bytes (16 KiB) allows
+
+
+def test_the_unknown_kid_cache_holds_digests_not_kids(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    """Filling the negative cache needs no signature, only distinct kids: 1500 tokens with
+    ~9.6 KB kids leave 1024 entries of 16 bytes, not 1024 kids (9.8 MB per key set)."""
+    key = SigningKey.generate("RS256", kid="k1")
+    url = scripted.serve_json("/keys", jwks(key))
+    harness = build_harness(auth_config(entry(jwks_uri=url)))
+    assert harness.outcome(sign(key)) == "allow"
+    attacker = SigningKey.generate("RS256", bits=1024)
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "svc", "exp": 4102444800}
+    kids = [f"{index:06d}".ljust(KID_BYTES, "k") for index in range(1500)]
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for kid in kids:
+            assert harness.outcome(attacker.sign(payload, kid=kid)) == "unknown_kid"
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    misses = harness.source.misses
+    assert (len(misses), misses.size) == (1024, 1024)
+    assert {(type(digest), len(digest)) for digest in misses.digests()} == {(bytes, 16)}
+    assert retained < 512 * 1024, f"{retained} bytes retained by 1500 unknown kids"
+    assert harness.fetch_count == 2  # the first miss refreshed; the cooldown covers the rest
+
+    # A remembered kid costs nothing until its cooldown ends, then one look again.
+    harness.clock.advance(299)
+    assert harness.outcome(attacker.sign(payload, kid=kids[-1])) == "unknown_kid"
+    assert harness.fetch_count == 2
+    harness.clock.advance(1)
+    assert harness.outcome(attacker.sign(payload, kid=kids[-2])) == "unknown_kid"
+    assert harness.fetch_count == 3

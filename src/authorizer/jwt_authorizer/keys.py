@@ -17,6 +17,7 @@ Key material is never taken from a token: the token's header only selects among 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -41,7 +42,12 @@ _MIN_RSA_BITS: Final = 2048
 # JWK members that only a private (or symmetric) key has: a published key carrying any of them is
 # a leak at the identity provider, never a key to trust.
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+# The unknown-kid (negative) cache of each key set: at most 1024 entries, each a 16-byte digest
+# of the identifiers a token named (never the identifiers: a kid is attacker-chosen and may be
+# ~10 KB) and a float. About 160 bytes an entry in CPython 3.13, so under 256 KiB per key set
+# whatever the tokens carry (tests/integration/test_key_sets.py measures it).
 _NEGATIVE_CACHE_SIZE: Final = 1024
+_MISS_DIGEST_BYTES: Final = 16
 _USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
 
 
@@ -388,6 +394,47 @@ class SourceSpec:
     inline_id: int | None = None
 
 
+class MissCache:
+    """Recently missed key identifiers, each remembered as a fixed-size digest with the time.
+
+    Bounded in entries (least recently missed first out) and, because no identifier is kept,
+    in bytes; see ``_NEGATIVE_CACHE_SIZE``.
+    """
+
+    def __init__(self, size: int = _NEGATIVE_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def digest(kid: str | None, x5t: str | None, x5t_s256: str | None) -> bytes:
+        """16 bytes naming what a token asked for (JSON keeps the three apart, and escapes lone
+        surrogates instead of failing on them)."""
+        text = json.dumps([kid, x5t, x5t_s256])
+        return hashlib.blake2b(text.encode("ascii"), digest_size=_MISS_DIGEST_BYTES).digest()
+
+    def seen_at(self, key: bytes) -> float | None:
+        return self._entries.get(key)
+
+    def remember(self, key: bytes, now: float) -> None:
+        with self._lock:
+            self._entries[key] = now
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def digests(self) -> tuple[bytes, ...]:
+        with self._lock:
+            return tuple(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class KeySource:
     """The cache and refresh policy for one key set."""
 
@@ -419,8 +466,7 @@ class KeySource:
         # thread already refreshed on newer information and the caller reuses that outcome.
         self._attempts = 0
         self._in_flight = False
-        self._negative: OrderedDict[str, float] = OrderedDict()
-        self._negative_lock = threading.Lock()
+        self.misses = MissCache()
         self._lock = threading.Lock()  # held for the whole of a fetch: the single flight
         self.fetch_count = 0
         if inline is not None:
@@ -482,14 +528,14 @@ class KeySource:
             return found
         if self._inline is not None:
             raise _miss(snapshot)
-        miss_key = kid or x5t or x5t_s256 or ""
+        miss_key = MissCache.digest(kid, x5t, x5t_s256)
         if self._may_refresh_for_miss(miss_key, now):
             self._refresh("unknown_kid", attempt)
         elif not self._in_flight and self._attempts == attempt:
             # Nothing newer is on its way: answer from what we have, without the lock. This
             # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
             # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
-            self._remember_miss(miss_key, now)
+            self.misses.remember(miss_key, now)
             raise _miss(snapshot)
         else:
             with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
@@ -498,7 +544,7 @@ class KeySource:
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             return found
-        self._remember_miss(miss_key, now)
+        self.misses.remember(miss_key, now)
         raise _miss(snapshot)
 
     # -- policy
@@ -533,9 +579,9 @@ class KeySource:
         pause = self._settings.retry_seconds if self._last_attempt_failed else 0
         return now - self._last_attempt >= pause
 
-    def _may_refresh_for_miss(self, miss_key: str, now: float) -> bool:
+    def _may_refresh_for_miss(self, miss_key: bytes, now: float) -> bool:
         """Whether an unknown kid may trigger a fetch now (no side effects)."""
-        seen = self._negative.get(miss_key)
+        seen = self.misses.seen_at(miss_key)
         cooldown = self._settings.kid_miss_cooldown_seconds
         if seen is not None and now - seen < cooldown:
             return False
@@ -544,13 +590,6 @@ class KeySource:
         if self._last_attempt_failed and self._last_attempt is not None:
             return now - self._last_attempt >= self._settings.retry_seconds
         return True
-
-    def _remember_miss(self, miss_key: str, now: float) -> None:
-        with self._negative_lock:
-            self._negative[miss_key] = now
-            self._negative.move_to_end(miss_key)
-            while len(self._negative) > _NEGATIVE_CACHE_SIZE:
-                self._negative.popitem(last=False)
 
     # -- I/O
 
@@ -579,8 +618,7 @@ class KeySource:
             # Publish in this order: keys, attempt outcome, counter, then the in-flight flag.
             if snapshot is not None:
                 self._snapshot = snapshot
-                with self._negative_lock:
-                    self._negative.clear()
+                self.misses.clear()
             self._last_attempt = started
             self._last_attempt_failed = snapshot is None
             self._attempts += 1
