@@ -56,18 +56,16 @@ def test_an_empty_key_set_is_applied_as_a_rotation(
     harness.clock.advance(600)
     caplog.clear()
     assert harness.outcome(old_token) == "no_usable_keys"
-    # The TTL refresh, then one unknown-kid refresh: the token was in the verified-token cache,
-    # whose re-validation looks the kid up again as if nothing had been fetched.
-    assert harness.fetch_count == 3
+    assert harness.fetch_count == 2  # the TTL refresh only
     counts = harness.observer.counts
     assert (counts["KeySetEmpty"], counts["KeySetFetchFailures"], counts["StaleKeysInUse"]) == (
-        2,
+        1,
         0,
         0,
     )
-    assert harness.observer.empty_sets == [(ISSUER, {}), (ISSUER, {})]
-    assert harness.observer.fetches[1] == (True, "ttl", "0 keys, 0 skipped")
-    (warning, _) = [r for r in caplog.records if r.getMessage() == "key set holds no usable key"]
+    assert harness.observer.empty_sets == [(ISSUER, {})]
+    assert harness.observer.fetches[-1] == (True, "ttl", "0 keys, 0 skipped")
+    (warning,) = [r for r in caplog.records if r.getMessage() == "key set holds no usable key"]
     assert warning.levelno == logging.WARNING
     assert (warning.source, warning.skipped, warning.skipped_reasons) == (  # type: ignore[attr-defined]
         ISSUER,
@@ -79,15 +77,15 @@ def test_an_empty_key_set_is_applied_as_a_rotation(
     harness.clock.advance(1)
     for _ in range(20):
         assert harness.outcome(old_token) == "no_usable_keys"
-    assert harness.fetch_count == 3
+    assert harness.fetch_count == 2
 
     scripted.serve_json("/keys", jwks(new))
-    harness.clock.advance(300)  # the kid-miss cooldown of that refresh
-    assert harness.outcome(sign(new)) == "allow"
-    assert harness.fetch_count == 4
+    harness.clock.advance(1)
+    assert harness.outcome(sign(new)) == "allow"  # the first kid-miss refresh of the window
+    assert harness.fetch_count == 3
     assert harness.outcome(old_token) == "unknown_kid"
-    assert harness.fetch_count == 4  # inside the kid-miss cooldown
-    assert scripted.hits["/keys"] == 4
+    assert harness.fetch_count == 3  # inside the kid-miss cooldown
+    assert scripted.hits["/keys"] == 3
 
 
 def _private(key: SigningKey) -> dict[str, Any]:
@@ -212,10 +210,9 @@ def test_malformed_keys_from_the_identity_provider_are_applied(
     harness.clock.advance(600)
 
     assert harness.outcome(token) == "no_usable_keys"
-    # The TTL refresh and the unknown-kid refresh of the cached token's re-validation.
-    assert harness.observer.empty_sets == [(idp.issuer, {"malformed": 3})] * 2
+    assert harness.observer.empty_sets == [(idp.issuer, {"malformed": 3})]
     assert harness.observer.counts["KeySetFetchFailures"] == 0
-    assert harness.fetch_count == 3
+    assert harness.fetch_count == 2
 
 
 # --------------------------------------------------------------------------- several key sets
@@ -244,6 +241,111 @@ def two_policies(
 
 def fetches(harness: Harness) -> list[int]:
     return [source.fetch_count for source in harness.registry.sources()]
+
+
+POLICY_PATHS = [f"/{p}/v2.0/.well-known/openid-configuration" for p in "ab"] + [
+    "/a/keys",
+    "/b/keys",
+]
+
+
+def hits(scripted: ScriptedServer) -> list[int]:
+    """Requests per endpoint: discovery a, discovery b, keys a, keys b."""
+    return [scripted.hits[path] for path in POLICY_PATHS]
+
+
+def test_each_key_set_of_an_issuer_refreshes_on_its_ttl(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    """A key withdrawn from one policy's set stops verifying once that set's TTL passed, as it
+    would with a single key set (it used to verify for as long as the process lived)."""
+    a1, b1, b2 = (SigningKey.generate("RS256", kid=kid) for kid in ("a1", "b1", "b2"))
+    harness = two_policies(scripted, build_harness, [a1], [b1], refresh_seconds=600)
+    a_token, b_token = sign(a1), sign(b1)
+    assert (harness.outcome(a_token), harness.outcome(b_token)) == ("allow", "allow")
+    assert fetches(harness) == [1, 1]  # a kid the other policy publishes costs no fetch
+
+    scripted.serve_json("/b/keys", jwks(b2))  # policy B withdraws b1 and signs with b2
+    harness.clock.advance(599)
+    assert harness.outcome(b_token) == "allow"
+    assert harness.outcome(sign(b1, jti="fresh")) == "allow"
+    assert fetches(harness) == [1, 1]
+
+    harness.clock.advance(1)  # both sets are refresh_seconds old
+    assert harness.outcome(sign(b1, jti="never-seen")) == "unknown_kid"
+    assert harness.outcome(b_token) == "unknown_kid"  # verified before: dropped with the key
+    # Each set refreshed once (discovery + keys) when consulted; no unknown-kid refetch on top.
+    assert fetches(harness) == [2, 2]
+    assert hits(scripted) == [2, 2, 2, 2]
+    assert harness.outcome(sign(b2)) == "allow"
+    assert harness.outcome(a_token) == "allow"
+    assert fetches(harness) == [2, 2]
+    assert harness.observer.counts["KeySetFetchFailures"] == 0
+
+
+def test_each_key_set_of_an_issuer_goes_stale_then_fails_closed(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    """The identity provider goes down: each policy's keys serve up to max_stale_seconds, then
+    keys_unavailable (they used to answer 200 for as long as the process lived)."""
+    a1, b1 = SigningKey.generate("RS256", kid="a1"), SigningKey.generate("RS256", kid="b1")
+    harness = two_policies(
+        scripted, build_harness, [a1], [b1], refresh_seconds=600, max_stale_seconds=3600
+    )
+    a_token, b_token = sign(a1), sign(b1)
+    assert (harness.outcome(a_token), harness.outcome(b_token)) == ("allow", "allow")
+    documents = {path: scripted.routes[path] for path in POLICY_PATHS}
+    for path in POLICY_PATHS:
+        scripted.serve(path, Reply(503, b'{"error":"unavailable"}'))
+    counts = harness.observer.counts
+
+    harness.clock.advance(601)
+    assert harness.outcome(a_token) == "allow"  # A: refresh fails, stale keys serve
+    assert fetches(harness) == [2, 1]
+    assert harness.outcome(b_token) == "allow"  # A: inside its retry pause; B: same as A
+    assert fetches(harness) == [2, 2]
+    harness.clock.now = 3600  # exactly max_stale_seconds old: still good
+    assert harness.outcome(a_token) == "allow"
+    assert fetches(harness) == [3, 2]
+    assert (counts["StaleKeysInUse"], counts["KeySetFetchFailures"]) == (3, 3)
+
+    harness.clock.now = 3600.5
+    assert harness.outcome(a_token) == "keys_unavailable"
+    assert harness.outcome(b_token) == "keys_unavailable"
+    assert fetches(harness) == [3, 3]
+    harness.clock.now = 10 * 86400  # ten days down
+    assert harness.outcome(b_token) == "keys_unavailable"
+    assert fetches(harness) == [4, 4]
+    assert counts["KeysUnavailable"] == 3
+    assert counts["Allowed"] == 5
+
+    for path, reply in documents.items():  # back up
+        scripted.serve(path, reply)
+    harness.clock.advance(30)
+    assert (harness.outcome(a_token), harness.outcome(b_token)) == ("allow", "allow")
+    assert fetches(harness) == [5, 5]
+    assert counts["StaleKeysInUse"] == 3
+
+
+def test_a_key_set_past_the_stale_limit_is_not_used(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    """Policy A's endpoints fail for longer than max_stale_seconds while B's answer: B's keys
+    verify, A's do not (keys_unavailable: A might know the kid), and no unknown kid is a 401."""
+    a1, b1 = SigningKey.generate("RS256", kid="a1"), SigningKey.generate("RS256", kid="b1")
+    harness = two_policies(
+        scripted, build_harness, [a1], [b1], refresh_seconds=600, max_stale_seconds=3600
+    )
+    scripted.serve("/a/keys", Reply(500, b"{}"))
+    harness.clock.advance(3601)
+
+    assert harness.outcome(sign(b1)) == "allow"  # A consulted first: refresh fails, too old
+    assert fetches(harness) == [2, 2]
+    assert harness.outcome(sign(a1)) == "keys_unavailable"
+    assert harness.outcome(sign(SigningKey.generate("RS256", kid="zz"))) == "keys_unavailable"
+    # B was refetched once for the unknown kid a1 (then its cooldown), A waits out its retry.
+    assert fetches(harness) == [2, 3]
+    assert hits(scripted) == [2, 2, 2, 3]
 
 
 def test_several_key_sets_all_empty_is_no_usable_keys(

@@ -435,6 +435,17 @@ class MissCache:
         return len(self._entries)
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One look at a key set for a token: the snapshot used, the keys that matched in it, and
+    the attempt count and time read before looking (what an unknown-kid refresh goes by)."""
+
+    snapshot: KeySet
+    keys: tuple[VerificationKey, ...]
+    attempt: int
+    now: float
+
+
 class KeySource:
     """The cache and refresh policy for one key set."""
 
@@ -484,11 +495,20 @@ class KeySource:
     def snapshot(self) -> KeySet | None:
         return self._snapshot
 
-    def current(self) -> KeySet:
+    @property
+    def attempts(self) -> int:
+        """Completed fetch attempts; read it before :meth:`current` to hand it to :meth:`find`."""
+        return self._attempts
+
+    def current(self, *, attempt: int | None = None) -> KeySet:
         """The snapshot to verify with now: refreshed when due, or KeysUnavailable past the
-        stale limit. Callers compare its identity to know whether earlier results still hold."""
-        attempt = self._attempts  # read before any state, as in candidates()
-        return self._current(self._clock(), attempt)
+        stale limit. Callers compare its identity to know whether earlier results still hold
+        (and count as using it: stale keys are reported)."""
+        attempt = self._attempts if attempt is None else attempt  # before any state is read
+        now = self._clock()
+        snapshot = self._current(now, attempt)
+        self._used(snapshot, now)
+        return snapshot
 
     def prefetch(self) -> bool:
         """Warm the cache during init; a failure is recorded, never raised."""
@@ -497,54 +517,82 @@ class KeySource:
             self._refresh("prefetch", attempt)
         return self._snapshot is not None
 
-    def cached(
+    def lookup(
         self,
         kid: str | None,
         *,
         x5t: str | None = None,
         x5t_s256: str | None = None,
         kid_suffix_match: bool = False,
-    ) -> tuple[VerificationKey, ...]:
-        """Keys matching in the current snapshot, without fetching anything."""
-        snapshot = self._snapshot
-        if snapshot is None:
-            return ()
-        return _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        attempt: int | None = None,
+    ) -> Lookup:
+        """Consult this set for a token: refreshed first when its TTL passed, KeysUnavailable
+        past the stale limit (or with nothing fetched yet), never a fetch for an unknown kid.
 
-    def candidates(
-        self,
-        kid: str | None,
-        *,
-        x5t: str | None = None,
-        x5t_s256: str | None = None,
-        kid_suffix_match: bool = False,
-    ) -> tuple[VerificationKey, ...]:
-        """Keys the token may have been signed with; raises UnknownKid / KeysUnavailable."""
-        attempt = self._attempts  # before any state is read: see _attempts
+        ``attempt``: the :attr:`attempts` a caller read before it last consulted this set in
+        the same request (so a refresh it already caused is not repeated).
+        """
+        attempt = self._attempts if attempt is None else attempt  # before any state: _attempts
         now = self._clock()
         snapshot = self._current(now, attempt)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
-            return found
+            self._used(snapshot, now)
+        return Lookup(snapshot, found, attempt, now)
+
+    def find(
+        self,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+        attempt: int | None = None,
+    ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
+        """The keys the token may have been signed with, and the snapshot they come from; an
+        unknown kid may refresh the set (rate-limited). Raises UnknownKid, NoUsableKeys (the set
+        holds no usable key at all) or KeysUnavailable."""
+        looked = self.lookup(
+            kid, x5t=x5t, x5t_s256=x5t_s256, kid_suffix_match=kid_suffix_match, attempt=attempt
+        )
+        if looked.keys:
+            return looked.snapshot, looked.keys
+        return self.after_miss(
+            looked, kid, x5t=x5t, x5t_s256=x5t_s256, kid_suffix_match=kid_suffix_match
+        )
+
+    def after_miss(
+        self,
+        looked: Lookup,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+    ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
+        """A :meth:`lookup` found nothing: refetch for the unknown kid when the pacing allows,
+        then look again; remember the miss (negative cache) when it is still unknown."""
         if self._inline is not None:
-            raise _miss(snapshot)
+            raise _miss(looked.snapshot)
         miss_key = MissCache.digest(kid, x5t, x5t_s256)
-        if self._may_refresh_for_miss(miss_key, now):
-            self._refresh("unknown_kid", attempt)
-        elif not self._in_flight and self._attempts == attempt:
+        if self._may_refresh_for_miss(miss_key, looked.now):
+            self._refresh("unknown_kid", looked.attempt)
+        elif not self._in_flight and self._attempts == looked.attempt:
             # Nothing newer is on its way: answer from what we have, without the lock. This
             # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
             # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
-            self.misses.remember(miss_key, now)
-            raise _miss(snapshot)
+            self.misses.remember(miss_key, looked.now)
+            raise _miss(looked.snapshot)
         else:
             with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
                 pass
-        snapshot = self._current(self._clock(), self._attempts)
+        now = self._clock()
+        snapshot = self._current(now, self._attempts)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
-            return found
-        self.misses.remember(miss_key, now)
+            self._used(snapshot, now)
+            return snapshot, found
+        self.misses.remember(miss_key, looked.now)
         raise _miss(snapshot)
 
     # -- policy
@@ -558,12 +606,15 @@ class KeySource:
             snapshot = self._snapshot
         if snapshot is None:
             raise KeysUnavailable("no keys fetched yet")
+        if self._inline is None and now - snapshot.fetched_at > self._settings.max_stale_seconds:
+            raise KeysUnavailable("last good keys are older than the stale limit")
+        return snapshot
+
+    def _used(self, snapshot: KeySet, now: float) -> None:
+        """Keys of ``snapshot`` are about to verify a token: report them if they are stale."""
         age = now - snapshot.fetched_at
         if self._inline is None and age > self._settings.refresh_seconds:
-            if age > self._settings.max_stale_seconds:
-                raise KeysUnavailable("last good keys are older than the stale limit")
             self._events.stale_keys(self.spec.name, age_seconds=age)
-        return snapshot
 
     def _due(self, snapshot: KeySet | None, now: float) -> bool:
         """Refresh when the TTL passed (or nothing is cached), pacing retries after a failure.
