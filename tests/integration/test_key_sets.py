@@ -11,7 +11,9 @@ Servers are real (loopback), the key-cache clock is fake.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import tracemalloc
 from typing import Any
 
@@ -20,7 +22,15 @@ import pytest
 from tests.conftest import IdpFactory
 from tests.support.signing import SigningKey
 
-from .conftest import Harness, HarnessFactory, Reply, ScriptedServer, auth_config, issuer_entry
+from .conftest import (
+    Harness,
+    HarnessFactory,
+    InvocationContext,
+    Reply,
+    ScriptedServer,
+    auth_config,
+    issuer_entry,
+)
 
 ISSUER = "https://login.example.invalid/5b8e2f4a-9c13-4d67-b0a2-7e1f3c9d8a54/v2.0/"
 AUDIENCE = "api://orders"
@@ -413,3 +423,50 @@ def test_the_unknown_kid_cache_holds_digests_not_kids(
     harness.clock.advance(1)
     assert harness.outcome(attacker.sign(payload, kid=kids[-2])) == "unknown_kid"
     assert harness.fetch_count == 3
+
+
+# --------------------------------------------------------------------------- clear()
+
+
+def test_clear_returns_the_key_caches_to_their_just_constructed_state(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    key = SigningKey.generate("RS256", kid="k1")
+    url = scripted.serve_json("/keys", jwks(key))
+    harness = build_harness(auth_config(entry(jwks_uri=url)))
+    token = sign(key)
+    assert harness.outcome(token) == "allow"
+    assert harness.outcome(sign(SigningKey.generate("RS256", kid="nope"))) == "unknown_kid"
+    source = harness.source
+    assert (source.fetch_count, source.attempts, len(source.misses)) == (2, 2, 1)
+
+    harness.validator.clear()
+    assert (source.snapshot, source.fetch_count, source.attempts) == (None, 0, 0)
+    assert (len(source.misses), source.busy) == (0, False)
+    assert harness.validator._verified == {}
+    assert harness.outcome(token) == "allow"  # fetched again, as after a cold start
+    assert (source.fetch_count, harness.observer.fetches[-1][1]) == (1, "initial")
+
+
+def test_clear_disowns_a_fetch_in_flight(
+    scripted: ScriptedServer, build_harness: HarnessFactory
+) -> None:
+    key = SigningKey.generate("RS256", kid="k1")
+    url = scripted.serve_json("/keys", jwks(key))
+    harness = build_harness(auth_config(entry(jwks_uri=url), refresh_seconds=600))
+    scripted.serve("/keys", Reply(200, json.dumps(jwks(key)).encode(), delay=0.3))
+    harness.clock.advance(600)
+    # Out of time (100 ms left < the 500 ms margin): the refresh starts, nobody waits for it.
+    assert harness.outcome(sign(key), InvocationContext(100)) == "allow"
+    source = harness.source
+    assert (source.fetch_count, source.busy) == (2, True)
+
+    harness.registry.clear()
+    time.sleep(0.6)  # the answer arrives: it belongs to the state that was cleared
+    assert (source.snapshot, source.fetch_count, source.attempts, source.busy) == (
+        None,
+        0,
+        0,
+        False,
+    )
+    assert len(harness.observer.fetches) == 1  # the prefetch only: the disowned fetch is silent

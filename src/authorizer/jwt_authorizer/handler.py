@@ -23,7 +23,7 @@ from .claims import Principal
 from .config import Config, load_config
 from .errors import AuthorizerError, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
-from .keys import Fetcher, KeyRegistry
+from .keys import Fetcher, KeyRegistry, deadline_in
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import (
     RoutePolicy,
@@ -37,6 +37,9 @@ from .routes import Decision, RouteTable, decide, relevant_permissions
 from .validator import TokenValidator
 
 _POLICY_CACHE_SIZE: Final = 512
+# Kept back from the invocation's remaining time when key fetches must end: the answer, its log
+# line and the metrics flush still have to happen before Lambda's timeout.
+_DEADLINE_MARGIN_SECONDS: Final = 0.5
 
 
 class KeysUnavailableError(Exception):
@@ -96,9 +99,10 @@ class Authorizer:
         request: AuthorizerRequest | None = None
         token: str | None = None
         try:
+            deadline = _invocation_deadline(context)
             request = read_event(event, self._config)
             token = require_token(request)
-            principal = self._validator.validate(token)
+            principal = self._validator.validate(token, deadline=deadline)
             return self._answer(request, principal, token, started, cold)
         except TokenRejected as err:
             return self._reject(err, request, token, started, cold)
@@ -263,3 +267,13 @@ class Authorizer:
 
     def _elapsed_ms(self, started: float) -> float:
         return round((self._timer() - started) * 1000, 3)
+
+
+def _invocation_deadline(context: Any) -> float | None:
+    """When key fetches must have ended for this invocation: the Lambda context's remaining time
+    less ``_DEADLINE_MARGIN_SECONDS``. No context (tests, local tools): no invocation deadline,
+    each fetch is bounded by its own timeouts."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return deadline_in(remaining() / 1000 - _DEADLINE_MARGIN_SECONDS)

@@ -10,7 +10,16 @@ This module holds every per-process cache of key material (:class:`KeyRegistry` 
   window, not one per token);
 * stale-if-error: a failed refresh never discards good keys; they keep verifying until they are
   ``max_stale_seconds`` old, then we fail closed with :class:`KeysUnavailable`;
-* single flight: concurrent callers share one fetch.
+* single flight: concurrent callers share one fetch;
+* deadlines: a fetch runs in a worker thread, and no caller waits for it past its invocation's
+  deadline or past the fetch's own budget (connect + read timeout per document it reads, plus
+  0.1 s), so a slow or trickling server cannot hold an invocation. A caller that stops waiting
+  goes on with the cached keys under the rules above; the fetch goes on, and its answer, if it
+  comes within the budget, is applied for the callers that follow. Past its budget it counts as
+  failed; its worker may still be blocked in a read, and until it returns no other fetch of
+  that key set starts (one worker per key set).
+
+Every rule applies to each key set on its own, including each set of an issuer with several.
 
 Key material is never taken from a token: the token's header only selects among these keys.
 """
@@ -49,6 +58,18 @@ _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"
 _NEGATIVE_CACHE_SIZE: Final = 1024
 _MISS_DIGEST_BYTES: Final = 16
 _USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
+# Added to a fetch's budget (connect + read timeout per document), so that HttpFetcher's own
+# per-document deadline normally fires first and the failure keeps its precise reason.
+_FETCH_GRACE_SECONDS: Final = 0.1
+
+
+def deadline_in(seconds: float) -> float:
+    """An absolute deadline for :meth:`KeySource.find` and friends, ``seconds`` from now.
+
+    Deadlines are on the real monotonic clock (what ``threading`` waits on), never on the key
+    cache's injectable clock, which only decides ages (TTL, cooldowns, stale limit).
+    """
+    return time.monotonic() + seconds
 
 
 class FetchError(Exception):
@@ -446,6 +467,21 @@ class Lookup:
     now: float
 
 
+class _Flight:
+    """One fetch, run by a worker thread; callers wait on ``done`` up to their deadline."""
+
+    __slots__ = ("abandoned", "budget", "done", "expires", "generation", "started", "trigger")
+
+    def __init__(self, trigger: str, started: float, budget: float, generation: int) -> None:
+        self.trigger = trigger
+        self.started = started  # key-cache clock: the snapshot's fetched_at, pacing
+        self.budget = budget
+        self.expires = time.monotonic() + budget  # real clock: when it counts as failed
+        self.generation = generation
+        self.done = threading.Event()
+        self.abandoned = False  # counted as failed at ``expires``, its worker still running
+
+
 class KeySource:
     """The cache and refresh policy for one key set."""
 
@@ -467,19 +503,10 @@ class KeySource:
         self._clock = clock
         self._events = events
         self._inline = inline
-        self._jwks_uri = spec.jwks_uri
-        self._snapshot: KeySet | None = None
-        self._last_attempt: float | None = None
-        self._last_attempt_failed = False
-        self._last_miss_refresh: float | None = None
-        # Completed fetch attempts (successful or not). A caller reads it *before* it looks at
-        # the cached state; if it has moved by the time the caller holds the lock, another
-        # thread already refreshed on newer information and the caller reuses that outcome.
-        self._attempts = 0
-        self._in_flight = False
         self.misses = MissCache()
-        self._lock = threading.Lock()  # held for the whole of a fetch: the single flight
-        self.fetch_count = 0
+        self._lock = threading.Lock()  # held briefly: to start, give up on or finish a fetch
+        self._generation = 0
+        self._inline_snapshot: KeySet | None = None
         if inline is not None:
             snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
             if not snapshot.keys:  # nothing will ever replace it: fail the init, loudly
@@ -487,7 +514,30 @@ class KeySource:
                     f"jwks of {spec.name}",
                     f"holds no key usable with the allowed algorithms ({snapshot.describe()})",
                 )
-            self._snapshot = snapshot
+            self._inline_snapshot = snapshot
+        self._reset()
+
+    def _reset(self) -> None:
+        self._jwks_uri = self.spec.jwks_uri
+        self._snapshot: KeySet | None = self._inline_snapshot
+        self._last_attempt: float | None = None
+        self._last_attempt_failed = False
+        self._last_miss_refresh: float | None = None
+        # Completed fetch attempts (successful or not). A caller reads it *before* it looks at
+        # the cached state; if it has moved by the time the caller holds the lock, another
+        # thread already refreshed on newer information and the caller reuses that outcome.
+        self._attempts = 0
+        self._flight: _Flight | None = None  # the fetch in flight, not counted yet
+        self._running: _Flight | None = None  # the fetch whose worker has not returned yet
+        self.misses.clear()
+        self.fetch_count = 0
+
+    def clear(self) -> None:
+        """Back to the just-constructed state: no fetched keys, no history. A fetch still
+        running is disowned (its outcome is dropped when it ends)."""
+        with self._lock:
+            self._generation += 1
+            self._reset()
 
     # -- public
 
@@ -496,25 +546,45 @@ class KeySource:
         return self._snapshot
 
     @property
+    def busy(self) -> bool:
+        """Whether a fetch worker of this set is still running (perhaps past its budget)."""
+        return self._running is not None
+
+    @property
     def attempts(self) -> int:
         """Completed fetch attempts; read it before :meth:`current` to hand it to :meth:`find`."""
         return self._attempts
 
-    def current(self, *, attempt: int | None = None) -> KeySet:
+    def current(self, *, attempt: int | None = None, deadline: float | None = None) -> KeySet:
         """The snapshot to verify with now: refreshed when due, or KeysUnavailable past the
         stale limit. Callers compare its identity to know whether earlier results still hold
         (and count as using it: stale keys are reported)."""
         attempt = self._attempts if attempt is None else attempt  # before any state is read
         now = self._clock()
-        snapshot = self._current(now, attempt)
+        snapshot = self._current(now, attempt, deadline)
         self._used(snapshot, now)
         return snapshot
 
     def prefetch(self) -> bool:
-        """Warm the cache during init; a failure is recorded, never raised."""
+        """Warm the cache during init, waiting at most the fetch's budget; a failure is
+        recorded, never raised."""
+        self.start_prefetch()
+        return self.finish_prefetch()
+
+    def start_prefetch(self) -> None:
+        """Start the first fetch in the background (nothing to do with keys already held)."""
         attempt = self._attempts
-        if self._snapshot is None:
-            self._refresh("prefetch", attempt)
+        if self._snapshot is not None:
+            return
+        with self._lock:
+            if self._attempts == attempt and self._flight is None and self._running is None:
+                self._start("prefetch")
+
+    def finish_prefetch(self) -> bool:
+        """Wait for :meth:`start_prefetch`'s fetch (at most its budget); whether keys are held."""
+        flight = self._flight
+        if flight is not None:
+            self._await(flight, None)
         return self._snapshot is not None
 
     def lookup(
@@ -525,16 +595,18 @@ class KeySource:
         x5t_s256: str | None = None,
         kid_suffix_match: bool = False,
         attempt: int | None = None,
+        deadline: float | None = None,
     ) -> Lookup:
         """Consult this set for a token: refreshed first when its TTL passed, KeysUnavailable
         past the stale limit (or with nothing fetched yet), never a fetch for an unknown kid.
 
         ``attempt``: the :attr:`attempts` a caller read before it last consulted this set in
-        the same request (so a refresh it already caused is not repeated).
+        the same request (so a refresh it already caused is not repeated). ``deadline``: see
+        :func:`deadline_in`; None waits for a fetch up to its own budget.
         """
         attempt = self._attempts if attempt is None else attempt  # before any state: _attempts
         now = self._clock()
-        snapshot = self._current(now, attempt)
+        snapshot = self._current(now, attempt, deadline)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             self._used(snapshot, now)
@@ -548,17 +620,28 @@ class KeySource:
         x5t_s256: str | None = None,
         kid_suffix_match: bool = False,
         attempt: int | None = None,
+        deadline: float | None = None,
     ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
         """The keys the token may have been signed with, and the snapshot they come from; an
         unknown kid may refresh the set (rate-limited). Raises UnknownKid, NoUsableKeys (the set
         holds no usable key at all) or KeysUnavailable."""
         looked = self.lookup(
-            kid, x5t=x5t, x5t_s256=x5t_s256, kid_suffix_match=kid_suffix_match, attempt=attempt
+            kid,
+            x5t=x5t,
+            x5t_s256=x5t_s256,
+            kid_suffix_match=kid_suffix_match,
+            attempt=attempt,
+            deadline=deadline,
         )
         if looked.keys:
             return looked.snapshot, looked.keys
         return self.after_miss(
-            looked, kid, x5t=x5t, x5t_s256=x5t_s256, kid_suffix_match=kid_suffix_match
+            looked,
+            kid,
+            x5t=x5t,
+            x5t_s256=x5t_s256,
+            kid_suffix_match=kid_suffix_match,
+            deadline=deadline,
         )
 
     def after_miss(
@@ -569,6 +652,7 @@ class KeySource:
         x5t: str | None = None,
         x5t_s256: str | None = None,
         kid_suffix_match: bool = False,
+        deadline: float | None = None,
     ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
         """A :meth:`lookup` found nothing: refetch for the unknown kid when the pacing allows,
         then look again; remember the miss (negative cache) when it is still unknown."""
@@ -576,18 +660,19 @@ class KeySource:
             raise _miss(looked.snapshot)
         miss_key = MissCache.digest(kid, x5t, x5t_s256)
         if self._may_refresh_for_miss(miss_key, looked.now):
-            self._refresh("unknown_kid", looked.attempt)
-        elif not self._in_flight and self._attempts == looked.attempt:
+            self._refresh("unknown_kid", looked.attempt, deadline)
+        elif self._flight is None and self._attempts == looked.attempt:
             # Nothing newer is on its way: answer from what we have, without the lock. This
             # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
-            # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
+            # _flight before _last_miss_refresh and bumps _attempts before clearing it.)
             self.misses.remember(miss_key, looked.now)
             raise _miss(looked.snapshot)
         else:
-            with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
-                pass
+            flight = self._flight  # a fetch is in flight or just finished: wait for, and use, it
+            if flight is not None:
+                self._await(flight, deadline)
         now = self._clock()
-        snapshot = self._current(now, self._attempts)
+        snapshot = self._current(now, self._attempts, deadline)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             self._used(snapshot, now)
@@ -597,12 +682,13 @@ class KeySource:
 
     # -- policy
 
-    def _current(self, now: float, attempt: int) -> KeySet:
+    def _current(self, now: float, attempt: int, deadline: float | None) -> KeySet:
         """The snapshot to verify with, refreshed first when due; ``attempt`` as read by the
-        caller before it looked at any cached state."""
+        caller before it looked at any cached state. When the refresh does not end by
+        ``deadline``, the cached snapshot is judged as if it had failed."""
         snapshot = self._snapshot
         if self._inline is None and self._due(snapshot, now):
-            self._refresh("ttl" if snapshot else "initial", attempt)
+            self._refresh("ttl" if snapshot else "initial", attempt, deadline)
             snapshot = self._snapshot
         if snapshot is None:
             raise KeysUnavailable("no keys fetched yet")
@@ -642,46 +728,131 @@ class KeySource:
             return now - self._last_attempt >= self._settings.retry_seconds
         return True
 
-    # -- I/O
+    # -- fetching: single flight, in a worker thread, awaited up to a deadline
 
-    def _refresh(self, trigger: str, seen_attempts: int) -> None:
-        """Single flight: whoever holds the lock fetches; the others reuse its outcome.
+    def _refresh(self, trigger: str, seen_attempts: int, deadline: float | None) -> None:
+        """Single flight: the first caller starts a fetch, every caller (it included) waits for
+        it until the fetch ends, ``deadline`` passes or the fetch's budget runs out.
 
         ``seen_attempts`` is the completed-attempt count the caller read before deciding that a
-        refresh was needed. Counting *completed* attempts matters: a caller that arrives while a
-        fetch is in flight saw the old count, so it waits for the lock and then returns, instead
-        of fetching a second time on the strength of the state it read before that fetch.
+        refresh was needed. Counting *completed* attempts matters: a caller that arrives just
+        after a fetch ended saw the old count, so it returns and uses that outcome instead of
+        fetching a second time on the strength of the state it read before that fetch.
         """
         with self._lock:
+            self._give_up_if_overdue()
             if self._attempts != seen_attempts:
                 return
-            self._in_flight = True
-            started = self._clock()
-            if trigger == "unknown_kid":
-                self._last_miss_refresh = started
-            self.fetch_count += 1
-            snapshot: KeySet | None = None
-            try:
-                snapshot = self._fetch(trigger, started)
-                detail = snapshot.describe()
-            except Exception as err:  # anything at all: a failed attempt, paced and kept stale
-                detail = str(err) if isinstance(err, FetchError) else type(err).__name__
-            # Publish in this order: keys, attempt outcome, counter, then the in-flight flag.
-            if snapshot is not None:
-                self._snapshot = snapshot
-                self.misses.clear()
-            self._last_attempt = started
-            self._last_attempt_failed = snapshot is None
-            self._attempts += 1
-            self._in_flight = False
-        self._events.key_fetch(
-            self.spec.name, ok=snapshot is not None, trigger=trigger, detail=detail
+            flight = self._flight
+            if flight is None:
+                if self._running is not None:
+                    # A fetch given up on still holds its connection (a server trickling its
+                    # answer): one worker per key set at a time, so nothing piles up behind it.
+                    return
+                flight = self._start(trigger)
+        if flight is not None:
+            self._await(flight, deadline)
+
+    def _start(self, trigger: str) -> _Flight | None:
+        """Start a fetch in a worker thread (lock held). Publish order: ``_flight``, then
+        ``_last_miss_refresh`` (see :meth:`after_miss`)."""
+        started = self._clock()
+        settings = self._settings
+        documents = 2 if self._reads_discovery(trigger) else 1
+        per_document = settings.connect_timeout_seconds + settings.read_timeout_seconds
+        budget = documents * per_document + _FETCH_GRACE_SECONDS
+        flight = _Flight(trigger, started, budget, self._generation)
+        self._flight = flight
+        if trigger == "unknown_kid":
+            self._last_miss_refresh = started
+        self.fetch_count += 1
+        self._running = flight
+        worker = threading.Thread(
+            target=self._work, args=(flight,), name=f"key-fetch-{trigger}", daemon=True
         )
-        if snapshot is not None and not snapshot.keys:
-            self._events.key_set_empty(self.spec.name, skipped=snapshot.skipped)
+        try:
+            worker.start()
+        except RuntimeError:  # no thread to be had: a failed attempt like any other
+            self._running = None
+            self._finish(flight, None, "could not start a fetch thread")
+            return None
+        return flight
+
+    def _await(self, flight: _Flight, deadline: float | None) -> None:
+        """Wait for ``flight`` until it ends, ``deadline`` passes or its budget runs out (then it
+        counts as a failed attempt, though its worker may still be blocked in a read)."""
+        limit = flight.expires if deadline is None else min(deadline, flight.expires)
+        if flight.done.wait(max(0.0, limit - time.monotonic())):
+            return
+        if limit >= flight.expires:
+            with self._lock:
+                self._give_up(flight)
+
+    def _give_up_if_overdue(self) -> None:
+        flight = self._flight
+        if flight is not None and time.monotonic() >= flight.expires:
+            self._give_up(flight)
+
+    def _give_up(self, flight: _Flight) -> None:
+        """``flight`` ran out of budget (lock held): count it as failed now, so retries are
+        paced and callers use the cached keys. Its worker may still be blocked in a read; no
+        other fetch of this set starts until it returns, and what it returns is dropped."""
+        if flight.done.is_set() or flight.abandoned or flight.generation != self._generation:
+            return
+        flight.abandoned = True
+        self._finish(flight, None, f"no answer within {flight.budget:g} s")
+
+    def _work(self, flight: _Flight) -> None:
+        """The worker thread: fetch, then publish whatever came back (whatever happened)."""
+        snapshot: KeySet | None = None
+        detail = "fetch interrupted"
+        try:
+            snapshot = self._fetch(flight.trigger, flight.started)
+            detail = snapshot.describe()
+        except Exception as err:  # anything at all: a failed attempt, paced and kept stale
+            detail = str(err) if isinstance(err, FetchError) else type(err).__name__
+        finally:
+            with self._lock:
+                if flight.generation != self._generation:  # cleared meanwhile: not ours
+                    flight.done.set()
+                elif not flight.abandoned:
+                    self._running = None
+                    self._finish(flight, snapshot, detail)
+                else:
+                    # Counted as failed when its budget ran out. (With HttpFetcher it cannot
+                    # have succeeded since: each document must arrive within connect + read.)
+                    self._running = None
+
+    def _finish(self, flight: _Flight, snapshot: KeySet | None, detail: str) -> None:
+        """Record an attempt's outcome and report it (lock held), then release its waiters.
+
+        Publish in this order: keys, attempt outcome, counter, then the in-flight slot. Events
+        go out before ``done`` is set, so whoever waited sees them reported.
+        """
+        if snapshot is not None:
+            self._snapshot = snapshot
+            self.misses.clear()
+        self._last_attempt = flight.started
+        self._last_attempt_failed = snapshot is None
+        self._attempts += 1
+        if self._flight is flight:
+            self._flight = None
+        try:
+            self._events.key_fetch(
+                self.spec.name, ok=snapshot is not None, trigger=flight.trigger, detail=detail
+            )
+            if snapshot is not None and not snapshot.keys:
+                self._events.key_set_empty(self.spec.name, skipped=snapshot.skipped)
+        finally:
+            flight.done.set()
+
+    def _reads_discovery(self, trigger: str) -> bool:
+        return bool(self.spec.discovery_url) and (
+            self._jwks_uri is None or trigger in ("ttl", "initial")
+        )
 
     def _fetch(self, trigger: str, now: float) -> KeySet:
-        if self.spec.discovery_url and (self._jwks_uri is None or trigger in ("ttl", "initial")):
+        if self._reads_discovery(trigger):
             self._jwks_uri = self._discover()
         if self._jwks_uri is None:
             raise FetchError("no jwks_uri known")
@@ -798,20 +969,21 @@ class KeyRegistry:
         return self.start_prefetch(specs).wait()
 
     def start_prefetch(self, specs: Iterable[SourceSpec]) -> Prefetch:
-        """Start fetching every remote key set, one thread each, and return at once: init can
-        import what it still needs while the identity providers answer."""
-        sources = [self.source(spec) for spec in specs]
-        threads = [
-            threading.Thread(target=s.prefetch, name=f"prefetch-{i}", daemon=True)
-            for i, s in enumerate(sources)
-            if s.snapshot is None
-        ]
-        for thread in threads:
-            thread.start()
-        return Prefetch(tuple(sources), tuple(threads))
+        """Start fetching every remote key set, one worker thread each, and return at once:
+        init can import what it still needs while the identity providers answer."""
+        sources = tuple(self.source(spec) for spec in specs)
+        for source in sources:
+            source.start_prefetch()
+        return Prefetch(sources)
 
     def sources(self) -> tuple[KeySource, ...]:
         return tuple(self._sources.values())
+
+    def clear(self) -> None:
+        """Every key source back to its just-constructed state (the sources themselves, like
+        the declarations they were made from, are configuration and stay)."""
+        for source in self.sources():
+            source.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -819,14 +991,11 @@ class Prefetch:
     """Key sets being fetched in the background during init."""
 
     sources: tuple[KeySource, ...]
-    threads: tuple[threading.Thread, ...]
 
     def wait(self) -> dict[str, bool]:
-        for thread in self.threads:
-            thread.join()
-        # Read the outcome from the sources, not from the threads: a source counts as warm
-        # only if it holds keys, whatever happened in its thread.
-        return {s.spec.name: s.snapshot is not None for s in self.sources}
+        """Wait for every fetch (each at most its budget; they run in parallel). A source
+        counts as warm only if it holds keys."""
+        return {s.spec.name: s.finish_prefetch() for s in self.sources}
 
 
 def expected_issuers(

@@ -83,6 +83,13 @@ class TokenValidator:
                 for spec in specs:
                     registry.declare(spec, entry.algorithms, inline=entry.jwks)
 
+    def clear(self) -> None:
+        """Forget every verified token, decoded header and fetched key: the state of a validator
+        just built (its configuration and key sources stay)."""
+        self._verified.clear()
+        self._headers.clear()
+        self._registry.clear()
+
     def prefetch(self) -> dict[str, bool]:
         """Warm every key set (in parallel); returns which sources answered."""
         return self.start_prefetch().wait()
@@ -92,15 +99,21 @@ class TokenValidator:
             dict.fromkeys(spec for specs in self._specs.values() for spec in specs)
         )
 
-    def validate(self, token: str) -> Principal:
-        return self._validate(token, None)
+    def validate(self, token: str, *, deadline: float | None = None) -> Principal:
+        """The verified principal, or an :mod:`errors` exception.
 
-    def _validate(self, token: str, seen: _Seen | None) -> Principal:
+        ``deadline`` (from :func:`keys.deadline_in`): no key fetch holds the call past it; a
+        refresh still running then leaves the cached keys to decide, under the stale rules.
+        None: a fetch is waited for up to its own budget (connect + read timeout per document).
+        """
+        return self._validate(token, deadline, None)
+
+    def _validate(self, token: str, deadline: float | None, seen: _Seen | None) -> Principal:
         """``seen``: a key set this request already consulted, with the attempt count read
         before it did (its refresh is not repeated for an unknown kid)."""
         hit = self._verified.get(token)
         if hit is not None:
-            return self._revalidate(token, hit)
+            return self._revalidate(token, hit, deadline)
         jwt = decompose_unverified(
             token, max_bytes=self._config.max_token_bytes, known_headers=self._headers
         )
@@ -110,7 +123,7 @@ class TokenValidator:
                 raise UnsupportedAlgorithm()
             if entry.microsoft and "nonce" in jwt.header:
                 raise FirstPartyToken()
-            verified = self._verify_signature(jwt, entry, tenant, seen)
+            verified = self._verify_signature(jwt, entry, tenant, deadline, seen)
             principal = validate_claims(
                 jwt.payload, jwt.header, entry, now=self._now(), tenant=tenant
             )
@@ -126,7 +139,7 @@ class TokenValidator:
             self._verified[token] = verified
         return principal
 
-    def _revalidate(self, token: str, hit: _Verified) -> Principal:
+    def _revalidate(self, token: str, hit: _Verified, deadline: float | None) -> Principal:
         """A token verified before: skip parsing and the signature, never the claims.
 
         The result only stands while the key set it was verified against is still the current
@@ -136,10 +149,10 @@ class TokenValidator:
         jwt = hit.jwt
         try:
             attempt = hit.source.attempts
-            current = hit.source.current(attempt=attempt)
+            current = hit.source.current(attempt=attempt, deadline=deadline)
             if current is not hit.snapshot or not hit.key.usable_at(self._now()):
                 self._verified.pop(token, None)
-                return self._validate(token, (hit.source, attempt))
+                return self._validate(token, deadline, (hit.source, attempt))
             return validate_claims(
                 jwt.payload, jwt.header, hit.entry, now=self._now(), tenant=hit.tenant
             )
@@ -168,10 +181,15 @@ class TokenValidator:
         raise UnknownIssuer()
 
     def _verify_signature(
-        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None, seen: _Seen | None
+        self,
+        jwt: UnverifiedJwt,
+        entry: IssuerConfig,
+        tenant: str | None,
+        deadline: float | None,
+        seen: _Seen | None,
     ) -> _Verified | None:
         """Verify, and say what the result depends on (None: do not cache it)."""
-        source, snapshot, keys = self._find_keys(jwt, entry, tenant, seen)
+        source, snapshot, keys = self._find_keys(jwt, entry, tenant, deadline, seen)
         now = self._now()
         usable = [key for key in keys if key.usable_at(now) and _issuer_ok(key, jwt, entry)]
         if not usable:
@@ -193,7 +211,12 @@ class TokenValidator:
         return _Verified(jwt, entry, tenant, source, snapshot, key)
 
     def _find_keys(
-        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None, seen: _Seen | None
+        self,
+        jwt: UnverifiedJwt,
+        entry: IssuerConfig,
+        tenant: str | None,
+        deadline: float | None,
+        seen: _Seen | None,
     ) -> tuple[KeySource, KeySet, tuple[VerificationKey, ...]]:
         """The keys the token names, from whichever of the issuer's key sets publishes them,
         and the snapshot they were found in.
@@ -218,6 +241,7 @@ class TokenValidator:
                 x5t_s256=x5t_s256,
                 kid_suffix_match=suffix,
                 attempt=seen[1] if seen is not None and seen[0] is source else None,
+                deadline=deadline,
             )
             return source, snapshot, keys
         unavailable: KeysUnavailable | None = None
@@ -230,6 +254,7 @@ class TokenValidator:
                     x5t_s256=x5t_s256,
                     kid_suffix_match=suffix,
                     attempt=seen[1] if seen is not None and seen[0] is source else None,
+                    deadline=deadline,
                 )
             except KeysUnavailable as err:
                 unavailable = err
@@ -241,7 +266,12 @@ class TokenValidator:
         for source, looked in missed:
             try:
                 snapshot, keys = source.after_miss(
-                    looked, kid, x5t=x5t, x5t_s256=x5t_s256, kid_suffix_match=suffix
+                    looked,
+                    kid,
+                    x5t=x5t,
+                    x5t_s256=x5t_s256,
+                    kid_suffix_match=suffix,
+                    deadline=deadline,
                 )
             except NoUsableKeys:
                 continue
