@@ -68,6 +68,7 @@ class RecordingObserver(Observer):
         self.counts: Counter[str] = Counter()
         self.denials: list[str] = []
         self.fetches: list[tuple[bool, str, str]] = []
+        self.empty_sets: list[tuple[str, dict[str, int]]] = []
         self._record_lock = threading.Lock()
         self._local = threading.local()
 
@@ -94,6 +95,11 @@ class RecordingObserver(Observer):
             self.fetches.append((ok, trigger, detail))
         super().key_fetch(source, ok=ok, trigger=trigger, detail=detail)
 
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
+        with self._record_lock:
+            self.empty_sets.append((source, dict(skipped)))
+        super().key_set_empty(source, skipped=skipped)
+
     @property
     def last_reason(self) -> str | None:
         """The reason of the latest denial made by the calling thread."""
@@ -109,6 +115,7 @@ class Harness:
     """An authorizer built exactly like ``Authorizer.from_environ``, but on a fake clock."""
 
     authorizer: Authorizer
+    validator: TokenValidator
     registry: KeyRegistry
     observer: RecordingObserver
     clock: FakeClock
@@ -125,25 +132,36 @@ class Harness:
     def fetch_count(self) -> int:
         return self.source.fetch_count
 
-    def call(self, token: str) -> tuple[Outcome, str | None]:
+    def call(self, token: str, context: object = None) -> tuple[Outcome, str | None]:
         """Run one TOKEN event; returns the outcome and, for a denial, its reason code.
 
         Anything other than an answer, ``Exception("Unauthorized")`` or
         :class:`KeysUnavailableError` propagates and fails the test.
         """
-        return run_authorizer(self.authorizer, self.observer, token)
+        return run_authorizer(self.authorizer, self.observer, token, context)
 
-    def outcome(self, token: str) -> str:
+    def outcome(self, token: str, context: object = None) -> str:
         """``"allow"`` or the denial reason code (``keys_unavailable``, ``unknown_kid``...)."""
-        result, reason = self.call(token)
+        result, reason = self.call(token, context)
         return "allow" if result == "allow" else str(reason)
 
 
+class InvocationContext:
+    """What the authorizer reads of Lambda's context object: the time left, counted on the real
+    monotonic clock from creation (as Lambda counts from the start of the invocation)."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self._ends = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._ends - time.monotonic()) * 1000))
+
+
 def run_authorizer(
-    authorizer: Authorizer, observer: RecordingObserver, token: str
+    authorizer: Authorizer, observer: RecordingObserver, token: str, context: object = None
 ) -> tuple[Outcome, str | None]:
     try:
-        answer = authorizer(token_event(token))
+        answer = authorizer(token_event(token), context)
     except KeysUnavailableError:
         assert observer.last_reason == "keys_unavailable"
         return "keys_unavailable", "keys_unavailable"
@@ -193,7 +211,7 @@ def build_harness() -> HarnessFactory:
         validator = TokenValidator(config, registry)
         prefetched = validator.prefetch()
         authorizer = Authorizer(config, validator, observer)
-        return Harness(authorizer, registry, observer, clock, config, prefetched)
+        return Harness(authorizer, validator, registry, observer, clock, config, prefetched)
 
     return build
 
@@ -211,7 +229,8 @@ class Reply:
     ``chunk`` sends the body with ``Transfer-Encoding: chunked`` in pieces of that many bytes
     (no Content-Length, so the client cannot know the size up front); ``trickle`` waits that
     many seconds between pieces (one byte per piece unless ``chunk`` says otherwise);
-    ``header_trickle`` sends the status line and headers one byte every that many seconds.
+    ``header_trickle`` sends the status line and headers one byte every that many seconds;
+    ``delay`` waits that many seconds before answering at all (a slow identity provider).
     """
 
     status: int = 200
@@ -220,6 +239,7 @@ class Reply:
     chunk: int | None = None
     trickle: float | None = None
     header_trickle: float | None = None
+    delay: float | None = None
 
 
 class ScriptedServer:
@@ -239,6 +259,9 @@ class ScriptedServer:
                 with server._lock:
                     server.hits[self.path] += 1
                     reply = server.routes.get(self.path, Reply(404, b'{"error":"not_found"}'))
+                if reply.delay is not None and server._stop.wait(reply.delay):
+                    self.close_connection = True  # stopping: hang up, do not wait for more
+                    return
                 self.send_response(reply.status)
                 headers = {"Content-Type": "application/json", **reply.headers}
                 if reply.chunk is not None:
@@ -258,6 +281,7 @@ class ScriptedServer:
                             self.close_connection = True
                             return
                         if server._stop.wait(reply.header_trickle):
+                            self.close_connection = True
                             return
                 else:
                     self.end_headers()
@@ -270,6 +294,7 @@ class ScriptedServer:
                         self.wfile.write(piece)
                         self.wfile.flush()
                         if reply.trickle is not None and server._stop.wait(reply.trickle):
+                            self.close_connection = True
                             return
                     if reply.chunk is not None:
                         self.wfile.write(b"0\r\n\r\n")
@@ -304,6 +329,7 @@ class ScriptedServer:
         return self.serve(path, Reply(200, json.dumps(document).encode(), headers))
 
     def close(self) -> None:
+        """Stop serving (again is fine): answers in progress hang up."""
         self._stop.set()
         self._server.shutdown()
         self._server.server_close()
@@ -324,6 +350,17 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def settle(harness: Harness, *servers: ScriptedServer, timeout: float = 5.0) -> None:
+    """Stop ``servers`` and wait until no key fetch of ``harness`` is still running, so a fetch
+    a test left behind (a server trickling its answer) ends inside that test."""
+    for server in servers:
+        server.close()
+    ends = time.monotonic() + timeout
+    while any(source.busy for source in harness.registry.sources()):
+        assert time.monotonic() < ends, "a key fetch is still running"
+        time.sleep(0.01)
 
 
 def elapsed(function: Callable[[], object]) -> tuple[float, object]:

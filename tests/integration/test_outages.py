@@ -61,14 +61,15 @@ def _tls_wrong_ca(idp: LocalIdentityProvider) -> dict[str, Any]:
 JWKS_ONLY = {"targets": ["jwks"]}
 
 # (fault, needs TLS). Modes apply to the JWKS only, so discovery succeeds and the key-set
-# parsing is what has to cope; "discovery-*" break the first step instead.
+# parsing is what has to cope; "discovery-*" break the first step instead. The IdP's
+# "malformed" key set (a keys list of broken keys) is not a fault: it is applied like any
+# published set (tests/integration/test_key_sets.py).
 FAULTS: dict[str, tuple[Fault, bool]] = {
     "hang-up": (_mode("down", **JWKS_ONLY), False),
     "http-500": (_mode("error", **JWKS_ONLY), False),
     "http-503": (_mode("error", status=503, **JWKS_ONLY), False),
     "html-page": (_mode("html", **JWKS_ONLY), False),
     "oversized-body": (_mode("oversized", **JWKS_ONLY), False),
-    "malformed-keys": (_mode("malformed", **JWKS_ONLY), False),
     "discovery-html": (_mode("html", targets=["discovery"]), False),
     "discovery-malformed": (_mode("malformed", targets=["discovery"]), False),
     "connection-refused": (_refused, False),

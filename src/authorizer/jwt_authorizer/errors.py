@@ -12,6 +12,7 @@ The tree separates whose fault a failure is, because that decides what API Gatew
     │   ├── UnsupportedHeader       unsupported_header
     │   ├── UnknownIssuer           unknown_issuer
     │   ├── UnknownKid              unknown_kid
+    │   ├── NoUsableKeys            no_usable_keys
     │   ├── FirstPartyToken         first_party_token
     │   ├── BadSignature            bad_signature
     │   ├── Expired                 expired
@@ -113,6 +114,15 @@ class UnknownIssuer(TokenRejected):
 class UnknownKid(TokenRejected):
     reason = "unknown_kid"
     message = "no trusted key matches the token key id"
+
+
+class NoUsableKeys(TokenRejected):
+    """The issuer's key sets, as published, hold no key we may use: empty, or only keys for
+    other algorithms, for encryption, malformed, too short or private. Their word is applied
+    like any rotation, so this is a 401, not the 500 of an unreachable identity provider."""
+
+    reason = "no_usable_keys"
+    message = "the issuer publishes no key usable with the allowed algorithms"
 
 
 class FirstPartyToken(TokenRejected):

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .claims import Principal
@@ -24,12 +24,15 @@ from .config import Config, load_config
 from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
 from .iam import Statement, evaluate
-from .keys import Fetcher, KeyRegistry
+from .keys import Fetcher, KeyRegistry, deadline_in
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import PolicyBuilder, find_conflicts
 from .routes import DEFAULT, Decision, RouteTable
 from .validator import TokenValidator
 
+# Kept back from the invocation's remaining time when key fetches must end: the answer, its log
+# line and the metrics flush still have to happen before Lambda's timeout.
+_DEADLINE_MARGIN_SECONDS: Final = 0.5
 
 class KeysUnavailableError(Exception):
     """Raised to make API Gateway answer 500 (any message but ``Unauthorized``), uncached."""
@@ -100,9 +103,10 @@ class Authorizer:
         request: AuthorizerRequest | None = None
         token: str | None = None
         try:
+            deadline = _invocation_deadline(context)
             request = read_event(event, self._config)
             token = require_token(request)
-            principal = self._validator.validate(token)
+            principal = self._validator.validate(token, deadline=deadline)
             return self._answer(request, principal, token, started, cold)
         except TokenRejected as err:
             return self._reject(err, request, token, started, cold)
@@ -338,3 +342,13 @@ def _route_of(route_key: str | None) -> tuple[str, str] | None:
         return "ANY", "$default"
     method, _, template = route_key.partition(" ")
     return method, template
+
+
+def _invocation_deadline(context: Any) -> float | None:
+    """When key fetches must have ended for this invocation: the Lambda context's remaining time
+    less ``_DEADLINE_MARGIN_SECONDS``. No context (tests, local tools): no invocation deadline,
+    each fetch is bounded by its own timeouts."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return deadline_in(remaining() / 1000 - _DEADLINE_MARGIN_SECONDS)

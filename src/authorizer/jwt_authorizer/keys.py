@@ -10,13 +10,23 @@ This module holds every per-process cache of key material (:class:`KeyRegistry` 
   window, not one per token);
 * stale-if-error: a failed refresh never discards good keys; they keep verifying until they are
   ``max_stale_seconds`` old, then we fail closed with :class:`KeysUnavailable`;
-* single flight: concurrent callers share one fetch.
+* single flight: concurrent callers share one fetch;
+* deadlines: a fetch runs in a worker thread, and no caller waits for it past its invocation's
+  deadline or past the fetch's own budget (connect + read timeout per document it reads, plus
+  0.1 s), so a slow or trickling server cannot hold an invocation. A caller that stops waiting
+  goes on with the cached keys under the rules above; the fetch goes on, and its answer, if it
+  comes within the budget, is applied for the callers that follow. Past its budget it counts as
+  failed; its worker may still be blocked in a read, and until it returns no other fetch of
+  that key set starts (one worker per key set).
+
+Every rule applies to each key set on its own, including each set of an issuer with several.
 
 Key material is never taken from a token: the token's header only selects among these keys.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -26,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .config import TENANT_PLACEHOLDER, KeySettings, is_fetchable_url
-from .errors import KeysUnavailable, UnknownKid
+from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
 
 if TYPE_CHECKING:
     import requests
@@ -38,8 +48,28 @@ _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384",
 _EC_ALGORITHMS: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 _MIN_RSA_BITS: Final = 2048
+# JWK members that only a private (or symmetric) key has: a published key carrying any of them is
+# a leak at the identity provider, never a key to trust.
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+# The unknown-kid (negative) cache of each key set: at most 1024 entries, each a 16-byte digest
+# of the identifiers a token named (never the identifiers: a kid is attacker-chosen and may be
+# ~10 KB) and a float. About 160 bytes an entry in CPython 3.13, so under 256 KiB per key set
+# whatever the tokens carry (tests/integration/test_key_sets.py measures it).
 _NEGATIVE_CACHE_SIZE: Final = 1024
+_MISS_DIGEST_BYTES: Final = 16
 _USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
+# Added to a fetch's budget (connect + read timeout per document), so that HttpFetcher's own
+# per-document deadline normally fires first and the failure keeps its precise reason.
+_FETCH_GRACE_SECONDS: Final = 0.1
+
+
+def deadline_in(seconds: float) -> float:
+    """An absolute deadline for :meth:`KeySource.find` and friends, ``seconds`` from now.
+
+    Deadlines are on the real monotonic clock (what ``threading`` waits on), never on the key
+    cache's injectable clock, which only decides ages (TTL, cooldowns, stale limit).
+    """
+    return time.monotonic() + seconds
 
 
 class FetchError(Exception):
@@ -68,12 +98,17 @@ class KeyEvents(Protocol):
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None: ...
 
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None: ...
+
 
 class _SilentEvents:
     def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
         return None
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None:
+        return None
+
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
         return None
 
 
@@ -202,6 +237,10 @@ def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
     return possible
 
 
+class _ShortKey(ValueError):
+    """An RSA key under 2048 bits: well-formed, never trusted."""
+
+
 def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
     """python-jose builds RSASSA-PKCS1 and ECDSA keys; PSS and EdDSA, which it lacks, use
     ``cryptography`` directly. Every key is built once, here, never per request."""
@@ -215,7 +254,7 @@ def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
         key_class = CryptographyRSAKey if alg.startswith("RS") else CryptographyECKey
         jose_key = key_class(public, alg)
         if alg.startswith("RS") and jose_key.prepared_key.key_size < _MIN_RSA_BITS:
-            raise ValueError("RSA key shorter than 2048 bits")
+            raise _ShortKey("RSA key shorter than 2048 bits")
         verify: Verifier = jose_key.verify
         return verify
     if alg.startswith("PS"):
@@ -242,7 +281,7 @@ def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
 
     key = rsa.RSAPublicNumbers(_b64int(jwk["e"]), _b64int(jwk["n"])).public_key()
     if key.key_size < _MIN_RSA_BITS:
-        raise ValueError("RSA key shorter than 2048 bits")
+        raise _ShortKey("RSA key shorter than 2048 bits")
     digest: hashes.HashAlgorithm = {
         "PS256": hashes.SHA256(),
         "PS384": hashes.SHA384(),
@@ -280,35 +319,60 @@ def _eddsa_verifier(jwk: Mapping[str, Any]) -> Verifier:
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
-    """An immutable snapshot of one key set; replaced whole, never mutated."""
+    """An immutable snapshot of one key set; replaced whole, never mutated.
+
+    ``keys`` may be empty: a well-formed document without a usable key is the identity
+    provider's word (every key withdrawn, or none for the allowed algorithms) and replaces the
+    previous snapshot like any rotation. ``skipped`` counts the keys left out, per reason.
+    """
 
     by_kid: Mapping[str, tuple[VerificationKey, ...]]
     keys: tuple[VerificationKey, ...]
     fetched_at: float
-    skipped: int
+    skipped: Mapping[str, int]
+
+    def describe(self) -> str:
+        """``"2 keys, 1 skipped (private_key 1)"``: counts only, never key material."""
+        total = sum(self.skipped.values())
+        text = f"{len(self.keys)} keys, {total} skipped"
+        if total:
+            text += " (" + ", ".join(f"{r} {n}" for r, n in sorted(self.skipped.items())) + ")"
+        return text
+
+
+#: Why a published key was left out (the ``skipped`` reasons of :class:`KeySet`).
+SKIP_MALFORMED: Final = "malformed"  # not an object, no string kty, or its members do not parse
+SKIP_PRIVATE: Final = "private_key"  # carries private or symmetric key members
+SKIP_NOT_FOR_SIGNING: Final = "not_for_signing"  # use other than sig, key_ops without verify
+SKIP_ALGORITHM: Final = "algorithm_not_allowed"  # no allowed algorithm fits (HMAC keys included)
+SKIP_SHORT_RSA: Final = "rsa_too_short"  # an RSA modulus under 2048 bits
 
 
 def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) -> KeySet:
-    """Validate a JWKS document and build verifiers for every usable signing key."""
+    """Validate a JWKS document and build verifiers for every usable signing key.
+
+    Only a document that is not a JSON object with a ``keys`` list is an error (the fetch
+    failed); a set whose keys are all unusable parses into an empty :class:`KeySet`.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise FetchError('key set is not a JSON object with a "keys" list')
     keys: list[VerificationKey] = []
-    skipped = 0
+    skipped: dict[str, int] = {}
     for jwk in document["keys"]:
-        if not _is_signing_jwk(jwk):
-            skipped += 1
-            continue
-        try:
-            key = VerificationKey(jwk, algorithms)
-        except Exception:  # a malformed key must not take its neighbours down
-            skipped += 1
-            continue
-        if key.verifiers:
-            keys.append(key)
-        else:
-            skipped += 1
-    if not keys:
-        raise FetchError("key set holds no usable signing key for the allowed algorithms")
+        reason = _unusable(jwk)
+        if reason is None:
+            try:
+                key = VerificationKey(jwk, algorithms)
+            except _ShortKey:
+                reason = SKIP_SHORT_RSA
+            except Exception:  # a malformed key must not take its neighbours down
+                reason = SKIP_MALFORMED
+            else:
+                if key.verifiers:
+                    keys.append(key)
+                    continue
+                reason = SKIP_ALGORITHM
+        skipped[reason] = skipped.get(reason, 0) + 1
     by_kid: dict[str, list[VerificationKey]] = {}
     for key in keys:
         if key.kid is not None:
@@ -321,14 +385,19 @@ def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) 
     )
 
 
-def _is_signing_jwk(jwk: object) -> bool:
+def _unusable(jwk: object) -> str | None:
+    """Why a JWKS entry cannot be a verification key, judged on its members alone."""
     if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
-        return False
+        return SKIP_MALFORMED
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
+        return SKIP_PRIVATE
     use = jwk.get("use")
     if use is not None and use != "sig":
-        return False
+        return SKIP_NOT_FOR_SIGNING
     ops = jwk.get("key_ops")
-    return ops is None or (isinstance(ops, list) and "verify" in ops)
+    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
+        return SKIP_NOT_FOR_SIGNING
+    return None
 
 
 # --------------------------------------------------------------------------- one source
@@ -344,6 +413,73 @@ class SourceSpec:
     expected_issuers: frozenset[str] = frozenset()
     ca_bundle: str | None = None
     inline_id: int | None = None
+
+
+class MissCache:
+    """Recently missed key identifiers, each remembered as a fixed-size digest with the time.
+
+    Bounded in entries (least recently missed first out) and, because no identifier is kept,
+    in bytes; see ``_NEGATIVE_CACHE_SIZE``.
+    """
+
+    def __init__(self, size: int = _NEGATIVE_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def digest(kid: str | None, x5t: str | None, x5t_s256: str | None) -> bytes:
+        """16 bytes naming what a token asked for (JSON keeps the three apart, and escapes lone
+        surrogates instead of failing on them)."""
+        text = json.dumps([kid, x5t, x5t_s256])
+        return hashlib.blake2b(text.encode("ascii"), digest_size=_MISS_DIGEST_BYTES).digest()
+
+    def seen_at(self, key: bytes) -> float | None:
+        return self._entries.get(key)
+
+    def remember(self, key: bytes, now: float) -> None:
+        with self._lock:
+            self._entries[key] = now
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def digests(self) -> tuple[bytes, ...]:
+        with self._lock:
+            return tuple(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One look at a key set for a token: the snapshot used, the keys that matched in it, and
+    the attempt count and time read before looking (what an unknown-kid refresh goes by)."""
+
+    snapshot: KeySet
+    keys: tuple[VerificationKey, ...]
+    attempt: int
+    now: float
+
+
+class _Flight:
+    """One fetch, run by a worker thread; callers wait on ``done`` up to their deadline."""
+
+    __slots__ = ("abandoned", "budget", "done", "expires", "generation", "started", "trigger")
+
+    def __init__(self, trigger: str, started: float, budget: float, generation: int) -> None:
+        self.trigger = trigger
+        self.started = started  # key-cache clock: the snapshot's fetched_at, pacing
+        self.budget = budget
+        self.expires = time.monotonic() + budget  # real clock: when it counts as failed
+        self.generation = generation
+        self.done = threading.Event()
+        self.abandoned = False  # counted as failed at ``expires``, its worker still running
 
 
 class KeySource:
@@ -367,8 +503,23 @@ class KeySource:
         self._clock = clock
         self._events = events
         self._inline = inline
-        self._jwks_uri = spec.jwks_uri
-        self._snapshot: KeySet | None = None
+        self.misses = MissCache()
+        self._lock = threading.Lock()  # held briefly: to start, give up on or finish a fetch
+        self._generation = 0
+        self._inline_snapshot: KeySet | None = None
+        if inline is not None:
+            snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
+            if not snapshot.keys:  # nothing will ever replace it: fail the init, loudly
+                raise ConfigError(
+                    f"jwks of {spec.name}",
+                    f"holds no key usable with the allowed algorithms ({snapshot.describe()})",
+                )
+            self._inline_snapshot = snapshot
+        self._reset()
+
+    def _reset(self) -> None:
+        self._jwks_uri = self.spec.jwks_uri
+        self._snapshot: KeySet | None = self._inline_snapshot
         self._last_attempt: float | None = None
         self._last_attempt_failed = False
         self._last_miss_refresh: float | None = None
@@ -376,13 +527,17 @@ class KeySource:
         # the cached state; if it has moved by the time the caller holds the lock, another
         # thread already refreshed on newer information and the caller reuses that outcome.
         self._attempts = 0
-        self._in_flight = False
-        self._negative: OrderedDict[str, float] = OrderedDict()
-        self._negative_lock = threading.Lock()
-        self._lock = threading.Lock()  # held for the whole of a fetch: the single flight
+        self._flight: _Flight | None = None  # the fetch in flight, not counted yet
+        self._running: _Flight | None = None  # the fetch whose worker has not returned yet
+        self.misses.clear()
         self.fetch_count = 0
-        if inline is not None:
-            self._snapshot = parse_jwks(inline, algorithms, fetched_at=clock())
+
+    def clear(self) -> None:
+        """Back to the just-constructed state: no fetched keys, no history. A fetch still
+        running is disowned (its outcome is dropped when it ends)."""
+        with self._lock:
+            self._generation += 1
+            self._reset()
 
     # -- public
 
@@ -390,87 +545,162 @@ class KeySource:
     def snapshot(self) -> KeySet | None:
         return self._snapshot
 
-    def current(self) -> KeySet:
+    @property
+    def busy(self) -> bool:
+        """Whether a fetch worker of this set is still running (perhaps past its budget)."""
+        return self._running is not None
+
+    @property
+    def attempts(self) -> int:
+        """Completed fetch attempts; read it before :meth:`current` to hand it to :meth:`find`."""
+        return self._attempts
+
+    def current(self, *, attempt: int | None = None, deadline: float | None = None) -> KeySet:
         """The snapshot to verify with now: refreshed when due, or KeysUnavailable past the
-        stale limit. Callers compare its identity to know whether earlier results still hold."""
-        attempt = self._attempts  # read before any state, as in candidates()
-        return self._current(self._clock(), attempt)
+        stale limit. Callers compare its identity to know whether earlier results still hold
+        (and count as using it: stale keys are reported)."""
+        attempt = self._attempts if attempt is None else attempt  # before any state is read
+        now = self._clock()
+        snapshot = self._current(now, attempt, deadline)
+        self._used(snapshot, now)
+        return snapshot
 
     def prefetch(self) -> bool:
-        """Warm the cache during init; a failure is recorded, never raised."""
+        """Warm the cache during init, waiting at most the fetch's budget; a failure is
+        recorded, never raised."""
+        self.start_prefetch()
+        return self.finish_prefetch()
+
+    def start_prefetch(self) -> None:
+        """Start the first fetch in the background (nothing to do with keys already held)."""
         attempt = self._attempts
-        if self._snapshot is None:
-            self._refresh("prefetch", attempt)
+        if self._snapshot is not None:
+            return
+        with self._lock:
+            if self._attempts == attempt and self._flight is None and self._running is None:
+                self._start("prefetch")
+
+    def finish_prefetch(self) -> bool:
+        """Wait for :meth:`start_prefetch`'s fetch (at most its budget); whether keys are held."""
+        flight = self._flight
+        if flight is not None:
+            self._await(flight, None)
         return self._snapshot is not None
 
-    def cached(
+    def lookup(
         self,
         kid: str | None,
         *,
         x5t: str | None = None,
         x5t_s256: str | None = None,
         kid_suffix_match: bool = False,
-    ) -> tuple[VerificationKey, ...]:
-        """Keys matching in the current snapshot, without fetching anything."""
-        snapshot = self._snapshot
-        if snapshot is None:
-            return ()
-        return _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        attempt: int | None = None,
+        deadline: float | None = None,
+    ) -> Lookup:
+        """Consult this set for a token: refreshed first when its TTL passed, KeysUnavailable
+        past the stale limit (or with nothing fetched yet), never a fetch for an unknown kid.
 
-    def candidates(
-        self,
-        kid: str | None,
-        *,
-        x5t: str | None = None,
-        x5t_s256: str | None = None,
-        kid_suffix_match: bool = False,
-    ) -> tuple[VerificationKey, ...]:
-        """Keys the token may have been signed with; raises UnknownKid / KeysUnavailable."""
-        attempt = self._attempts  # before any state is read: see _attempts
+        ``attempt``: the :attr:`attempts` a caller read before it last consulted this set in
+        the same request (so a refresh it already caused is not repeated). ``deadline``: see
+        :func:`deadline_in`; None waits for a fetch up to its own budget.
+        """
+        attempt = self._attempts if attempt is None else attempt  # before any state: _attempts
         now = self._clock()
-        snapshot = self._current(now, attempt)
+        snapshot = self._current(now, attempt, deadline)
         found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
-            return found
+            self._used(snapshot, now)
+        return Lookup(snapshot, found, attempt, now)
+
+    def find(
+        self,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+        attempt: int | None = None,
+        deadline: float | None = None,
+    ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
+        """The keys the token may have been signed with, and the snapshot they come from; an
+        unknown kid may refresh the set (rate-limited). Raises UnknownKid, NoUsableKeys (the set
+        holds no usable key at all) or KeysUnavailable."""
+        looked = self.lookup(
+            kid,
+            x5t=x5t,
+            x5t_s256=x5t_s256,
+            kid_suffix_match=kid_suffix_match,
+            attempt=attempt,
+            deadline=deadline,
+        )
+        if looked.keys:
+            return looked.snapshot, looked.keys
+        return self.after_miss(
+            looked,
+            kid,
+            x5t=x5t,
+            x5t_s256=x5t_s256,
+            kid_suffix_match=kid_suffix_match,
+            deadline=deadline,
+        )
+
+    def after_miss(
+        self,
+        looked: Lookup,
+        kid: str | None,
+        *,
+        x5t: str | None = None,
+        x5t_s256: str | None = None,
+        kid_suffix_match: bool = False,
+        deadline: float | None = None,
+    ) -> tuple[KeySet, tuple[VerificationKey, ...]]:
+        """A :meth:`lookup` found nothing: refetch for the unknown kid when the pacing allows,
+        then look again; remember the miss (negative cache) when it is still unknown."""
         if self._inline is not None:
-            raise UnknownKid()
-        miss_key = kid or x5t or x5t_s256 or ""
-        if self._may_refresh_for_miss(miss_key, now):
-            self._refresh("unknown_kid", attempt)
-        elif not self._in_flight and self._attempts == attempt:
+            raise _miss(looked.snapshot)
+        miss_key = MissCache.digest(kid, x5t, x5t_s256)
+        if self._may_refresh_for_miss(miss_key, looked.now):
+            self._refresh("unknown_kid", looked.attempt, deadline)
+        elif self._flight is None and self._attempts == looked.attempt:
             # Nothing newer is on its way: answer from what we have, without the lock. This
             # is the path a random-kid flood takes. (Order of reads matters: a fetch sets
-            # _in_flight before _last_miss_refresh and bumps _attempts before clearing it.)
-            self._remember_miss(miss_key, now)
-            raise UnknownKid()
+            # _flight before _last_miss_refresh and bumps _attempts before clearing it.)
+            self.misses.remember(miss_key, looked.now)
+            raise _miss(looked.snapshot)
         else:
-            with self._lock:  # a fetch is in flight or just finished: wait for, and use, it
-                pass
-        found = _match(
-            self._current(self._clock(), self._attempts), kid, x5t, x5t_s256, kid_suffix_match
-        )
+            flight = self._flight  # a fetch is in flight or just finished: wait for, and use, it
+            if flight is not None:
+                self._await(flight, deadline)
+        now = self._clock()
+        snapshot = self._current(now, self._attempts, deadline)
+        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
-            return found
-        self._remember_miss(miss_key, now)
-        raise UnknownKid()
+            self._used(snapshot, now)
+            return snapshot, found
+        self.misses.remember(miss_key, looked.now)
+        raise _miss(snapshot)
 
     # -- policy
 
-    def _current(self, now: float, attempt: int) -> KeySet:
+    def _current(self, now: float, attempt: int, deadline: float | None) -> KeySet:
         """The snapshot to verify with, refreshed first when due; ``attempt`` as read by the
-        caller before it looked at any cached state."""
+        caller before it looked at any cached state. When the refresh does not end by
+        ``deadline``, the cached snapshot is judged as if it had failed."""
         snapshot = self._snapshot
         if self._inline is None and self._due(snapshot, now):
-            self._refresh("ttl" if snapshot else "initial", attempt)
+            self._refresh("ttl" if snapshot else "initial", attempt, deadline)
             snapshot = self._snapshot
         if snapshot is None:
             raise KeysUnavailable("no keys fetched yet")
+        if self._inline is None and now - snapshot.fetched_at > self._settings.max_stale_seconds:
+            raise KeysUnavailable("last good keys are older than the stale limit")
+        return snapshot
+
+    def _used(self, snapshot: KeySet, now: float) -> None:
+        """Keys of ``snapshot`` are about to verify a token: report them if they are stale."""
         age = now - snapshot.fetched_at
         if self._inline is None and age > self._settings.refresh_seconds:
-            if age > self._settings.max_stale_seconds:
-                raise KeysUnavailable("last good keys are older than the stale limit")
             self._events.stale_keys(self.spec.name, age_seconds=age)
-        return snapshot
 
     def _due(self, snapshot: KeySet | None, now: float) -> bool:
         """Refresh when the TTL passed (or nothing is cached), pacing retries after a failure.
@@ -486,9 +716,9 @@ class KeySource:
         pause = self._settings.retry_seconds if self._last_attempt_failed else 0
         return now - self._last_attempt >= pause
 
-    def _may_refresh_for_miss(self, miss_key: str, now: float) -> bool:
+    def _may_refresh_for_miss(self, miss_key: bytes, now: float) -> bool:
         """Whether an unknown kid may trigger a fetch now (no side effects)."""
-        seen = self._negative.get(miss_key)
+        seen = self.misses.seen_at(miss_key)
         cooldown = self._settings.kid_miss_cooldown_seconds
         if seen is not None and now - seen < cooldown:
             return False
@@ -498,52 +728,131 @@ class KeySource:
             return now - self._last_attempt >= self._settings.retry_seconds
         return True
 
-    def _remember_miss(self, miss_key: str, now: float) -> None:
-        with self._negative_lock:
-            self._negative[miss_key] = now
-            self._negative.move_to_end(miss_key)
-            while len(self._negative) > _NEGATIVE_CACHE_SIZE:
-                self._negative.popitem(last=False)
+    # -- fetching: single flight, in a worker thread, awaited up to a deadline
 
-    # -- I/O
-
-    def _refresh(self, trigger: str, seen_attempts: int) -> None:
-        """Single flight: whoever holds the lock fetches; the others reuse its outcome.
+    def _refresh(self, trigger: str, seen_attempts: int, deadline: float | None) -> None:
+        """Single flight: the first caller starts a fetch, every caller (it included) waits for
+        it until the fetch ends, ``deadline`` passes or the fetch's budget runs out.
 
         ``seen_attempts`` is the completed-attempt count the caller read before deciding that a
-        refresh was needed. Counting *completed* attempts matters: a caller that arrives while a
-        fetch is in flight saw the old count, so it waits for the lock and then returns, instead
-        of fetching a second time on the strength of the state it read before that fetch.
+        refresh was needed. Counting *completed* attempts matters: a caller that arrives just
+        after a fetch ended saw the old count, so it returns and uses that outcome instead of
+        fetching a second time on the strength of the state it read before that fetch.
         """
         with self._lock:
+            self._give_up_if_overdue()
             if self._attempts != seen_attempts:
                 return
-            self._in_flight = True
-            started = self._clock()
-            if trigger == "unknown_kid":
-                self._last_miss_refresh = started
-            self.fetch_count += 1
-            snapshot: KeySet | None = None
-            try:
-                snapshot = self._fetch(trigger, started)
-                detail = f"{len(snapshot.keys)} keys, {snapshot.skipped} skipped"
-            except Exception as err:  # anything at all: a failed attempt, paced and kept stale
-                detail = str(err) if isinstance(err, FetchError) else type(err).__name__
-            # Publish in this order: keys, attempt outcome, counter, then the in-flight flag.
-            if snapshot is not None:
-                self._snapshot = snapshot
-                with self._negative_lock:
-                    self._negative.clear()
-            self._last_attempt = started
-            self._last_attempt_failed = snapshot is None
-            self._attempts += 1
-            self._in_flight = False
-        self._events.key_fetch(
-            self.spec.name, ok=snapshot is not None, trigger=trigger, detail=detail
+            flight = self._flight
+            if flight is None:
+                if self._running is not None:
+                    # A fetch given up on still holds its connection (a server trickling its
+                    # answer): one worker per key set at a time, so nothing piles up behind it.
+                    return
+                flight = self._start(trigger)
+        if flight is not None:
+            self._await(flight, deadline)
+
+    def _start(self, trigger: str) -> _Flight | None:
+        """Start a fetch in a worker thread (lock held). Publish order: ``_flight``, then
+        ``_last_miss_refresh`` (see :meth:`after_miss`)."""
+        started = self._clock()
+        settings = self._settings
+        documents = 2 if self._reads_discovery(trigger) else 1
+        per_document = settings.connect_timeout_seconds + settings.read_timeout_seconds
+        budget = documents * per_document + _FETCH_GRACE_SECONDS
+        flight = _Flight(trigger, started, budget, self._generation)
+        self._flight = flight
+        if trigger == "unknown_kid":
+            self._last_miss_refresh = started
+        self.fetch_count += 1
+        self._running = flight
+        worker = threading.Thread(
+            target=self._work, args=(flight,), name=f"key-fetch-{trigger}", daemon=True
+        )
+        try:
+            worker.start()
+        except RuntimeError:  # no thread to be had: a failed attempt like any other
+            self._running = None
+            self._finish(flight, None, "could not start a fetch thread")
+            return None
+        return flight
+
+    def _await(self, flight: _Flight, deadline: float | None) -> None:
+        """Wait for ``flight`` until it ends, ``deadline`` passes or its budget runs out (then it
+        counts as a failed attempt, though its worker may still be blocked in a read)."""
+        limit = flight.expires if deadline is None else min(deadline, flight.expires)
+        if flight.done.wait(max(0.0, limit - time.monotonic())):
+            return
+        if limit >= flight.expires:
+            with self._lock:
+                self._give_up(flight)
+
+    def _give_up_if_overdue(self) -> None:
+        flight = self._flight
+        if flight is not None and time.monotonic() >= flight.expires:
+            self._give_up(flight)
+
+    def _give_up(self, flight: _Flight) -> None:
+        """``flight`` ran out of budget (lock held): count it as failed now, so retries are
+        paced and callers use the cached keys. Its worker may still be blocked in a read; no
+        other fetch of this set starts until it returns, and what it returns is dropped."""
+        if flight.done.is_set() or flight.abandoned or flight.generation != self._generation:
+            return
+        flight.abandoned = True
+        self._finish(flight, None, f"no answer within {flight.budget:g} s")
+
+    def _work(self, flight: _Flight) -> None:
+        """The worker thread: fetch, then publish whatever came back (whatever happened)."""
+        snapshot: KeySet | None = None
+        detail = "fetch interrupted"
+        try:
+            snapshot = self._fetch(flight.trigger, flight.started)
+            detail = snapshot.describe()
+        except Exception as err:  # anything at all: a failed attempt, paced and kept stale
+            detail = str(err) if isinstance(err, FetchError) else type(err).__name__
+        finally:
+            with self._lock:
+                if flight.generation != self._generation:  # cleared meanwhile: not ours
+                    flight.done.set()
+                elif not flight.abandoned:
+                    self._running = None
+                    self._finish(flight, snapshot, detail)
+                else:
+                    # Counted as failed when its budget ran out. (With HttpFetcher it cannot
+                    # have succeeded since: each document must arrive within connect + read.)
+                    self._running = None
+
+    def _finish(self, flight: _Flight, snapshot: KeySet | None, detail: str) -> None:
+        """Record an attempt's outcome and report it (lock held), then release its waiters.
+
+        Publish in this order: keys, attempt outcome, counter, then the in-flight slot. Events
+        go out before ``done`` is set, so whoever waited sees them reported.
+        """
+        if snapshot is not None:
+            self._snapshot = snapshot
+            self.misses.clear()
+        self._last_attempt = flight.started
+        self._last_attempt_failed = snapshot is None
+        self._attempts += 1
+        if self._flight is flight:
+            self._flight = None
+        try:
+            self._events.key_fetch(
+                self.spec.name, ok=snapshot is not None, trigger=flight.trigger, detail=detail
+            )
+            if snapshot is not None and not snapshot.keys:
+                self._events.key_set_empty(self.spec.name, skipped=snapshot.skipped)
+        finally:
+            flight.done.set()
+
+    def _reads_discovery(self, trigger: str) -> bool:
+        return bool(self.spec.discovery_url) and (
+            self._jwks_uri is None or trigger in ("ttl", "initial")
         )
 
     def _fetch(self, trigger: str, now: float) -> KeySet:
-        if self.spec.discovery_url and (self._jwks_uri is None or trigger in ("ttl", "initial")):
+        if self._reads_discovery(trigger):
             self._jwks_uri = self._discover()
         if self._jwks_uri is None:
             raise FetchError("no jwks_uri known")
@@ -562,6 +871,11 @@ class KeySource:
         if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri):
             raise FetchError("discovery document has no https jwks_uri")
         return jwks_uri
+
+
+def _miss(snapshot: KeySet) -> UnknownKid | NoUsableKeys:
+    """What a lookup that found nothing means: an unknown kid, or no usable key at all."""
+    return UnknownKid() if snapshot.keys else NoUsableKeys()
 
 
 def _match(
@@ -655,20 +969,21 @@ class KeyRegistry:
         return self.start_prefetch(specs).wait()
 
     def start_prefetch(self, specs: Iterable[SourceSpec]) -> Prefetch:
-        """Start fetching every remote key set, one thread each, and return at once: init can
-        import what it still needs while the identity providers answer."""
-        sources = [self.source(spec) for spec in specs]
-        threads = [
-            threading.Thread(target=s.prefetch, name=f"prefetch-{i}", daemon=True)
-            for i, s in enumerate(sources)
-            if s.snapshot is None
-        ]
-        for thread in threads:
-            thread.start()
-        return Prefetch(tuple(sources), tuple(threads))
+        """Start fetching every remote key set, one worker thread each, and return at once:
+        init can import what it still needs while the identity providers answer."""
+        sources = tuple(self.source(spec) for spec in specs)
+        for source in sources:
+            source.start_prefetch()
+        return Prefetch(sources)
 
     def sources(self) -> tuple[KeySource, ...]:
         return tuple(self._sources.values())
+
+    def clear(self) -> None:
+        """Every key source back to its just-constructed state (the sources themselves, like
+        the declarations they were made from, are configuration and stay)."""
+        for source in self.sources():
+            source.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,14 +991,11 @@ class Prefetch:
     """Key sets being fetched in the background during init."""
 
     sources: tuple[KeySource, ...]
-    threads: tuple[threading.Thread, ...]
 
     def wait(self) -> dict[str, bool]:
-        for thread in self.threads:
-            thread.join()
-        # Read the outcome from the sources, not from the threads: a source counts as warm
-        # only if it holds keys, whatever happened in its thread.
-        return {s.spec.name: s.snapshot is not None for s in self.sources}
+        """Wait for every fetch (each at most its budget; they run in parallel). A source
+        counts as warm only if it holds keys."""
+        return {s.spec.name: s.finish_prefetch() for s in self.sources}
 
 
 def expected_issuers(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any, Final
 
 from .errors import loggable
@@ -39,6 +40,9 @@ class DeferredEvents:
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None:
         self._forward("stale_keys", (source,), {"age_seconds": age_seconds})
+
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
+        self._forward("key_set_empty", (source,), {"skipped": dict(skipped)})
 
     def attach(self, observer: Observer) -> None:
         with self._lock:
@@ -139,3 +143,16 @@ class Observer:
 
     def stale_keys(self, source: str, *, age_seconds: float) -> None:
         self.count("StaleKeysInUse")
+
+    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
+        """A fetched key set without one usable key was applied: tokens of its issuer now get
+        ``no_usable_keys``. Counts per skip reason only, never key material."""
+        self.count("KeySetEmpty")
+        self.logger.warning(
+            "key set holds no usable key",
+            extra={
+                "source": source,
+                "skipped": sum(skipped.values()),
+                "skipped_reasons": dict(sorted(skipped.items())),
+            },
+        )

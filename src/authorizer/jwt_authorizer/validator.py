@@ -19,6 +19,7 @@ from .errors import (
     BadSignature,
     FirstPartyToken,
     KeysUnavailable,
+    NoUsableKeys,
     UnknownIssuer,
     UnknownKid,
     UnsupportedAlgorithm,
@@ -28,6 +29,7 @@ from .keys import (
     KeyRegistry,
     KeySet,
     KeySource,
+    Lookup,
     Prefetch,
     SourceSpec,
     VerificationKey,
@@ -37,6 +39,8 @@ from .tokens import UnverifiedJwt, decompose_unverified
 
 _WELL_KNOWN: Final = "/.well-known/openid-configuration"
 _KNOWN_HEADERS: Final = 32
+
+_Seen = tuple[KeySource, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,13 @@ class TokenValidator:
                 for spec in specs:
                     registry.declare(spec, entry.algorithms, inline=entry.jwks)
 
+    def clear(self) -> None:
+        """Forget every verified token, decoded header and fetched key: the state of a validator
+        just built (its configuration and key sources stay)."""
+        self._verified.clear()
+        self._headers.clear()
+        self._registry.clear()
+
     def prefetch(self) -> dict[str, bool]:
         """Warm every key set (in parallel); returns which sources answered."""
         return self.start_prefetch().wait()
@@ -88,10 +99,21 @@ class TokenValidator:
             dict.fromkeys(spec for specs in self._specs.values() for spec in specs)
         )
 
-    def validate(self, token: str) -> Principal:
+    def validate(self, token: str, *, deadline: float | None = None) -> Principal:
+        """The verified principal, or an :mod:`errors` exception.
+
+        ``deadline`` (from :func:`keys.deadline_in`): no key fetch holds the call past it; a
+        refresh still running then leaves the cached keys to decide, under the stale rules.
+        None: a fetch is waited for up to its own budget (connect + read timeout per document).
+        """
+        return self._validate(token, deadline, None)
+
+    def _validate(self, token: str, deadline: float | None, seen: _Seen | None) -> Principal:
+        """``seen``: a key set this request already consulted, with the attempt count read
+        before it did (its refresh is not repeated for an unknown kid)."""
         hit = self._verified.get(token)
         if hit is not None:
-            return self._revalidate(token, hit)
+            return self._revalidate(token, hit, deadline)
         jwt = decompose_unverified(
             token, max_bytes=self._config.max_token_bytes, known_headers=self._headers
         )
@@ -101,7 +123,7 @@ class TokenValidator:
                 raise UnsupportedAlgorithm()
             if entry.microsoft and "nonce" in jwt.header:
                 raise FirstPartyToken()
-            verified = self._verify_signature(jwt, entry, tenant)
+            verified = self._verify_signature(jwt, entry, tenant, deadline, seen)
             principal = validate_claims(
                 jwt.payload, jwt.header, entry, now=self._now(), tenant=tenant
             )
@@ -117,7 +139,7 @@ class TokenValidator:
             self._verified[token] = verified
         return principal
 
-    def _revalidate(self, token: str, hit: _Verified) -> Principal:
+    def _revalidate(self, token: str, hit: _Verified, deadline: float | None) -> Principal:
         """A token verified before: skip parsing and the signature, never the claims.
 
         The result only stands while the key set it was verified against is still the current
@@ -126,9 +148,11 @@ class TokenValidator:
         """
         jwt = hit.jwt
         try:
-            if hit.source.current() is not hit.snapshot or not hit.key.usable_at(self._now()):
+            attempt = hit.source.attempts
+            current = hit.source.current(attempt=attempt, deadline=deadline)
+            if current is not hit.snapshot or not hit.key.usable_at(self._now()):
                 self._verified.pop(token, None)
-                return self.validate(token)
+                return self._validate(token, deadline, (hit.source, attempt))
             return validate_claims(
                 jwt.payload, jwt.header, hit.entry, now=self._now(), tenant=hit.tenant
             )
@@ -157,10 +181,15 @@ class TokenValidator:
         raise UnknownIssuer()
 
     def _verify_signature(
-        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
+        self,
+        jwt: UnverifiedJwt,
+        entry: IssuerConfig,
+        tenant: str | None,
+        deadline: float | None,
+        seen: _Seen | None,
     ) -> _Verified | None:
         """Verify, and say what the result depends on (None: do not cache it)."""
-        source, snapshot_before, keys = self._find_keys(jwt, entry, tenant)
+        source, snapshot, keys = self._find_keys(jwt, entry, tenant, deadline, seen)
         now = self._now()
         usable = [key for key in keys if key.usable_at(now) and _issuer_ok(key, jwt, entry)]
         if not usable:
@@ -177,59 +206,85 @@ class TokenValidator:
                 continue
         else:
             raise BadSignature()
-        if (
-            not self._cache_size
-            or snapshot_before is None
-            or source.snapshot is not snapshot_before
-        ):
+        if not self._cache_size or source.snapshot is not snapshot:
             return None
-        return _Verified(jwt, entry, tenant, source, snapshot_before, key)
+        return _Verified(jwt, entry, tenant, source, snapshot, key)
 
     def _find_keys(
-        self, jwt: UnverifiedJwt, entry: IssuerConfig, tenant: str | None
-    ) -> tuple[KeySource, KeySet | None, tuple[VerificationKey, ...]]:
-        """The keys the token names, from whichever of the issuer's key sets publishes them.
+        self,
+        jwt: UnverifiedJwt,
+        entry: IssuerConfig,
+        tenant: str | None,
+        deadline: float | None,
+        seen: _Seen | None,
+    ) -> tuple[KeySource, KeySet, tuple[VerificationKey, ...]]:
+        """The keys the token names, from whichever of the issuer's key sets publishes them,
+        and the snapshot they were found in.
 
-        With several sets (B2C policies sharing one issuer) every cached set is searched before
-        any is refreshed, so a kid another policy publishes costs no fetch. If no set knows the
-        kid and one of them is unavailable, the answer is unavailable (500), not a 401 that
-        might lock out a good token.
+        With several sets (B2C policies sharing one issuer) each set follows the same rules as
+        a single one: consulting it refreshes it when its TTL passed, and past the stale limit
+        it is not used. Every set is consulted before any is refetched for an unknown kid, so a
+        kid another policy publishes costs no fetch. If no set knows the kid and one of them is
+        unavailable, the answer is unavailable (500), not a 401 that might lock out a good
+        token; if none holds a usable key at all, it is ``no_usable_keys``.
         """
         sources = self._sources_for(entry.issuer, tenant)
         header = jwt.header
+        kid = jwt.kid
+        x5t, x5t_s256 = header.get("x5t"), header.get("x5t#S256")
+        suffix = entry.kid_suffix_match
         if len(sources) == 1:  # the common case, kept free of the bookkeeping below
             source = sources[0]
-            snapshot = source.snapshot
-            keys = source.candidates(
-                jwt.kid,
-                x5t=header.get("x5t"),
-                x5t_s256=header.get("x5t#S256"),
-                kid_suffix_match=entry.kid_suffix_match,
+            snapshot, keys = source.find(
+                kid,
+                x5t=x5t,
+                x5t_s256=x5t_s256,
+                kid_suffix_match=suffix,
+                attempt=seen[1] if seen is not None and seen[0] is source else None,
+                deadline=deadline,
             )
             return source, snapshot, keys
-        lookup: dict[str, Any] = {
-            "x5t": header.get("x5t"),
-            "x5t_s256": header.get("x5t#S256"),
-            "kid_suffix_match": entry.kid_suffix_match,
-        }
-        if len(sources) > 1:
-            for source in sources:
-                snapshot = source.snapshot
-                found = source.cached(jwt.kid, **lookup)
-                if found:
-                    return source, snapshot, found
         unavailable: KeysUnavailable | None = None
+        missed: list[tuple[KeySource, Lookup]] = []
         for source in sources:
-            snapshot = source.snapshot
             try:
-                return source, snapshot, source.candidates(jwt.kid, **lookup)
+                looked = source.lookup(
+                    kid,
+                    x5t=x5t,
+                    x5t_s256=x5t_s256,
+                    kid_suffix_match=suffix,
+                    attempt=seen[1] if seen is not None and seen[0] is source else None,
+                    deadline=deadline,
+                )
+            except KeysUnavailable as err:
+                unavailable = err
+                continue
+            if looked.keys:
+                return source, looked.snapshot, looked.keys
+            missed.append((source, looked))
+        holds_keys = False
+        for source, looked in missed:
+            try:
+                snapshot, keys = source.after_miss(
+                    looked,
+                    kid,
+                    x5t=x5t,
+                    x5t_s256=x5t_s256,
+                    kid_suffix_match=suffix,
+                    deadline=deadline,
+                )
+            except NoUsableKeys:
+                continue
             except UnknownKid:
+                holds_keys = True
                 continue
             except KeysUnavailable as err:
                 unavailable = err
+                continue
+            return source, snapshot, keys
         if unavailable is not None:
             raise unavailable
-        raise UnknownKid()
+        raise UnknownKid() if holds_keys else NoUsableKeys()
 
     def _sources_for(self, issuer: str, tenant: str | None) -> tuple[KeySource, ...]:
         sources = self._sources.get((issuer, tenant))
