@@ -92,9 +92,9 @@ def code_config_keys() -> set[str]:
 
 
 def code_env_vars() -> set[str]:
-    """Environment variables our code reads (config.py, app.py, observe.py)."""
+    """Environment variables our code reads (the configuration stage: source.py, config.py)."""
     found: set[str] = set()
-    for name in ("config.py", "app.py", "observe.py", "handler.py"):
+    for name in ("source.py", "config.py"):
         tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             value: object = None

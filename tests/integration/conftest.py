@@ -25,12 +25,13 @@ from typing import Any, Literal
 import pytest
 
 from devkit.idp import LocalIdentityProvider
+from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import Config, load_config
-from jwt_authorizer.handler import Authorizer, KeysUnavailableError
 from jwt_authorizer.keys import KeyRegistry, KeySource
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
+from tests.support.stages import validator_for
 
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/orders"
 
@@ -136,7 +137,7 @@ class Harness:
         """Run one TOKEN event; returns the outcome and, for a denial, its reason code.
 
         Anything other than an answer, ``Exception("Unauthorized")`` or
-        :class:`KeysUnavailableError` propagates and fails the test.
+        :class:`KeysUnavailable` propagates and fails the test.
         """
         return run_authorizer(self.authorizer, self.observer, token, context)
 
@@ -162,7 +163,7 @@ def run_authorizer(
 ) -> tuple[Outcome, str | None]:
     try:
         answer = authorizer(token_event(token), context)
-    except KeysUnavailableError:
+    except KeysUnavailable:
         assert observer.last_reason == "keys_unavailable"
         return "keys_unavailable", "keys_unavailable"
     except Exception as err:
@@ -208,8 +209,8 @@ def build_harness() -> HarnessFactory:
         config = load_config({"AUTH_CONFIG": json.dumps(document)})
         observer = RecordingObserver()
         registry = KeyRegistry(config.keys, clock=clock, events=observer)
-        validator = TokenValidator(config, registry)
-        prefetched = validator.prefetch()
+        validator = validator_for(config, registry)
+        prefetched = validator.start_prefetch().wait()
         authorizer = Authorizer(config, validator, observer)
         return Harness(authorizer, validator, registry, observer, clock, config, prefetched)
 

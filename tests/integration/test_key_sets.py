@@ -443,7 +443,7 @@ def test_clear_returns_the_key_caches_to_their_just_constructed_state(
     harness.validator.clear()
     assert (source.snapshot, source.fetch_count, source.attempts) == (None, 0, 0)
     assert (len(source.misses), source.busy) == (0, False)
-    assert harness.validator._verified == {}
+    assert len(harness.validator.verified_tokens) == 0
     assert harness.outcome(token) == "allow"  # fetched again, as after a cold start
     assert (source.fetch_count, harness.observer.fetches[-1][1]) == (1, "initial")
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.config import PROFILES, load_config
+from jwt_authorizer.config import load_config
+from jwt_authorizer.profiles import PROFILES
 from tests.sam import cfn
 
 TEMPLATE = cfn.load()

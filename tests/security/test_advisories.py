@@ -53,6 +53,7 @@ from tests.support.hostile import (
     segment,
 )
 from tests.support.signing import b64url
+from tests.support.stages import validator_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,7 +104,7 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> Spies:
 
 def _validator(document: dict[str, Any] | None = None) -> TokenValidator:
     config = parse_config(document or world().document())
-    return TokenValidator(config, KeyRegistry(config.keys, fetcher=NoNetworkFetcher()))
+    return validator_for(config, KeyRegistry(config.keys, fetcher=NoNetworkFetcher()))
 
 
 def _reason(validator: TokenValidator, token: str) -> str:
@@ -240,11 +241,11 @@ def test_CVE_2016_7036_hmac_is_never_verified(spies: Spies) -> None:  # noqa: N8
     served["jwks_uri"] = "http://127.0.0.1:9/keys"  # never contacted: ServingFetcher answers
     document["issuers"][0] = served
     config = parse_config(document)
-    validator = TokenValidator(
-        config, KeyRegistry(config.keys, fetcher=ServingFetcher({served["jwks_uri"]: jwks}))
-    )
-    validator.prefetch()
-    assert "shared-secret" not in _kids(validator)
+    fetcher = ServingFetcher({served["jwks_uri"]: jwks})
+    registry = KeyRegistry(config.keys, fetcher=fetcher)
+    validator = validator_for(config, registry)
+    validator.start_prefetch().wait()
+    assert "shared-secret" not in _kids(registry)
     forged = hmac_jws({"alg": "HS256", "kid": "shared-secret"}, w.payload("b2c"), secret, "HS256")
     tokens = [case.token for case in corpus() if case.token]  # built (and HMAC-signed) first
     spies.calls.clear()
@@ -266,9 +267,9 @@ def _with_key(issuer: dict[str, Any], jwk: dict[str, Any]) -> dict[str, Any]:
     return issuer | {"jwks": {"keys": [*issuer["jwks"]["keys"], jwk]}}
 
 
-def _kids(validator: TokenValidator) -> set[str]:
+def _kids(registry: KeyRegistry) -> set[str]:
     kids: set[str] = set()
-    for source in validator._registry.sources():
+    for source in registry.sources():
         snapshot = source.snapshot
         if snapshot is not None:
             kids.update(snapshot.by_kid)

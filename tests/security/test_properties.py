@@ -4,7 +4,7 @@ the validator.
 For every generated input:
 
 * the handler returns a well-formed answer (checked independently of the authorizer's own policy
-  code) or raises exactly ``Exception("Unauthorized")`` (or ``KeysUnavailableError``, which
+  code) or raises exactly ``Exception("Unauthorized")`` (or ``KeysUnavailable``, which
   cannot happen here: keys are inline); nothing else escapes;
 * the fail-closed safety net (``InternalError``) never fires: it would mean an unexpected
   exception inside the pipeline;

@@ -29,6 +29,7 @@ from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support.hostile import NoNetworkFetcher
 from tests.support.signing import SigningKey
+from tests.support.stages import validator_for
 
 B2C_TENANT: Final = "7c1e0b52-3a9d-4f6e-8b21-5d0f9a4c2e71"
 B2C_ISSUER: Final = f"https://contoso.b2clogin.com/{B2C_TENANT}/v2.0/"
@@ -136,7 +137,7 @@ class World:
 
     def validator(self) -> TokenValidator:
         config = parse_config(self.document())
-        return TokenValidator(config, KeyRegistry(config.keys, fetcher=NoNetworkFetcher()))
+        return validator_for(config, KeyRegistry(config.keys, fetcher=NoNetworkFetcher()))
 
     # -- tokens
 

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
-from jwt_authorizer import KeysUnavailableError
+from jwt_authorizer import KeysUnavailable
 from jwt_authorizer.keys import FetchError
 from jwt_authorizer.observe import Observer
 from tests.support.signing import SigningKey, b64url
@@ -409,7 +409,7 @@ def invoke(authorizer: Any, event: Any, *, arn: str | None, simple: bool | None)
     """
     try:
         answer = authorizer(event, None)
-    except KeysUnavailableError:
+    except KeysUnavailable:
         return Outcome(500)
     except Exception as err:
         if type(err) is Exception and err.args == ("Unauthorized",):

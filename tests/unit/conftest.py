@@ -13,6 +13,7 @@ from jwt_authorizer.config import parse_config
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
 from tests.support.signing import SigningKey, claims
+from tests.support.stages import validator_for
 
 ISSUER = claims()["iss"]
 AUDIENCE = claims()["aud"]
@@ -47,9 +48,12 @@ def make_validator(
     config = parse_config(document)
     registry = KeyRegistry(config.keys, fetcher=NoNetwork())
     if now is None:
-        return TokenValidator(config, registry)
-    return TokenValidator(config, registry, wall_clock=now)
+        return validator_for(config, registry)
+    return validator_for(config, registry, wall_clock=now)
 
 
-def make_authorizer(document: dict[str, Any]) -> Authorizer:
-    return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)}, fetcher=NoNetwork())
+def make_authorizer(document: dict[str, Any], **environ: str) -> Authorizer:
+    """An authorizer from ``document``; ``environ`` adds variables (``POWERTOOLS_SERVICE_NAME``)."""
+    return Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps(document), **environ}, fetcher=NoNetwork()
+    )

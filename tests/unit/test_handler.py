@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer import Authorizer, KeysUnavailableError
+from jwt_authorizer import Authorizer, KeysUnavailable
 from tests.support.profiles import ENTRA_TENANT
 from tests.support.signing import SigningKey, claims
 from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_authorizer
@@ -376,7 +376,7 @@ def test_keys_unavailable_is_a_distinct_500(
         "jwks_uri": f"http://127.0.0.1:{closed_port()}/keys",
     }
     authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps({"issuers": [entry]})})
-    with pytest.raises(KeysUnavailableError) as caught:
+    with pytest.raises(KeysUnavailable) as caught:
         authorizer(token_event("Bearer " + key.sign(claims())), None)
     assert str(caught.value) != "Unauthorized"
     output = capsys.readouterr().out

@@ -37,9 +37,11 @@ def test_policy_fallback_warning_with_a_lone_surrogate_in_the_path_is_logged(
     request: pytest.FixtureRequest,
 ) -> None:
     # A service name of its own: Powertools binds a logger's handler to the stdout of the moment.
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"observe-{request.node.name}")
     key = SigningKey.generate("RS256", kid="observe-key")
-    authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": FALLBACK_RULES})
+    authorizer = make_authorizer(
+        {"issuers": [issuer_entry(key)], "routes": FALLBACK_RULES},
+        POWERTOOLS_SERVICE_NAME=f"observe-{request.node.name}",
+    )
     capsys.readouterr()
     event = {
         "type": "TOKEN",

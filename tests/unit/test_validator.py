@@ -14,6 +14,7 @@ from jwt_authorizer.validator import TokenValidator
 from tests.support.hostile import ServingFetcher
 from tests.support.profiles import ENTRA_TENANT, ProviderCase, cases
 from tests.support.signing import SigningKey, claims
+from tests.support.stages import validator_for
 from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
 
 
@@ -37,17 +38,14 @@ def test_each_provider_shape_is_accepted_and_normalised(case: ProviderCase) -> N
     assert principal.issuer == case.payload["iss"]
 
 
-def test_permissions_remember_their_source_claim() -> None:
+def test_permissions_are_the_union_of_every_scope_claim() -> None:
     case = next(c for c in cases() if c.name == "auth0-permissions-array")
     key = SigningKey.generate("RS256", kid=case.header["kid"])
     validator = make_validator(
         {"issuers": [{**case.issuer_config, "jwks": {"keys": [key.public_jwk()]}}]}
     )
     principal = validator.validate(key.sign(case.payload, case.header))
-    assert dict(principal.permission_claims) == {
-        "read:orders": "scope",
-        "write:orders": "permissions",
-    }
+    assert principal.permissions == frozenset({"read:orders", "write:orders"})
 
 
 def test_entra_roles_are_not_read_for_b2c_profile(rsa_key: SigningKey) -> None:
@@ -95,7 +93,7 @@ def served_validator(key: SigningKey, jwks: dict[str, Any]) -> TokenValidator:
     del entry["jwks"]
     config = parse_config({"issuers": [entry]})
     fetcher = ServingFetcher({SERVED_JWKS_URI: jwks})
-    return TokenValidator(config, KeyRegistry(config.keys, fetcher=fetcher))
+    return validator_for(config, KeyRegistry(config.keys, fetcher=fetcher))
 
 
 def test_short_rsa_keys_are_never_trusted() -> None:

@@ -10,9 +10,9 @@ import pytest
 from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import TokenRejected
 from jwt_authorizer.keys import KeyRegistry
-from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
 from tests.support.signing import SigningKey, claims
+from tests.support.stages import validator_for
 from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
 
 
@@ -50,8 +50,8 @@ def test_key_removed_at_refresh_invalidates_cached_tokens() -> None:
         ]
     }
     config = parse_config(document)
-    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=clock))
-    validator.prefetch()
+    validator = validator_for(config, KeyRegistry(config.keys, fetcher=server, clock=clock))
+    validator.start_prefetch().wait()
     token = key.sign(claims())
     validator.validate(token)
     validator.validate(token)
@@ -69,10 +69,10 @@ def test_cache_can_be_disabled_and_is_bounded(rsa_key: SigningKey) -> None:
     tokens = [rsa_key.sign(claims(jti=str(i))) for i in range(5)]
     for token in tokens:
         validator.validate(token)
-    assert len(validator._verified) == 2
+    assert len(validator.verified_tokens) == 2
     disabled = make_validator({**document, "verified_token_cache_size": 0})
     disabled.validate(tokens[0])
-    assert disabled._verified == {}
+    assert len(disabled.verified_tokens) == 0
 
 
 def test_a_modified_token_is_not_a_cache_hit(rsa_key: SigningKey) -> None:
@@ -107,8 +107,8 @@ def test_one_issuer_can_take_keys_from_several_policies() -> None:
     config = parse_config(
         {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
     )
-    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
-    assert validator.prefetch() == {ISSUER: True}
+    validator = validator_for(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
+    assert validator.start_prefetch().wait() == {ISSUER: True}
     assert sorted(server.fetched) == sorted(urls)
     assert validator.validate(user_flow.sign(claims())).subject
     assert validator.validate(custom.sign(claims(jti="x"))).subject
@@ -136,8 +136,8 @@ def test_unknown_kid_with_one_policy_down_is_unavailable_not_401() -> None:
     config = parse_config(
         {"issuers": [{"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": urls}]}
     )
-    validator = TokenValidator(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
-    validator.prefetch()
+    validator = validator_for(config, KeyRegistry(config.keys, fetcher=server, clock=FakeClock()))
+    validator.start_prefetch().wait()
     assert validator.validate(good.sign(claims())).subject
     with pytest.raises(KeysUnavailable):
         validator.validate(SigningKey.generate("RS256", kid="maybe-in-the-down-set").sign(claims()))

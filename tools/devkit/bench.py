@@ -114,11 +114,21 @@ def hot_path(idp: LocalIdentityProvider, rounds: int, loops: int) -> dict[str, f
 
     document = _auth_config(idp)
     uncached = parse_config({**document, "verified_token_cache_size": 0})
-    validator = TokenValidator(uncached, KeyRegistry(uncached.keys))
-    validator.prefetch()
+    validator = TokenValidator(
+        uncached.issuers,
+        KeyRegistry(uncached.keys),
+        max_token_bytes=uncached.max_token_bytes,
+        verified_token_cache_size=0,
+    )
+    validator.start_prefetch().wait()
     cached_config = parse_config(document)
-    cached = TokenValidator(cached_config, KeyRegistry(cached_config.keys))
-    cached.prefetch()
+    cached = TokenValidator(
+        cached_config.issuers,
+        KeyRegistry(cached_config.keys),
+        max_token_bytes=cached_config.max_token_bytes,
+        verified_token_cache_size=cached_config.verified_token_cache_size,
+    )
+    cached.start_prefetch().wait()
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):
         authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)})

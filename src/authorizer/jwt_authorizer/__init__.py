@@ -6,7 +6,7 @@ from an explicit environment, which is what tests and the local emulator use.
 
 from .config import Config, load_config, parse_config
 from .errors import AuthorizerError, ConfigError, KeysUnavailable, TokenRejected
-from .handler import Authorizer, KeysUnavailableError
+from .handler import Authorizer
 
 __all__ = [
     "Authorizer",
@@ -14,7 +14,6 @@ __all__ = [
     "Config",
     "ConfigError",
     "KeysUnavailable",
-    "KeysUnavailableError",
     "TokenRejected",
     "load_config",
     "parse_config",

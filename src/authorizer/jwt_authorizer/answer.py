@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from .claims import Principal
 from .errors import InsufficientScope
 from .iam import Statement
+from .principal import Principal
 from .routes import Decision
 
 Scalar = str | int | float | bool
@@ -62,19 +62,13 @@ def principal_context(
 
 def denial_context(decision: Decision) -> dict[str, Any]:
     """What a gateway response needs to tell the client why (RFC 6750 ``insufficient_scope``)."""
-    if decision.reason == InsufficientScope.reason:
-        scope = " ".join(sorted(decision.missing))
-        return {
-            "error": "insufficient_scope",
-            "reason": decision.reason,
-            "scope": scope,
-            "www_authenticate": f'Bearer error="insufficient_scope", scope="{scope}"',
-        }
+    scope = " ".join(sorted(decision.missing)) if decision.denial is InsufficientScope else ""
+    challenge = f', scope="{scope}"' if scope else ""
     return {
         "error": "insufficient_scope",
         "reason": decision.reason,
-        "scope": "",
-        "www_authenticate": 'Bearer error="insufficient_scope"',
+        "scope": scope,
+        "www_authenticate": f'Bearer error="insufficient_scope"{challenge}',
     }
 
 

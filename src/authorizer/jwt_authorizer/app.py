@@ -6,7 +6,6 @@ deployment's first call loudly) and every key set is prefetched in parallel.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from .handler import Authorizer
@@ -18,7 +17,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return AUTHORIZER(event, context)
 
 
-if os.environ.get("AUTHORIZER_TRACING", "").lower() == "true":  # Tracer costs imports: opt-in
+if AUTHORIZER.config.telemetry.tracing:  # the Tracer costs imports: opt-in
     from aws_lambda_powertools import Tracer
 
     handler = Tracer().capture_lambda_handler(handler)

@@ -1,47 +1,32 @@
-"""The configuration contract: one parser from environment to frozen values, run once at init.
+"""The configuration contract: one validated, frozen :class:`Config`, read once at init.
 
-Two ways in, one shape out:
-
-* ``AUTH_CONFIG``: a JSON document, ``file:<path>`` or ``ssm:<parameter-name>``;
-* simple single-issuer mode from ``ISSUER``, ``AUDIENCE``, ... when ``AUTH_CONFIG`` is absent.
-
-Simple mode is translated into the ``AUTH_CONFIG`` shape and parsed by the same code, so the two
-can never disagree. Every problem raises :class:`ConfigError` naming the offending field: a bad
-deployment fails at init instead of silently denying (or allowing) later.
+:mod:`source` reads the environment into a document (``AUTH_CONFIG`` or simple mode); this
+module validates it. Each stage owns the type of its own settings (issuers, keys, route rules,
+token sources, telemetry); this module only composes them. Every problem raises
+:class:`ConfigError` naming the offending field, and unknown keys are errors: a bad deployment
+fails at init instead of silently denying (or allowing) later.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .event import TokenSource
+from .fetch import is_fetchable_url
+from .issuers import TENANT_PLACEHOLDER, IssuerConfig, is_guid, tenant_in
+from .jwk import ASYMMETRIC_ALGORITHMS, check_inline_jwks
+from .keys import KeySettings
+from .observe import Telemetry
+from .profiles import PROFILES
+from .routes import RouteRule, check_not_governed_twice, parse_route_key
+from .source import read_document, read_telemetry
 
-ASYMMETRIC_ALGORITHMS: Final = frozenset(
-    {
-        "RS256", "RS384", "RS512",
-        "PS256", "PS384", "PS512",
-        "ES256", "ES384", "ES512",
-        "EdDSA",
-    }
-)  # fmt: skip
-PROFILES: Final = ("entra-b2c", "entra-id", "entra-external-id", "wso2", "cognito", "oidc")
-TENANT_PLACEHOLDER: Final = "{tenantid}"
-GUID_RE: Final = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
-_GUID_IN_PATH_RE: Final = re.compile(
-    r"/([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})(?:/|$)"
-)
-_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 # Every numeric setting's bounds, by documented path; the README's Type column states the same
 # (tests/docs checks both ways). An upper bound exists where a larger value would quietly weaken
 # a check: hours of clock skew, weeks of trusting keys the identity provider may have revoked.
@@ -67,122 +52,6 @@ _ABOVE_LIMIT: Final[Mapping[str, str]] = {
     ),
 }
 _INDEX_RE: Final = re.compile(r"\[\d+\]")
-_SEGMENT_RE: Final = re.compile(r"^(\{[A-Za-z0-9_.-]+\}|\{[A-Za-z0-9_.-]+\+\}|[^{}/*?]+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """Claim conventions of one identity-provider family (see identity-provider-tokens.md)."""
-
-    scope_claims: tuple[str, ...]
-    client_id_claims: tuple[str, ...]
-    microsoft: bool = False
-    tenant_required: bool = False
-    audience_claim: str = "aud"
-    token_use: str | None = None
-    kid_suffix_match: bool = False
-
-
-PROFILE_DEFAULTS: Final[Mapping[str, Profile]] = {
-    "entra-b2c": Profile(scope_claims=("scp",), client_id_claims=("azp",), microsoft=True),
-    "entra-id": Profile(
-        scope_claims=("scp", "roles"),
-        client_id_claims=("azp", "appid"),
-        microsoft=True,
-        tenant_required=True,
-    ),
-    "entra-external-id": Profile(
-        scope_claims=("scp", "roles"),
-        client_id_claims=("azp", "appid"),
-        microsoft=True,
-        tenant_required=True,
-    ),
-    "wso2": Profile(
-        scope_claims=("scope",), client_id_claims=("client_id", "azp"), kid_suffix_match=True
-    ),
-    "cognito": Profile(
-        scope_claims=("scope",),
-        client_id_claims=("client_id",),
-        audience_claim="client_id",
-        token_use="access",  # noqa: S106 - a claim value, not a secret
-    ),
-    "oidc": Profile(scope_claims=("scope", "scp"), client_id_claims=("client_id", "azp", "cid")),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class IssuerConfig:
-    """Everything needed to accept tokens from one issuer. ``issuer`` is compared exactly."""
-
-    issuer: str
-    audiences: frozenset[str]
-    profile: str
-    algorithms: frozenset[str]
-    scope_claims: tuple[str, ...]
-    client_id_claims: tuple[str, ...]
-    principal_claims: tuple[str, ...]
-    leeway_seconds: int
-    discovery_urls: tuple[str, ...] = ()
-    discovery_issuer: str | None = None
-    jwks_uris: tuple[str, ...] = ()
-    jwks: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
-    allowed_client_ids: frozenset[str] | None = None
-    required_claims: tuple[tuple[str, frozenset[str]], ...] = ()
-    max_token_age_seconds: int | None = None
-    ca_bundle: str | None = None
-    tenants: frozenset[str] = frozenset()
-    tenant_id: str | None = None
-    token_types: frozenset[str] | None = None
-    microsoft: bool = False
-    tenant_required: bool = False
-    audience_claim: str = "aud"
-    token_use: str | None = None
-    kid_suffix_match: bool = False
-
-    @property
-    def templated(self) -> bool:
-        """Entra multi-tenant metadata issuers carry a literal ``{tenantid}``."""
-        return TENANT_PLACEHOLDER in self.issuer
-
-
-@dataclass(frozen=True, slots=True)
-class KeySettings:
-    """How key sets are fetched and cached; defaults follow Microsoft's rollover guidance."""
-
-    refresh_seconds: int = 3600
-    kid_miss_cooldown_seconds: int = 300
-    retry_seconds: int = 30
-    max_stale_seconds: int = 86400
-    connect_timeout_seconds: float = 1.0
-    read_timeout_seconds: float = 2.0
-    max_response_bytes: int = 512 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRule:
-    """A permission rule for one route key in HTTP API form (``GET /orders/{id}``, ``$default``)."""
-
-    route_key: str
-    method: str
-    path: str
-    scopes: frozenset[str] = frozenset()
-    all_scopes: frozenset[str] = frozenset()
-    issuers: frozenset[str] | None = None
-
-    @property
-    def is_default(self) -> bool:
-        return self.route_key == "$default"
-
-    def applies_to(self, issuer: str) -> bool:
-        return self.issuers is None or issuer in self.issuers
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSource:
-    """Where a REQUEST-type event carries the token."""
-
-    kind: Literal["header", "query", "cookie"]
-    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +70,8 @@ class Config:
     context_claims: tuple[tuple[str, str], ...] = ()
     context_max_bytes: int = 4096
     verified_token_cache_size: int = 1024
-    keys: KeySettings = KeySettings()
+    keys: KeySettings = field(default_factory=KeySettings)
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
 
 # --------------------------------------------------------------------------- loading
@@ -210,94 +80,14 @@ class Config:
 def load_config(
     environ: Mapping[str, str] | None = None, *, base_dir: Path | None = None
 ) -> Config:
-    """Read the configuration from the environment (``os.environ`` by default)."""
+    """Read the configuration from the environment (``os.environ`` by default).
+
+    Relative paths (``file:`` configurations, ``ca_bundle``) resolve against ``base_dir``, the
+    function root by default."""
     env = os.environ if environ is None else environ
     base = base_dir if base_dir is not None else Path(__file__).resolve().parent.parent
-    raw = (env.get("AUTH_CONFIG") or "").strip()
-    document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
-    mode = (env.get("RESPONSE_MODE") or "").strip()
-    if mode:
-        # The template sets RESPONSE_MODE from the same parameter as the HTTP API's
-        # EnableSimpleResponses: a document that disagrees would make every HTTP call a 500.
-        if document.get("response_mode", mode) != mode:
-            raise ConfigError(
-                "RESPONSE_MODE",
-                f"is {mode!r} but AUTH_CONFIG says response_mode "
-                f"{document['response_mode']!r}; they must match the API's EnableSimpleResponses",
-            )
-        document["response_mode"] = mode
-    return parse_config(document, base_dir=base)
-
-
-def _read_auth_config(raw: str, base: Path) -> dict[str, Any]:
-    if raw.startswith("file:"):
-        path = Path(raw[5:])
-        path = path if path.is_absolute() else base / path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError("AUTH_CONFIG", f"cannot read {path}: {err.strerror}") from err
-    elif raw.startswith("ssm:"):
-        text = _read_ssm_parameter(raw[4:])
-    else:
-        text = raw
-    try:
-        document = json.loads(text)
-    except ValueError as err:
-        raise ConfigError("AUTH_CONFIG", f"not valid JSON ({err})") from err
-    if not isinstance(document, dict):
-        raise ConfigError("AUTH_CONFIG", "must be a JSON object")
-    return document
-
-
-def _read_ssm_parameter(name: str) -> str:
-    """Only this path imports boto3 (through Powertools Parameters), and only at init."""
-    if not name:
-        raise ConfigError("AUTH_CONFIG", "ssm: needs a parameter name")
-    from aws_lambda_powertools.utilities import parameters
-
-    try:
-        value = parameters.get_parameter(name, decrypt=True, max_age=300)
-    except Exception as err:
-        raise ConfigError("AUTH_CONFIG", f"cannot read SSM parameter {name}: {err}") from err
-    return str(value)
-
-
-def _csv(value: str | None) -> list[str]:
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
-
-
-def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
-    issuer = (env.get("ISSUER") or "").strip()
-    if not issuer:
-        raise ConfigError("ISSUER", "set ISSUER (or AUTH_CONFIG) to the exact iss of your tokens")
-    entry: dict[str, Any] = {"issuer": issuer, "audiences": _csv(env.get("AUDIENCE"))}
-    optional = {
-        "discovery_url": env.get("DISCOVERY_URL"),
-        "jwks_uri": env.get("JWKS_URI"),
-        "profile": env.get("ISSUER_PROFILE"),
-        "ca_bundle": env.get("CA_BUNDLE"),
-    }
-    entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
-    lists = {
-        ("ALGORITHMS", "algorithms"): env.get("ALGORITHMS"),
-        ("SCOPE_CLAIMS", "scope_claims"): env.get("SCOPE_CLAIMS"),
-        ("ALLOWED_CLIENT_IDS", "allowed_client_ids"): env.get("ALLOWED_CLIENT_IDS"),
-    }
-    for (variable, key), value in lists.items():
-        if value and value.strip():  # empty or unset: the default (the template's empty default)
-            items = _csv(value)
-            if not items:  # "," or " , ": not the default, and not "any client" either
-                raise ConfigError(variable, "lists no items; leave it empty for the default")
-            entry[key] = items
-    document: dict[str, Any] = {"issuers": [entry]}
-    routes = (env.get("ROUTES") or "").strip()
-    if routes:
-        try:
-            document["routes"] = json.loads(routes)
-        except ValueError as err:
-            raise ConfigError("ROUTES", f"not valid JSON ({err})") from err
-    return document
+    config = parse_config(read_document(env, base), base_dir=base)
+    return replace(config, telemetry=read_telemetry(env))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -473,8 +263,7 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
     issuer = entry.string("issuer")
     if issuer is None:
         raise ConfigError(entry.name("issuer"), "is required (the exact iss of your tokens)")
-    profile_name = entry.choice("profile", PROFILES, "oidc")
-    profile = PROFILE_DEFAULTS[profile_name]
+    profile = PROFILES[entry.choice("profile", tuple(PROFILES), "oidc")]
     audiences = entry.strings(
         "audiences", required=True, remedy="list the aud values your API accepts"
     )
@@ -509,7 +298,7 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
             "give an inline jwks or a jwks_uri / discovery_url, not both",
         )
     if jwks is not None:
-        _check_inline_jwks(jwks, entry.name("jwks"), frozenset(algorithms))
+        check_inline_jwks(jwks, entry.name("jwks"), frozenset(algorithms))
     if jwks is None and not jwks_uris and not discovery_urls:
         _check_url(entry.name("issuer"), issuer.replace(TENANT_PLACEHOLDER, "tenant"))
     tenant_list = entry.strings(
@@ -523,7 +312,7 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         )
     tenants = frozenset(tenant_list or ())
     for tenant in tenants:
-        if not GUID_RE.fullmatch(tenant):
+        if not is_guid(tenant):
             raise ConfigError(entry.name("tenants"), f"{tenant!r} is not a tenant id (GUID)")
     if TENANT_PLACEHOLDER in issuer and not tenants:
         raise ConfigError(
@@ -567,11 +356,10 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
             "applies only when keys come from discovery; remove it (jwks and jwks_uri skip "
             "discovery and its issuer check)",
         )
-    tenant_match = _GUID_IN_PATH_RE.search(issuer) if profile.microsoft else None
     parsed = IssuerConfig(
         issuer=issuer,
         audiences=frozenset(audiences or ()),
-        profile=profile_name,
+        profile=profile,
         algorithms=frozenset(algorithms),
         scope_claims=entry.strings(
             "scope_claims", remedy="omit the key for the profile's scope claims"
@@ -595,13 +383,8 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         max_token_age_seconds=entry.integer("max_token_age_seconds", None),
         ca_bundle=ca_bundle,
         tenants=frozenset(t.lower() for t in tenants),
-        tenant_id=tenant_match.group(1).lower() if tenant_match else None,
+        tenant_id=tenant_in(issuer) if profile.microsoft else None,
         token_types=frozenset(token_types) if token_types is not None else None,
-        microsoft=profile.microsoft,
-        tenant_required=profile.tenant_required,
-        audience_claim=profile.audience_claim,
-        token_use=profile.token_use,
-        kid_suffix_match=profile.kid_suffix_match,
     )
     entry.finish()
     return parsed
@@ -612,20 +395,6 @@ def _check_url(name: str, url: str) -> None:
         raise ConfigError(
             name, f"{url!r} must be an https URL (plain http only for loopback hosts)"
         )
-
-
-def is_fetchable_url(url: str) -> bool:
-    """Keys travel over HTTPS only; plain HTTP is accepted for loopback development servers."""
-    try:
-        parsed = urlsplit(url)
-        hostname = parsed.hostname
-    except ValueError:  # e.g. "https://[::1/keys": an unbalanced IPv6 literal
-        return False
-    if not hostname or parsed.username or parsed.password:
-        return False
-    if parsed.scheme == "https":
-        return True
-    return parsed.scheme == "http" and hostname in _LOOPBACK_HOSTS
 
 
 def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
@@ -655,182 +424,10 @@ def _parse_routes(value: object, issuers: set[str]) -> tuple[RouteRule, ...]:
             all_scopes=frozenset(entry.strings("all_scopes", allow_empty=True) or ()),
             issuers=frozenset(rule_issuers) if rule_issuers is not None else None,
         )
-        _check_not_governed_twice(rule, rules, entry.name("route"))
+        check_not_governed_twice(rule, rules, entry.name("route"))
         entry.finish()
         rules.append(rule)
     return tuple(rules)
-
-
-def route_shape(method: str, path: str) -> tuple[str, str]:
-    """What API Gateway routes on: the method and the template with parameter names ignored
-    (``/orders/{id}`` and ``/orders/{orderId}`` are one route, ``{proxy+}`` and ``{path+}`` too)."""
-    segments = path.strip("/").split("/") if path.strip("/") else []
-    shape = ["{+}" if s.endswith("+}") else "{}" if s.startswith("{") else s for s in segments]
-    return method, "/" + "/".join(shape)
-
-
-def _check_not_governed_twice(rule: RouteRule, earlier: list[RouteRule], name: str) -> None:
-    """Two rules for one route and overlapping issuers: the first would silently win."""
-    shape = route_shape(rule.method, rule.path)
-    for index, other in enumerate(earlier):
-        if route_shape(other.method, other.path) != shape:
-            continue
-        if other.issuers is None or rule.issuers is None or other.issuers == rule.issuers:
-            overlap = "for the same issuers"
-        elif other.issuers & rule.issuers:
-            shared = ", ".join(repr(issuer) for issuer in sorted(other.issuers & rule.issuers))
-            overlap = f"for {shared}"
-        else:
-            continue
-        raise ConfigError(
-            name,
-            f"{rule.route_key} is already governed by routes[{index}] ({overlap}); "
-            "merge the two rules",
-        )
-
-
-def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
-    """Split ``"GET /orders/{id}"`` into method and path, checking both."""
-    if route_key.strip() == "$default":
-        return "$default", ""
-    parts = route_key.split()
-    if len(parts) != 2:
-        raise ConfigError(name, f"{route_key!r} must look like 'GET /orders/{{id}}' or '$default'")
-    method, path = parts[0].upper(), parts[1]
-    if method not in _METHODS:
-        raise ConfigError(name, f"{parts[0]!r} is not an HTTP method (or ANY)")
-    if not path.startswith("/"):
-        raise ConfigError(name, f"path {path!r} must start with /")
-    segments = path.strip("/").split("/") if path != "/" else []
-    for position, segment in enumerate(segments):
-        if "${" in segment:
-            raise ConfigError(
-                name,
-                f"path segment {segment!r} holds ${{...}}, IAM policy-variable syntax; a route "
-                "path cannot contain it (a '$' alone is fine, e.g. /odata/$metadata)",
-            )
-        if not _SEGMENT_RE.match(segment):
-            raise ConfigError(name, f"path segment {segment!r} is not valid")
-        if segment.endswith("+}") and position != len(segments) - 1:
-            raise ConfigError(name, "a greedy {proxy+} segment must be the last one")
-    return method, path.rstrip("/") or "/"
-
-
-# --------------------------------------------------------------------------- inline key sets
-
-# What an inline key may be, checked without any cryptography (keys.py builds the verifiers).
-_RSA_KEY_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_EC_KEY_CURVES: Final[Mapping[str, tuple[str, int]]] = {
-    "P-256": ("ES256", 32),
-    "P-384": ("ES384", 48),
-    "P-521": ("ES512", 66),
-}
-_OKP_KEY_CURVES: Final[Mapping[str, int]] = {"Ed25519": 32, "Ed448": 57}
-_PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "k", "oth")
-_MIN_RSA_BITS: Final = 2048
-_BASE64URL_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _check_inline_jwks(jwks: Mapping[str, Any], name: str, algorithms: frozenset[str]) -> None:
-    """Every inline key must be a usable public signing key for this issuer.
-
-    keys.py skips a key it cannot use, which is right for a fetched set (one odd key must not
-    take its neighbours down) but wrong for configuration: a broken inline key would surface as
-    a runtime key error, or, with private members, publish a secret in the function's
-    environment. Here each problem is an init error naming ``issuers[i].jwks.keys[j]``.
-    """
-    keys = jwks["keys"]
-    if not keys:
-        raise ConfigError(name, "holds no keys; give at least one public signing key")
-    for index, jwk in enumerate(keys):
-        _check_inline_jwk(jwk, f"{name}.keys[{index}]", algorithms)
-
-
-def _check_inline_jwk(jwk: object, name: str, algorithms: frozenset[str]) -> None:
-    if not isinstance(jwk, dict):
-        raise ConfigError(name, "must be a JWK object")
-    kty = jwk.get("kty")
-    if not isinstance(kty, str) or not kty:
-        raise ConfigError(name, 'must have a string "kty" (RSA, EC or OKP)')
-    if kty == "oct":
-        raise ConfigError(name, "is a symmetric (oct) key; HMAC keys are never accepted")
-    private = [member for member in _PRIVATE_MEMBERS if member in jwk]
-    if private:
-        raise ConfigError(
-            name,
-            "holds private key material; publish only the public key "
-            f"(remove {', '.join(repr(member) for member in private)})",
-        )
-    for member in ("kid", "alg", "use", "x5t", "x5t#S256"):
-        if member in jwk and not (isinstance(jwk[member], str) and jwk[member]):
-            raise ConfigError(name, f"{member!r} must be a non-empty string")
-    use = jwk.get("use")
-    if use is not None and use != "sig":
-        raise ConfigError(name, f'has use {use!r}; an inline key set holds signing keys ("sig")')
-    ops = jwk.get("key_ops")
-    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
-        raise ConfigError(name, 'has key_ops without "verify"; it could never verify a token')
-    possible = _key_algorithms(jwk, kty, name)
-    declared = jwk.get("alg")
-    if declared is not None:
-        if declared not in possible:
-            raise ConfigError(name, f"alg {declared!r} does not fit {_describe_key(jwk)}")
-        possible = frozenset({declared})
-    if not possible & algorithms:
-        raise ConfigError(
-            name,
-            f"fits none of the issuer's algorithms ({', '.join(sorted(algorithms))}): "
-            f"{_describe_key(jwk)} verifies {', '.join(sorted(possible))} only; add its "
-            "algorithm to algorithms or remove the key",
-        )
-
-
-def _describe_key(jwk: Mapping[str, Any]) -> str:
-    """``an RSA key``, ``an EC P-256 key`` (every supported kty takes "an")."""
-    curve = jwk.get("crv")
-    return f"an {jwk['kty']} {curve} key" if isinstance(curve, str) else f"an {jwk['kty']} key"
-
-
-def _key_algorithms(jwk: Mapping[str, Any], kty: str, name: str) -> frozenset[str]:
-    """Check the key's required public members; return the algorithms its type allows."""
-    if kty == "RSA":
-        modulus = _base64url_member(jwk, "n", name)
-        exponent = int.from_bytes(_base64url_member(jwk, "e", name), "big")
-        if exponent < 3 or exponent % 2 == 0:
-            raise ConfigError(name, "'e' must be an odd public exponent of at least 3")
-        bits = int.from_bytes(modulus, "big").bit_length()
-        if bits < _MIN_RSA_BITS:
-            raise ConfigError(
-                name, f"RSA modulus is {bits} bits; at least {_MIN_RSA_BITS} are required"
-            )
-        return _RSA_KEY_ALGORITHMS
-    curve = jwk.get("crv")
-    if kty == "EC":
-        if curve not in _EC_KEY_CURVES:
-            raise ConfigError(name, f"crv must be one of {', '.join(_EC_KEY_CURVES)}")
-        alg, size = _EC_KEY_CURVES[str(curve)]
-        for member in ("x", "y"):
-            if len(_base64url_member(jwk, member, name)) != size:
-                raise ConfigError(name, f"{member!r} must be {size} bytes for {curve}")
-        return frozenset({alg})
-    if kty == "OKP":
-        if curve not in _OKP_KEY_CURVES:
-            raise ConfigError(name, f"crv must be one of {', '.join(_OKP_KEY_CURVES)}")
-        size = _OKP_KEY_CURVES[str(curve)]
-        if len(_base64url_member(jwk, "x", name)) != size:
-            raise ConfigError(name, f"'x' must be {size} bytes for {curve}")
-        return frozenset({"EdDSA"})
-    raise ConfigError(name, f"kty {kty!r} is not supported; use RSA, EC or OKP public keys")
-
-
-def _base64url_member(jwk: Mapping[str, Any], member: str, name: str) -> bytes:
-    """A required member in unpadded base64url (RFC 7518), decoded."""
-    value = jwk.get(member)
-    if value is None:
-        raise ConfigError(name, f"{jwk['kty']} key needs {member!r}")
-    if not isinstance(value, str) or not _BASE64URL_RE.fullmatch(value) or len(value) % 4 == 1:
-        raise ConfigError(name, f"{member!r} must be a base64url string (no padding)")
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 def _parse_token_sources(value: object) -> tuple[TokenSource, ...]:

@@ -42,10 +42,12 @@ from typing import ClassVar
 
 
 class AuthorizerError(Exception):
-    """Root of every failure this package raises on purpose."""
+    """Root of every failure this package raises on purpose. ``status`` is what API Gateway
+    makes of it: 401 (a rejected token), 403 (a denied route), 500 (our side)."""
 
     reason: ClassVar[str] = "error"
     message: ClassVar[str] = "authorizer error"
+    status: ClassVar[int] = 500
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(self.message)
@@ -205,11 +207,12 @@ class CacheUnsafe(AccessDenied):
 
 
 class KeysUnavailable(AuthorizerError):
-    """Trusted keys cannot be obtained: fail closed with a 500 that API Gateway does not cache."""
+    """Trusted keys cannot be obtained: fail closed with a 500 that API Gateway does not cache.
+
+    The handler lets it propagate to Lambda: any error message but ``Unauthorized`` is a 500."""
 
     reason = "keys_unavailable"
     message = "signing keys are unavailable"
-    status: ClassVar[int] = 500
 
 
 class ConfigError(AuthorizerError):

@@ -12,13 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .config import Config, TokenSource
 from .errors import MalformedRequest, MalformedToken, MissingToken
 
 EventKind = Literal["token", "request", "http-1.0", "http-2.0"]
 _BEARER_RE: Final = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+(\S+)$")
 #: Characters that never appear in an API Gateway ARN prefix (region, account, API id, stage).
 _NOT_IN_PREFIX: Final = frozenset("*?/ ")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSource:
+    """Where a REQUEST-type event carries the token."""
+
+    kind: Literal["header", "query", "cookie"]
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,9 @@ class AuthorizerRequest:
         return f"{self.arn.method} {self.arn.path}"
 
 
-def read_event(event: object, config: Config) -> AuthorizerRequest:
+def read_event(
+    event: object, *, token_sources: tuple[TokenSource, ...], allow_bare_token: bool
+) -> AuthorizerRequest:
     """Classify the event and extract route facts; never raises for a missing token."""
     if not isinstance(event, Mapping):
         raise MalformedRequest("event is not an object")
@@ -102,7 +111,7 @@ def read_event(event: object, config: Config) -> AuthorizerRequest:
         arn = MethodArn.parse(arn_text)
     except ValueError as err:
         raise MalformedRequest(str(err)) from err
-    token, problem = _credential(event, kind, config)
+    token, problem = _credential(event, kind, token_sources, allow_bare_token)
     return AuthorizerRequest(
         kind=kind, arn=arn, route_key=_route_key(event, kind), token=token, token_problem=problem
     )
@@ -158,18 +167,21 @@ def _route_key(event: Mapping[str, Any], kind: EventKind) -> str | None:
 
 
 def _credential(
-    event: Mapping[str, Any], kind: EventKind, config: Config
+    event: Mapping[str, Any],
+    kind: EventKind,
+    token_sources: tuple[TokenSource, ...],
+    allow_bare_token: bool,
 ) -> tuple[str | None, str | None]:
     if kind == "token":
-        return _bearer(event.get("authorizationToken"), config.allow_bare_token)
-    for source in config.token_sources:
+        return _bearer(event.get("authorizationToken"), allow_bare_token)
+    for source in token_sources:
         values = _values(event, kind, source)
         if not values:
             continue
         if len(values) > 1:
             return None, f"more than one {source.kind} {source.name}"
         if source.kind == "header":
-            return _bearer(values[0], config.allow_bare_token)
+            return _bearer(values[0], allow_bare_token)
         return (values[0].strip() or None), None
     return None, None
 

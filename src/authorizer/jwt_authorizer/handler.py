@@ -4,9 +4,10 @@ Outcome mapping (the one place where error families become API Gateway behaviour
 
 * :class:`TokenRejected` -> ``raise Exception("Unauthorized")`` (401; HTTP simple mode answers
   ``isAuthorized: false`` unless ``http_unauthorized`` is ``raise``);
-* route decision "no"  -> a policy with an explicit Deny for the route (403), or
-  ``isAuthorized: false``, with the reason in the context;
-* :class:`KeysUnavailable` -> :class:`KeysUnavailableError` (500, not cached by API Gateway);
+* a route decision "no" -> a policy that denies the request (403), or ``isAuthorized: false``,
+  with the reason in the context;
+* :class:`KeysUnavailable` -> raised as it is (500: its message is not ``Unauthorized``, and
+  API Gateway does not cache errors);
 * anything unexpected -> logged by type only, then treated as a rejected token (fail closed).
 """
 
@@ -15,27 +16,37 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
-from .claims import Principal
 from .config import Config, load_config
 from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
+from .fetch import Fetcher, deadline_in
 from .iam import Statement, evaluate
-from .keys import Fetcher, KeyRegistry, deadline_in
+from .keys import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import PolicyBuilder, find_conflicts
-from .routes import DEFAULT, Decision, RouteTable
+from .principal import Principal
+from .routes import Decision, RouteTable
 from .validator import TokenValidator
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
 # line and the metrics flush still have to happen before Lambda's timeout.
 _DEADLINE_MARGIN_SECONDS: Final = 0.5
+_REPORTED_LIMIT: Final = 1024
 
-class KeysUnavailableError(Exception):
-    """Raised to make API Gateway answer 500 (any message but ``Unauthorized``), uncached."""
+
+@dataclass(slots=True)
+class Call:
+    """One invocation, as far as it got: what the outcome handlers and the logs need."""
+
+    started: float
+    cold: bool
+    request: AuthorizerRequest | None = None
+    token: str | None = None
 
 
 class Authorizer:
@@ -49,7 +60,7 @@ class Authorizer:
         *,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._config = config
+        self.config = config
         self._validator = validator
         self._observer = observer
         self._timer = timer
@@ -89,84 +100,79 @@ class Authorizer:
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
         registry = KeyRegistry(config.keys, fetcher=fetcher, clock=clock, events=events)
-        validator = TokenValidator(config, registry, wall_clock=wall_clock)
+        validator = TokenValidator(
+            config.issuers,
+            registry,
+            max_token_bytes=config.max_token_bytes,
+            verified_token_cache_size=config.verified_token_cache_size,
+            wall_clock=wall_clock,
+        )
         prefetch = validator.start_prefetch()
-        observer = observer if observer is not None else Observer()
+        observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
         authorizer = cls(config, validator, observer)
         prefetch.wait()
         return authorizer
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
-        started = self._timer()
-        cold, self._cold = self._cold, False
-        request: AuthorizerRequest | None = None
-        token: str | None = None
+        call = Call(started=self._timer(), cold=self._cold)
+        self._cold = False
         try:
-            deadline = _invocation_deadline(context)
-            request = read_event(event, self._config)
-            token = require_token(request)
-            principal = self._validator.validate(token, deadline=deadline)
-            return self._answer(request, principal, token, started, cold)
+            call.request = read_event(
+                event,
+                token_sources=self.config.token_sources,
+                allow_bare_token=self.config.allow_bare_token,
+            )
+            call.token = require_token(call.request)
+            principal = self._validator.validate(call.token, deadline=_invocation_deadline(context))
+            return self._answer(call, call.request, principal)
         except TokenRejected as err:
-            return self._reject(err, request, token, started, cold)
+            return self._reject(call, err)
         except KeysUnavailable as err:
             self._observer.count("KeysUnavailable")
-            self._log_denial(logging.ERROR, err, request, token, started, cold)
-            raise KeysUnavailableError("KeysUnavailable: signing keys cannot be fetched") from None
+            self._log_denial(call, logging.ERROR, err)
+            raise KeysUnavailable(err.detail) from None
         except Exception as err:  # a bug must never become an allow or leak the token
             self._observer.count("InternalError")
-            frame = err.__traceback__
-            while frame is not None and frame.tb_next is not None:
-                frame = frame.tb_next
-            location = (
-                f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}" if frame else ""
-            )
             self._observer.denied(
                 level=logging.ERROR,
                 reason="internal_error",
                 error_type=type(err).__name__,
-                location=location,
-                token_hash=token_hash(token),
+                location=_where(err),
+                token_hash=token_hash(call.token),
             )
-            return self._unauthorized(request)
+            return self._unauthorized(call.request)
         finally:
-            self._observer.latency((self._timer() - started) * 1000)
+            self._observer.latency((self._timer() - call.started) * 1000)
             self._observer.flush()
 
     # -- outcomes
 
     def _answer(
-        self,
-        request: AuthorizerRequest,
-        principal: Principal,
-        token: str,
-        started: float,
-        cold: bool,
+        self, call: Call, request: AuthorizerRequest, principal: Principal
     ) -> dict[str, Any]:
         builder = self._builders[principal.configured_issuer]
         arn = request.arn
         held = principal.permissions
         decision = builder.table.decide(arn.method, arn.path, held)
-        simple = request.kind == "http-2.0" and self._config.response_mode == "simple"
+        simple = request.kind == "http-2.0" and self.config.response_mode == "simple"
         statements: tuple[Statement, ...] = ()
         if simple:
-            if decision.allowed and not self._simple_allowed(builder, request, held):
-                decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+            decision = self._simple_decision(builder, request, held, decision)
         else:
             statements, decision = self._statements(builder, request, held, decision)
-        context = principal_context(principal, self._config.context_claims)
+        context = principal_context(principal, self.config.context_claims)
         fields = {
             "issuer": principal.issuer,
             "client_id": principal.client_id,
             "route": request.route,
             "route_key": request.route_key,
-            "cold_start": cold,
-            "token_hash": token_hash(token),
+            "cold_start": call.cold,
+            "token_hash": token_hash(call.token),
         }
         if decision.allowed:
             self._observer.count("Allowed")
-            self._observer.allowed(**fields, latency_ms=self._elapsed_ms(started))
+            self._observer.allowed(**fields, latency_ms=self._elapsed_ms(call))
         else:
             context.update(denial_context(decision))
             self._observer.count("Forbidden")
@@ -176,44 +182,45 @@ class Authorizer:
                 reason=decision.reason,
                 status=403,
                 missing_scopes=" ".join(sorted(decision.missing)),
-                latency_ms=self._elapsed_ms(started),
+                latency_ms=self._elapsed_ms(call),
                 **fields,
             )
         fitted, dropped = fit_context(
-            context, max_bytes=self._config.context_max_bytes, scalars_only=not simple
+            context, max_bytes=self.config.context_max_bytes, scalars_only=not simple
         )
         if dropped:
             self._observer.count("ContextTruncated")
             self._observer.warning("context keys dropped to fit the size budget", dropped=dropped)
         if simple:
             return simple_answer(decision.allowed, fitted)
-        principal_id = principal.subject or principal.client_id or f"token:{token_hash(token)}"
+        principal_id = principal.subject or principal.client_id or f"token:{token_hash(call.token)}"
         return iam_answer(principal_id, statements, fitted)
 
-    def _simple_allowed(
-        self, builder: PolicyBuilder, request: AuthorizerRequest, held: frozenset[str]
-    ) -> bool:
+    def _simple_decision(
+        self,
+        builder: PolicyBuilder,
+        request: AuthorizerRequest,
+        held: frozenset[str],
+        decision: Decision,
+    ) -> Decision:
         """A simple answer is reused for every request sharing its cache entry: with
-        ``simple_cache_key: route`` those are the requests API Gateway routes to this route,
-        and the rules must allow all of them."""
-        if self._config.simple_cache_key == "request":
-            return True
-        route = _route_of(request.route_key)
-        if route is None:  # no route key: the entry may be shared by any request
-            return builder.simple_allowed(held)
-        arn = request.arn
-        winner = builder.table.winner(arn.method, arn.path)
-        if winner != DEFAULT and winner not in builder.route_closure(*route):
+        ``simple_cache_key: route``, ``true`` only if the rules allow all of them."""
+        if not decision.allowed or self.config.simple_cache_key == "request":
+            return decision
+        shared = builder.simple_answer(held, request.arn, request.route_key)
+        if shared.mismatched is not None:
             self._once(
-                ("route_mismatch", winner, route),
+                ("route_mismatch", shared.mismatched, request.route_key),
                 "RouteMismatch",
                 "a route rule is not a route of this API: API Gateway routed one of its paths "
                 "to a wider route, whose cached simple answers also answer that rule's paths "
                 "(add the route to the API, or set simple_cache_key to request)",
-                rule=builder.table.compiled[winner].rule.route_key,
+                rule=shared.mismatched,
                 route_key=request.route_key,
             )
-        return builder.simple_allowed(held, *route)
+        if shared.allowed:
+            return decision
+        return Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
 
     def _statements(
         self,
@@ -227,10 +234,9 @@ class Authorizer:
         if answer.refused:
             decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
         if answer.narrowed:
-            self._observer.count("PolicyFallback")
             self._once(
                 ("narrowed", builder.key(held), decision.rule),
-                None,
+                "PolicyFallback",
                 "this caller's general answer would deny this route; answering with a narrower "
                 "policy, which API Gateway caches for the token's other routes too",
                 route=request.route,
@@ -247,19 +253,53 @@ class Authorizer:
             return deny_all, Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
         return answer.statements, decision
 
-    def _once(
-        self, key: tuple[object, ...], metric: str | None, message: str, **fields: Any
-    ) -> None:
-        if metric is not None:
-            self._observer.count(metric)
-        if key not in self._reported and len(self._reported) < 1024:
+    def _reject(self, call: Call, err: TokenRejected) -> dict[str, Any]:
+        self._observer.count("Unauthorized")
+        self._observer.count(f"Reason_{err.reason}")
+        self._log_denial(call, logging.INFO, err)
+        return self._unauthorized(call.request)
+
+    def _unauthorized(self, request: AuthorizerRequest | None) -> dict[str, Any]:
+        config = self.config
+        if (
+            request is not None
+            and request.kind == "http-2.0"
+            and config.response_mode == "simple"
+            and config.http_unauthorized == "deny"
+        ):
+            return simple_answer(False, {"error": "invalid_token"})
+        raise Exception("Unauthorized")
+
+    # -- observability
+
+    def _log_denial(self, call: Call, level: int, err: AuthorizerError) -> None:
+        self._observer.denied(
+            level=level,
+            reason=err.reason,
+            status=err.status,
+            detail=err.detail,
+            issuer=err.issuer,
+            kid=err.kid,
+            route=call.request.route if call.request else None,
+            latency_ms=self._elapsed_ms(call),
+            cold_start=call.cold,
+            token_hash=token_hash(call.token),
+        )
+
+    def _once(self, key: tuple[object, ...], metric: str, message: str, **fields: Any) -> None:
+        """Count every time; log a warning the first time per case (bounded)."""
+        self._observer.count(metric)
+        if key not in self._reported and len(self._reported) < _REPORTED_LIMIT:
             self._reported.add(key)
             self._observer.warning(message, **fields)
 
     def _report_conflicts(self, builders: tuple[PolicyBuilder, ...]) -> None:
         """Rule sets that cannot always be one cache-safe policy, logged once at init."""
         conflicts = [
-            c for builder in builders if builder.table.rules for c in find_conflicts(builder)
+            conflict
+            for builder in builders
+            if builder.table.rules
+            for conflict in find_conflicts(builder)
         ]
         if not conflicts:
             return
@@ -282,66 +322,8 @@ class Authorizer:
             conflict_count=len(conflicts),
         )
 
-    def _reject(
-        self,
-        err: TokenRejected,
-        request: AuthorizerRequest | None,
-        token: str | None,
-        started: float,
-        cold: bool,
-    ) -> dict[str, Any]:
-        self._observer.count("Unauthorized")
-        self._observer.count(f"Reason_{err.reason}")
-        self._log_denial(logging.INFO, err, request, token, started, cold)
-        return self._unauthorized(request)
-
-    def _unauthorized(self, request: AuthorizerRequest | None) -> dict[str, Any]:
-        config = self._config
-        if (
-            request is not None
-            and request.kind == "http-2.0"
-            and config.response_mode == "simple"
-            and config.http_unauthorized == "deny"
-        ):
-            return simple_answer(False, {"error": "invalid_token"})
-        raise Exception("Unauthorized")
-
-    def _log_denial(
-        self,
-        level: int,
-        err: AuthorizerError,
-        request: AuthorizerRequest | None,
-        token: str | None,
-        started: float,
-        cold: bool,
-    ) -> None:
-        self._observer.denied(
-            level=level,
-            reason=err.reason,
-            status=getattr(err, "status", 500),
-            detail=err.detail,
-            issuer=err.issuer,
-            kid=err.kid,
-            route=request.route if request else None,
-            latency_ms=self._elapsed_ms(started),
-            cold_start=cold,
-            token_hash=token_hash(token),
-        )
-
-    # -- helpers
-
-    def _elapsed_ms(self, started: float) -> float:
-        return round((self._timer() - started) * 1000, 3)
-
-
-def _route_of(route_key: str | None) -> tuple[str, str] | None:
-    """``GET /orders/{id}`` -> ("GET", "/orders/{id}"); ``$default`` -> ("ANY", "$default")."""
-    if route_key is None:
-        return None
-    if route_key == "$default":
-        return "ANY", "$default"
-    method, _, template = route_key.partition(" ")
-    return method, template
+    def _elapsed_ms(self, call: Call) -> float:
+        return round((self._timer() - call.started) * 1000, 3)
 
 
 def _invocation_deadline(context: Any) -> float | None:
@@ -352,3 +334,11 @@ def _invocation_deadline(context: Any) -> float | None:
     if not callable(remaining):
         return None
     return deadline_in(remaining() / 1000 - _DEADLINE_MARGIN_SECONDS)
+
+
+def _where(err: BaseException) -> str:
+    """``file.py:123`` of the innermost frame: enough to find a bug, nothing from the input."""
+    frame = err.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}" if frame else ""

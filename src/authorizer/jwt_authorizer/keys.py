@@ -33,62 +33,36 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
-from .config import TENANT_PLACEHOLDER, KeySettings, is_fetchable_url
 from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
+from .fetch import Fetcher, FetchError, HttpFetcher, is_fetchable_url
+from .jwk import KeySet, NotAKeySet, VerificationKey, match_keys, parse_jwks
 
-if TYPE_CHECKING:
-    import requests
-
-Verifier = Callable[[bytes, bytes], bool]
 Clock = Callable[[], float]
 
-_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_EC_ALGORITHMS: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
-_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
-_MIN_RSA_BITS: Final = 2048
-# JWK members that only a private (or symmetric) key has: a published key carrying any of them is
-# a leak at the identity provider, never a key to trust.
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
 # The unknown-kid (negative) cache of each key set: at most 1024 entries, each a 16-byte digest
 # of the identifiers a token named (never the identifiers: a kid is attacker-chosen and may be
 # ~10 KB) and a float. About 160 bytes an entry in CPython 3.13, so under 256 KiB per key set
 # whatever the tokens carry (tests/integration/test_key_sets.py measures it).
 _NEGATIVE_CACHE_SIZE: Final = 1024
 _MISS_DIGEST_BYTES: Final = 16
-_USER_AGENT: Final = "apigw-jwt-authorizer/0.1 (+key fetch)"
 # Added to a fetch's budget (connect + read timeout per document), so that HttpFetcher's own
 # per-document deadline normally fires first and the failure keeps its precise reason.
 _FETCH_GRACE_SECONDS: Final = 0.1
 
 
-def deadline_in(seconds: float) -> float:
-    """An absolute deadline for :meth:`KeySource.find` and friends, ``seconds`` from now.
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """How key sets are fetched and cached; defaults follow Microsoft's rollover guidance."""
 
-    Deadlines are on the real monotonic clock (what ``threading`` waits on), never on the key
-    cache's injectable clock, which only decides ages (TTL, cooldowns, stale limit).
-    """
-    return time.monotonic() + seconds
-
-
-class FetchError(Exception):
-    """A key-set or discovery fetch failed; the message is safe to log (no secrets)."""
-
-
-def _fetchable(url: str) -> bool:
-    """:func:`is_fetchable_url` for URLs from the network: ``urlsplit`` raises ValueError on
-    some malformed hosts (``https://[::1/``), which must read as "refused", not crash a fetch."""
-    try:
-        return is_fetchable_url(url)
-    except ValueError:
-        return False
-
-
-class Fetcher(Protocol):
-    """Fetches one JSON document. The seam tests replace with real loopback servers."""
-
-    def get_json(self, url: str, *, ca_bundle: str | None) -> object: ...
+    refresh_seconds: int = 3600
+    kid_miss_cooldown_seconds: int = 300
+    retry_seconds: int = 30
+    max_stale_seconds: int = 86400
+    connect_timeout_seconds: float = 1.0
+    read_timeout_seconds: float = 2.0
+    max_response_bytes: int = 512 * 1024
 
 
 class KeyEvents(Protocol):
@@ -110,297 +84,6 @@ class _SilentEvents:
 
     def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
         return None
-
-
-# --------------------------------------------------------------------------- HTTP
-
-
-class HttpFetcher:
-    """``requests`` with short timeouts, no redirects, a size cap and one session per process.
-
-    ``requests`` is imported on first use: a deployment with inline keys never pays for it.
-    """
-
-    def __init__(self, settings: KeySettings) -> None:
-        self._settings = settings
-        self._session: requests.Session | None = None
-        self._lock = threading.Lock()
-
-    def _get_session(self) -> requests.Session:
-        with self._lock:
-            if self._session is None:
-                import requests
-
-                session = requests.Session()
-                session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
-                session.trust_env = False
-                self._session = session
-            return self._session
-
-    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
-        if not _fetchable(url):
-            raise FetchError("refusing a non-https URL")
-        settings = self._settings
-        session = self._get_session()
-        deadline = (
-            time.monotonic() + settings.connect_timeout_seconds + settings.read_timeout_seconds
-        )
-        try:
-            response = session.get(
-                url,
-                timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
-                verify=ca_bundle if ca_bundle else True,
-                allow_redirects=False,
-                stream=True,
-            )
-        except Exception as err:  # requests raises many types; all mean "unreachable"
-            raise FetchError(f"{type(err).__name__} fetching {url}") from err
-        with response:
-            if response.status_code != 200:
-                raise FetchError(f"HTTP {response.status_code} from {url}")
-            body = bytearray()
-            try:
-                while True:
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"response from {url} took too long")
-                    # read1: whatever one socket read brings (decompressed), so a body trickled
-                    # byte by byte meets the deadline check between reads. iter_content/read(n)
-                    # would block until n bytes arrived, each read within the timeout.
-                    chunk = response.raw.read1(16384, decode_content=True)
-                    if not chunk:
-                        break
-                    body += chunk
-                    if len(body) > settings.max_response_bytes:
-                        raise FetchError(
-                            f"response from {url} exceeds {settings.max_response_bytes} bytes"
-                        )
-            except FetchError:
-                raise
-            except Exception as err:
-                raise FetchError(f"{type(err).__name__} reading {url}") from err
-        try:
-            return json.loads(bytes(body).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as err:
-            raise FetchError(f"response from {url} is not JSON") from err
-
-
-# --------------------------------------------------------------------------- key parsing
-
-
-class VerificationKey:
-    """One public key from a JWKS, with a verifier per algorithm it may be used with."""
-
-    __slots__ = ("exp", "issuer", "kid", "kty", "nbf", "verifiers", "x5t", "x5t_s256")
-
-    def __init__(self, jwk: Mapping[str, Any], algorithms: frozenset[str]) -> None:
-        self.kid: str | None = _opt_str(jwk, "kid")
-        self.kty: str = str(jwk["kty"])
-        self.x5t: str | None = _opt_str(jwk, "x5t")
-        self.x5t_s256: str | None = _opt_str(jwk, "x5t#S256")
-        self.issuer: str | None = _opt_str(jwk, "issuer")
-        self.nbf: float | None = _opt_number(jwk, "nbf")
-        self.exp: float | None = _opt_number(jwk, "exp")
-        self.verifiers: dict[str, Verifier] = {
-            alg: _build_verifier(jwk, alg) for alg in sorted(_algorithms_for(jwk) & algorithms)
-        }
-
-    def usable_at(self, now: float) -> bool:
-        """B2C custom-policy keys publish their own validity window."""
-        return (self.nbf is None or now >= self.nbf) and (self.exp is None or now < self.exp)
-
-
-def _opt_str(jwk: Mapping[str, Any], name: str) -> str | None:
-    value = jwk.get(name)
-    return value if isinstance(value, str) else None
-
-
-def _opt_number(jwk: Mapping[str, Any], name: str) -> float | None:
-    value = jwk.get(name)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
-    """The algorithms a key may verify: its own ``alg`` if published, else what its type allows."""
-    kty = jwk.get("kty")
-    if kty == "RSA":
-        possible = _RSA_ALGORITHMS
-    elif kty == "EC":
-        curve_alg = _EC_ALGORITHMS.get(str(jwk.get("crv")))
-        possible = frozenset({curve_alg}) if curve_alg else frozenset()
-    elif kty == "OKP" and jwk.get("crv") in _OKP_CURVES:
-        possible = frozenset({"EdDSA"})
-    else:
-        possible = frozenset()  # "oct" (HMAC) keys are never accepted from a key set
-    declared = jwk.get("alg")
-    if isinstance(declared, str):
-        return possible & {declared}
-    return possible
-
-
-class _ShortKey(ValueError):
-    """An RSA key under 2048 bits: well-formed, never trusted."""
-
-
-def _build_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
-    """python-jose builds RSASSA-PKCS1 and ECDSA keys; PSS and EdDSA, which it lacks, use
-    ``cryptography`` directly. Every key is built once, here, never per request."""
-    public = {k: jwk[k] for k in ("kty", "n", "e", "crv", "x", "y") if k in jwk}
-    if alg.startswith(("RS", "ES")):
-        from jose.backends.cryptography_backend import (
-            CryptographyECKey,
-            CryptographyRSAKey,
-        )
-
-        key_class = CryptographyRSAKey if alg.startswith("RS") else CryptographyECKey
-        jose_key = key_class(public, alg)
-        if alg.startswith("RS") and jose_key.prepared_key.key_size < _MIN_RSA_BITS:
-            raise _ShortKey("RSA key shorter than 2048 bits")
-        verify: Verifier = jose_key.verify
-        return verify
-    if alg.startswith("PS"):
-        return _pss_verifier(public, alg)
-    return _eddsa_verifier(public)
-
-
-def _b64url_bytes(value: object) -> bytes:
-    from base64 import urlsafe_b64decode
-
-    if not isinstance(value, str):
-        raise ValueError("JWK member is not a string")
-    return urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
-def _b64int(value: object) -> int:
-    return int.from_bytes(_b64url_bytes(value), "big")
-
-
-def _pss_verifier(jwk: Mapping[str, Any], alg: str) -> Verifier:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    key = rsa.RSAPublicNumbers(_b64int(jwk["e"]), _b64int(jwk["n"])).public_key()
-    if key.key_size < _MIN_RSA_BITS:
-        raise _ShortKey("RSA key shorter than 2048 bits")
-    digest: hashes.HashAlgorithm = {
-        "PS256": hashes.SHA256(),
-        "PS384": hashes.SHA384(),
-        "PS512": hashes.SHA512(),
-    }[alg]
-    pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.DIGEST_LENGTH)
-
-    def verify(message: bytes, signature: bytes) -> bool:
-        try:
-            key.verify(signature, message, pss, digest)
-        except InvalidSignature:
-            return False
-        return True
-
-    return verify
-
-
-def _eddsa_verifier(jwk: Mapping[str, Any]) -> Verifier:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
-
-    raw = _b64url_bytes(jwk["x"])
-    module = ed25519.Ed25519PublicKey if jwk["crv"] == "Ed25519" else ed448.Ed448PublicKey
-    key = module.from_public_bytes(raw)
-
-    def verify(message: bytes, signature: bytes) -> bool:
-        try:
-            key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
-
-    return verify
-
-
-@dataclass(frozen=True, slots=True)
-class KeySet:
-    """An immutable snapshot of one key set; replaced whole, never mutated.
-
-    ``keys`` may be empty: a well-formed document without a usable key is the identity
-    provider's word (every key withdrawn, or none for the allowed algorithms) and replaces the
-    previous snapshot like any rotation. ``skipped`` counts the keys left out, per reason.
-    """
-
-    by_kid: Mapping[str, tuple[VerificationKey, ...]]
-    keys: tuple[VerificationKey, ...]
-    fetched_at: float
-    skipped: Mapping[str, int]
-
-    def describe(self) -> str:
-        """``"2 keys, 1 skipped (private_key 1)"``: counts only, never key material."""
-        total = sum(self.skipped.values())
-        text = f"{len(self.keys)} keys, {total} skipped"
-        if total:
-            text += " (" + ", ".join(f"{r} {n}" for r, n in sorted(self.skipped.items())) + ")"
-        return text
-
-
-#: Why a published key was left out (the ``skipped`` reasons of :class:`KeySet`).
-SKIP_MALFORMED: Final = "malformed"  # not an object, no string kty, or its members do not parse
-SKIP_PRIVATE: Final = "private_key"  # carries private or symmetric key members
-SKIP_NOT_FOR_SIGNING: Final = "not_for_signing"  # use other than sig, key_ops without verify
-SKIP_ALGORITHM: Final = "algorithm_not_allowed"  # no allowed algorithm fits (HMAC keys included)
-SKIP_SHORT_RSA: Final = "rsa_too_short"  # an RSA modulus under 2048 bits
-
-
-def parse_jwks(document: object, algorithms: frozenset[str], fetched_at: float) -> KeySet:
-    """Validate a JWKS document and build verifiers for every usable signing key.
-
-    Only a document that is not a JSON object with a ``keys`` list is an error (the fetch
-    failed); a set whose keys are all unusable parses into an empty :class:`KeySet`.
-    """
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise FetchError('key set is not a JSON object with a "keys" list')
-    keys: list[VerificationKey] = []
-    skipped: dict[str, int] = {}
-    for jwk in document["keys"]:
-        reason = _unusable(jwk)
-        if reason is None:
-            try:
-                key = VerificationKey(jwk, algorithms)
-            except _ShortKey:
-                reason = SKIP_SHORT_RSA
-            except Exception:  # a malformed key must not take its neighbours down
-                reason = SKIP_MALFORMED
-            else:
-                if key.verifiers:
-                    keys.append(key)
-                    continue
-                reason = SKIP_ALGORITHM
-        skipped[reason] = skipped.get(reason, 0) + 1
-    by_kid: dict[str, list[VerificationKey]] = {}
-    for key in keys:
-        if key.kid is not None:
-            by_kid.setdefault(key.kid, []).append(key)
-    return KeySet(
-        by_kid={kid: tuple(group) for kid, group in by_kid.items()},
-        keys=tuple(keys),
-        fetched_at=fetched_at,
-        skipped=skipped,
-    )
-
-
-def _unusable(jwk: object) -> str | None:
-    """Why a JWKS entry cannot be a verification key, judged on its members alone."""
-    if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
-        return SKIP_MALFORMED
-    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
-        return SKIP_PRIVATE
-    use = jwk.get("use")
-    if use is not None and use != "sig":
-        return SKIP_NOT_FOR_SIGNING
-    ops = jwk.get("key_ops")
-    if ops is not None and not (isinstance(ops, list) and "verify" in ops):
-        return SKIP_NOT_FOR_SIGNING
-    return None
-
-
-# --------------------------------------------------------------------------- one source
 
 
 @dataclass(frozen=True, slots=True)
@@ -565,12 +248,6 @@ class KeySource:
         self._used(snapshot, now)
         return snapshot
 
-    def prefetch(self) -> bool:
-        """Warm the cache during init, waiting at most the fetch's budget; a failure is
-        recorded, never raised."""
-        self.start_prefetch()
-        return self.finish_prefetch()
-
     def start_prefetch(self) -> None:
         """Start the first fetch in the background (nothing to do with keys already held)."""
         attempt = self._attempts
@@ -607,7 +284,7 @@ class KeySource:
         attempt = self._attempts if attempt is None else attempt  # before any state: _attempts
         now = self._clock()
         snapshot = self._current(now, attempt, deadline)
-        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        found = match_keys(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             self._used(snapshot, now)
         return Lookup(snapshot, found, attempt, now)
@@ -673,7 +350,7 @@ class KeySource:
                 self._await(flight, deadline)
         now = self._clock()
         snapshot = self._current(now, self._attempts, deadline)
-        found = _match(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
+        found = match_keys(snapshot, kid, x5t, x5t_s256, kid_suffix_match)
         if found:
             self._used(snapshot, now)
             return snapshot, found
@@ -857,7 +534,10 @@ class KeySource:
         if self._jwks_uri is None:
             raise FetchError("no jwks_uri known")
         document = self._fetcher.get_json(self._jwks_uri, ca_bundle=self.spec.ca_bundle)
-        return parse_jwks(document, self._algorithms, fetched_at=now)
+        try:
+            return parse_jwks(document, self._algorithms, fetched_at=now)
+        except NotAKeySet as err:  # not a key set at all: a failed fetch, the old keys stay
+            raise FetchError(str(err)) from err
 
     def _discover(self) -> str:
         url = self.spec.discovery_url or ""
@@ -868,7 +548,7 @@ class KeySource:
         if issuer not in self.spec.expected_issuers:
             raise FetchError("discovery document names a different issuer")
         jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str) or not _fetchable(jwks_uri):
+        if not isinstance(jwks_uri, str) or not is_fetchable_url(jwks_uri):
             raise FetchError("discovery document has no https jwks_uri")
         return jwks_uri
 
@@ -876,42 +556,6 @@ class KeySource:
 def _miss(snapshot: KeySet) -> UnknownKid | NoUsableKeys:
     """What a lookup that found nothing means: an unknown kid, or no usable key at all."""
     return UnknownKid() if snapshot.keys else NoUsableKeys()
-
-
-def _match(
-    snapshot: KeySet,
-    kid: str | None,
-    x5t: str | None,
-    x5t_s256: str | None,
-    kid_suffix_match: bool,
-) -> tuple[VerificationKey, ...]:
-    if kid is not None:
-        found = snapshot.by_kid.get(kid)
-        if found:
-            return found
-        if kid_suffix_match:
-            found = _suffix_match(snapshot, kid)
-            if found:
-                return found
-    if x5t is None and x5t_s256 is None:
-        return ()
-    return tuple(
-        key
-        for key in snapshot.keys
-        if (x5t is not None and key.x5t == x5t)
-        or (x5t_s256 is not None and key.x5t_s256 == x5t_s256)
-    )
-
-
-def _suffix_match(snapshot: KeySet, kid: str) -> tuple[VerificationKey, ...]:
-    """WSO2 appends ``_<alg>`` to kids inconsistently between token and JWKS (IS 5.7-5.11)."""
-    base, sep, _suffix = kid.rpartition("_")
-    if sep and base in snapshot.by_kid:
-        return snapshot.by_kid[base]
-    for known, keys in snapshot.by_kid.items():
-        if known.rpartition("_")[0] == kid:
-            return keys
-    return ()
 
 
 # --------------------------------------------------------------------------- registry
@@ -929,7 +573,15 @@ class KeyRegistry:
         events: KeyEvents | None = None,
     ) -> None:
         self._settings = settings
-        self._fetcher = fetcher if fetcher is not None else HttpFetcher(settings)
+        self._fetcher = (
+            fetcher
+            if fetcher is not None
+            else HttpFetcher(
+                connect_timeout=settings.connect_timeout_seconds,
+                read_timeout=settings.read_timeout_seconds,
+                max_response_bytes=settings.max_response_bytes,
+            )
+        )
         self._clock = clock
         self._events: KeyEvents = events if events is not None else _SilentEvents()
         self._sources: dict[SourceSpec, KeySource] = {}
@@ -964,10 +616,6 @@ class KeyRegistry:
                 self._sources[spec] = source
             return source
 
-    def prefetch(self, specs: Iterable[SourceSpec]) -> dict[str, bool]:
-        """Fetch every remote key set in parallel; never raises (an IdP may be down at init)."""
-        return self.start_prefetch(specs).wait()
-
     def start_prefetch(self, specs: Iterable[SourceSpec]) -> Prefetch:
         """Start fetching every remote key set, one worker thread each, and return at once:
         init can import what it still needs while the identity providers answer."""
@@ -977,6 +625,7 @@ class KeyRegistry:
         return Prefetch(sources)
 
     def sources(self) -> tuple[KeySource, ...]:
+        """Every key source created so far."""
         return tuple(self._sources.values())
 
     def clear(self) -> None:
@@ -996,13 +645,3 @@ class Prefetch:
         """Wait for every fetch (each at most its budget; they run in parallel). A source
         counts as warm only if it holds keys."""
         return {s.spec.name: s.finish_prefetch() for s in self.sources}
-
-
-def expected_issuers(
-    issuer: str, discovery_issuer: str | None, tenant: str | None
-) -> frozenset[str]:
-    """Issuer values a discovery document may name for this source."""
-    names = {discovery_issuer or issuer}
-    if tenant is not None:
-        names.add((discovery_issuer or issuer).replace(TENANT_PLACEHOLDER, tenant))
-    return frozenset(names)

@@ -9,11 +9,13 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .errors import loggable
 
 _NAMESPACE: Final = "JwtAuthorizer"
+_SERVICE: Final = "jwt-authorizer"
 
 
 def token_hash(token: str | None) -> str:
@@ -82,23 +84,43 @@ def _escaped(value: Any, limit: int = 200) -> Any:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """How the function logs and reports (read from the environment by :mod:`source`)."""
+
+    service: str = _SERVICE
+    namespace: str = _NAMESPACE
+    log_level: str = "INFO"
+    tracing: bool = False
+
+
 class Observer:
-    """Powertools Logger and Metrics behind a few intention-revealing methods."""
+    """Powertools Logger and Metrics behind a few intention-revealing methods.
 
-    def __init__(self, *, service: str | None = None, namespace: str | None = None) -> None:
-        import os
+    ``log_level`` None leaves the level to Powertools (tests set it through the environment)."""
 
+    def __init__(
+        self,
+        *,
+        service: str = _SERVICE,
+        namespace: str = _NAMESPACE,
+        log_level: str | None = None,
+    ) -> None:
         from aws_lambda_powertools import Logger, Metrics
         from aws_lambda_powertools.metrics import MetricUnit
 
-        service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or "jwt-authorizer"
-        namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or _NAMESPACE
-        self.logger = Logger(service=service)
+        self.logger = Logger(service=service, level=log_level)
         self._metrics = Metrics(namespace=namespace, service=service)
         self._count = MetricUnit.Count
         self._milliseconds = MetricUnit.Milliseconds
         self._lock = threading.Lock()
         self._debug = self.logger.log_level <= logging.DEBUG
+
+    @classmethod
+    def of(cls, telemetry: Telemetry) -> Observer:
+        return cls(
+            service=telemetry.service, namespace=telemetry.namespace, log_level=telemetry.log_level
+        )
 
     # -- metrics
 

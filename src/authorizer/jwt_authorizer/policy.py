@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Final
 
-from .config import RouteRule
 from .coverage import Coverage, Signature, bits
 from .event import MethodArn
 from .iam import Statement, explicitly_denied, literal_resource
-from .routes import DEFAULT, RouteTable, permits, relevant_permissions
+from .routes import DEFAULT, RouteRule, RouteTable, permits, relevant_permissions
 
 _CACHE_SIZE: Final = 512
 #: Deny candidates are dropped first when they lock routes out; slash patterns last.
@@ -273,6 +272,43 @@ class PolicyBuilder:
             else self.route_closure(method, template)
         )
         return all(default_allowed if w == DEFAULT else verdicts[w] for w in winners)
+
+    def simple_answer(
+        self, held: frozenset[str], arn: MethodArn, route_key: str | None
+    ) -> SimpleAnswer:
+        """A simple answer cached per route key (``simple_cache_key: route``): may it be true?
+
+        With a route key, the entry is shared by the requests API Gateway routes there; a rule
+        of higher precedence governing this request shows that rule is not a route of the API
+        (``mismatched``), and its paths share the entry too (this request is decided as well).
+        Without one, any request may share it."""
+        route = route_of(route_key)
+        if route is None:
+            return SimpleAnswer(self.simple_allowed(held))
+        winner = self.table.winner(arn.method, arn.path)
+        mismatched = None
+        if winner != DEFAULT and winner not in self.route_closure(*route):
+            mismatched = self.table.compiled[winner].rule.route_key
+        return SimpleAnswer(self.simple_allowed(held, *route), mismatched)
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleAnswer:
+    """Whether a cached ``true`` would be right for every request sharing the entry, and the
+    rule that proved not to be a route of the API, if one did."""
+
+    allowed: bool
+    mismatched: str | None = None
+
+
+def route_of(route_key: str | None) -> tuple[str, str] | None:
+    """``GET /orders/{id}`` -> ("GET", "/orders/{id}"); ``$default`` -> ("ANY", "$default")."""
+    if route_key is None:
+        return None
+    if route_key == "$default":
+        return "ANY", "$default"
+    method, _, template = route_key.partition(" ")
+    return method, template
 
 
 def _add_allow(statements: tuple[Statement, ...], resource: str) -> tuple[Statement, ...]:

@@ -12,18 +12,100 @@ from the left; an exact method beats ``ANY``; ``$default`` (or ``unmatched``) de
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .config import RouteRule
-from .errors import AccessDenied, InsufficientScope, RouteNotPermitted
+from .errors import AccessDenied, ConfigError, InsufficientScope, RouteNotPermitted
 
 LITERAL: Final = 0
 PARAM: Final = 1
 GREEDY: Final = 2
 #: The winner index of a request no rule matches (``$default`` / ``unmatched`` decides it).
 DEFAULT: Final = -1
+_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+_SEGMENT_RE: Final = re.compile(r"^(\{[A-Za-z0-9_.-]+\}|\{[A-Za-z0-9_.-]+\+\}|[^{}/*?]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """A permission rule for one route key in HTTP API form (``GET /orders/{id}``, ``$default``)."""
+
+    route_key: str
+    method: str
+    path: str
+    scopes: frozenset[str] = frozenset()
+    all_scopes: frozenset[str] = frozenset()
+    issuers: frozenset[str] | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.route_key == "$default"
+
+    def applies_to(self, issuer: str) -> bool:
+        return self.issuers is None or issuer in self.issuers
+
+
+# --------------------------------------------------------------------------- the grammar
+
+
+def route_shape(method: str, path: str) -> tuple[str, str]:
+    """What API Gateway routes on: the method and the template with parameter names ignored
+    (``/orders/{id}`` and ``/orders/{orderId}`` are one route, ``{proxy+}`` and ``{path+}`` too)."""
+    names = {PARAM: "{}", GREEDY: "{+}"}
+    shape = [names.get(segment_kind(s), s) for s in path_segments(path)]
+    return method, "/" + "/".join(shape)
+
+
+def check_not_governed_twice(rule: RouteRule, earlier: list[RouteRule], name: str) -> None:
+    """Two rules for one route and overlapping issuers: the first would silently win."""
+    shape = route_shape(rule.method, rule.path)
+    for index, other in enumerate(earlier):
+        if route_shape(other.method, other.path) != shape:
+            continue
+        if other.issuers is None or rule.issuers is None or other.issuers == rule.issuers:
+            overlap = "for the same issuers"
+        elif other.issuers & rule.issuers:
+            shared = ", ".join(repr(issuer) for issuer in sorted(other.issuers & rule.issuers))
+            overlap = f"for {shared}"
+        else:
+            continue
+        raise ConfigError(
+            name,
+            f"{rule.route_key} is already governed by routes[{index}] ({overlap}); "
+            "merge the two rules",
+        )
+
+
+def parse_route_key(route_key: str, name: str = "route") -> tuple[str, str]:
+    """Split ``"GET /orders/{id}"`` into method and path, checking both."""
+    if route_key.strip() == "$default":
+        return "$default", ""
+    parts = route_key.split()
+    if len(parts) != 2:
+        raise ConfigError(name, f"{route_key!r} must look like 'GET /orders/{{id}}' or '$default'")
+    method, path = parts[0].upper(), parts[1]
+    if method not in _METHODS:
+        raise ConfigError(name, f"{parts[0]!r} is not an HTTP method (or ANY)")
+    if not path.startswith("/"):
+        raise ConfigError(name, f"path {path!r} must start with /")
+    segments = path.strip("/").split("/") if path != "/" else []
+    for position, segment in enumerate(segments):
+        if "${" in segment:
+            raise ConfigError(
+                name,
+                f"path segment {segment!r} holds ${{...}}, IAM policy-variable syntax; a route "
+                "path cannot contain it (a '$' alone is fine, e.g. /odata/$metadata)",
+            )
+        if not _SEGMENT_RE.match(segment):
+            raise ConfigError(name, f"path segment {segment!r} is not valid")
+        if segment.endswith("+}") and position != len(segments) - 1:
+            raise ConfigError(name, "a greedy {proxy+} segment must be the last one")
+    return method, path.rstrip("/") or "/"
+
+
+# --------------------------------------------------------------------------- matching
 
 
 def path_segments(path: str) -> list[str]:

@@ -60,16 +60,37 @@ class UnverifiedJwt:
         return iss if isinstance(iss, str) else None
 
 
+class HeaderCache:
+    """Header segments of tokens that validated, decoded and checked once: an identity provider
+    signs every token with the same few headers. Filled only after a token validated, so an
+    attacker cannot fill it; bounded anyway."""
+
+    __slots__ = ("_headers", "size")
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._headers: dict[str, dict[str, Any]] = {}
+
+    def get(self, segment: str) -> dict[str, Any] | None:
+        return self._headers.get(segment)
+
+    def remember(self, jwt: UnverifiedJwt) -> None:
+        if jwt.header_segment not in self._headers and len(self._headers) < self.size:
+            self._headers[jwt.header_segment] = jwt.header
+
+    def clear(self) -> None:
+        self._headers.clear()
+
+
 def decompose_unverified(
     token: str,
     *,
     max_bytes: int,
-    known_headers: Mapping[str, dict[str, Any]] | None = None,
+    known_headers: HeaderCache | Mapping[str, dict[str, Any]] | None = None,
 ) -> UnverifiedJwt:
     """Split, decode and type-check a compact JWS; raise a :class:`TokenRejected` otherwise.
 
-    ``known_headers`` maps header segments of tokens that already validated to their decoded
-    (and checked) form: an identity provider signs every token with the same few headers.
+    ``known_headers`` holds the header segments of tokens that already validated, decoded.
     """
     if len(token) > max_bytes:
         raise TokenTooLarge()

@@ -1,0 +1,121 @@
+"""Where the configuration comes from: the environment, a file in the package, or SSM.
+
+Every environment variable the function reads is read here, once, at init: ``AUTH_CONFIG`` (a
+JSON document, ``file:<path>`` or ``ssm:<parameter-name>``), simple mode's ``ISSUER``,
+``AUDIENCE``, ... (translated into the ``AUTH_CONFIG`` shape, so the two can never disagree),
+``RESPONSE_MODE``, and the Powertools and tracing settings. :mod:`config` validates the result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .observe import Telemetry
+
+
+def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
+    """The configuration document: ``AUTH_CONFIG`` when set, else simple mode; with
+    ``RESPONSE_MODE`` applied (it must agree with the document)."""
+    raw = (env.get("AUTH_CONFIG") or "").strip()
+    document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
+    mode = (env.get("RESPONSE_MODE") or "").strip()
+    if mode:
+        # The template sets RESPONSE_MODE from the same parameter as the HTTP API's
+        # EnableSimpleResponses: a document that disagrees would make every HTTP call a 500.
+        if document.get("response_mode", mode) != mode:
+            raise ConfigError(
+                "RESPONSE_MODE",
+                f"is {mode!r} but AUTH_CONFIG says response_mode "
+                f"{document['response_mode']!r}; they must match the API's EnableSimpleResponses",
+            )
+        document["response_mode"] = mode
+    return document
+
+
+def read_telemetry(env: Mapping[str, str]) -> Telemetry:
+    """Logging, metrics and tracing settings (Powertools' variable names)."""
+    defaults = Telemetry()
+    level = (env.get("POWERTOOLS_LOG_LEVEL") or defaults.log_level).strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("POWERTOOLS_LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+    return Telemetry(
+        service=(env.get("POWERTOOLS_SERVICE_NAME") or "").strip() or defaults.service,
+        namespace=(env.get("POWERTOOLS_METRICS_NAMESPACE") or "").strip() or defaults.namespace,
+        log_level=level,
+        tracing=(env.get("AUTHORIZER_TRACING") or "").strip().lower() == "true",
+    )
+
+
+def _read_auth_config(raw: str, base: Path) -> dict[str, Any]:
+    if raw.startswith("file:"):
+        path = Path(raw[5:])
+        path = path if path.is_absolute() else base / path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError("AUTH_CONFIG", f"cannot read {path}: {err.strerror}") from err
+    elif raw.startswith("ssm:"):
+        text = _read_ssm_parameter(raw[4:])
+    else:
+        text = raw
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        raise ConfigError("AUTH_CONFIG", f"not valid JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise ConfigError("AUTH_CONFIG", "must be a JSON object")
+    return document
+
+
+def _read_ssm_parameter(name: str) -> str:
+    """Only this path imports boto3 (through Powertools Parameters), and only at init."""
+    if not name:
+        raise ConfigError("AUTH_CONFIG", "ssm: needs a parameter name")
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_parameter(name, decrypt=True, max_age=300)
+    except Exception as err:
+        raise ConfigError("AUTH_CONFIG", f"cannot read SSM parameter {name}: {err}") from err
+    return str(value)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
+    issuer = (env.get("ISSUER") or "").strip()
+    if not issuer:
+        raise ConfigError("ISSUER", "set ISSUER (or AUTH_CONFIG) to the exact iss of your tokens")
+    entry: dict[str, Any] = {"issuer": issuer, "audiences": _csv(env.get("AUDIENCE"))}
+    optional = {
+        "discovery_url": env.get("DISCOVERY_URL"),
+        "jwks_uri": env.get("JWKS_URI"),
+        "profile": env.get("ISSUER_PROFILE"),
+        "ca_bundle": env.get("CA_BUNDLE"),
+    }
+    entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
+    lists = {
+        ("ALGORITHMS", "algorithms"): env.get("ALGORITHMS"),
+        ("SCOPE_CLAIMS", "scope_claims"): env.get("SCOPE_CLAIMS"),
+        ("ALLOWED_CLIENT_IDS", "allowed_client_ids"): env.get("ALLOWED_CLIENT_IDS"),
+    }
+    for (variable, key), value in lists.items():
+        if value and value.strip():  # empty or unset: the default (the template's empty default)
+            items = _csv(value)
+            if not items:  # "," or " , ": not the default, and not "any client" either
+                raise ConfigError(variable, "lists no items; leave it empty for the default")
+            entry[key] = items
+    document: dict[str, Any] = {"issuers": [entry]}
+    routes = (env.get("ROUTES") or "").strip()
+    if routes:
+        try:
+            document["routes"] = json.loads(routes)
+        except ValueError as err:
+            raise ConfigError("ROUTES", f"not valid JSON ({err})") from err
+    return document
