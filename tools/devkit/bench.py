@@ -23,16 +23,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from devkit.idp import LocalIdentityProvider
+from devkit.paths import AUTHORIZER_SRC
 
-ROOT = Path(__file__).resolve().parents[2]
-AUTHORIZER_SRC = ROOT / "src" / "authorizer"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/orders"
 ROUTES = [
     {"route": "GET /whoami"},

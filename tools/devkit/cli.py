@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
-from urllib.parse import urlsplit
 
+from devkit.constants import ACCOUNT_ID, REGION, is_loopback_url
+from devkit.paths import EVENTS_DIR, REPO_ROOT, TEMPLATE
 from devkit.template import FunctionDef, TemplateError, load_template
 
 __all__ = [
@@ -47,10 +48,8 @@ __all__ = [
     "main",
 ]
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATE: Final = REPO_ROOT / "template.yaml"
-DEFAULT_REGION: Final = "us-east-1"
-DEFAULT_ACCOUNT: Final = "123456789012"
+DEFAULT_TEMPLATE: Final = TEMPLATE
+DEFAULT_REGION: Final = REGION
 #: Host variables a Lambda sandbox also has; nothing else leaks into an invocation.
 _PASSTHROUGH: Final = ("PATH", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")
 
@@ -279,7 +278,7 @@ def invoke_function(
             template,
             parameter_overrides=parameter_overrides,
             region=region,
-            account_id=DEFAULT_ACCOUNT,
+            account_id=ACCOUNT_ID,
         )
     except (OSError, TemplateError) as err:
         raise UsageError(f"{template}: {err}") from err
@@ -383,11 +382,6 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
 def _cmd_token(args: argparse.Namespace) -> int:
     from devkit import demo, fixtures
 
@@ -395,7 +389,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     if idp_url is None and not args.embedded:
         idp_url = demo.running_idp_url()
     if idp_url is not None:
-        if not _is_loopback(idp_url):
+        if not is_loopback_url(idp_url):
             raise UsageError(f"--idp must be a loopback URL (the local IdP), got {idp_url}")
         response = demo.client_credentials(
             idp_url, args.client, secret=args.secret, scope=args.scope
@@ -455,8 +449,6 @@ def _cmd_fixtures(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every command explains itself with ``--help``."""
-    from devkit.fixtures import EVENTS_DIR
-
     parser = argparse.ArgumentParser(
         prog="python -m devkit",
         description=(

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Final, Self, TextIO
-from urllib.parse import urlsplit
 
 import requests
 
-from devkit.cli import DEFAULT_TEMPLATE, REPO_ROOT, LogSink
+from devkit.cli import DEFAULT_TEMPLATE, LogSink
+from devkit.constants import require_loopback
 from devkit.emulator import Emulator
 from devkit.idp import DEFAULT_CLIENTS_FILE, LocalIdentityProvider, Profile, load_clients
+from devkit.paths import shown_path, state_dir
 from devkit.template import load_template
 
 __all__ = [
@@ -47,10 +48,9 @@ __all__ = [
 
 AUTHORIZER: Final = "AuthorizerFunction"
 #: Where ``demo`` writes its log and ``serve`` its state (``DEVKIT_STATE_DIR`` overrides it).
-STATE_DIR: Final = Path(os.environ.get("DEVKIT_STATE_DIR") or REPO_ROOT / ".demo")
+STATE_DIR: Final = state_dir()
 #: Written by ``serve`` so that ``python -m devkit token`` finds the running IdP.
 STATE_FILE: Final = STATE_DIR / "serve.json"
-_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 Handler = Callable[[dict[str, Any], Any], Any]
 AuthorizerFactory = Callable[[Mapping[str, str]], Handler]
@@ -63,20 +63,13 @@ def _default_authorizer(environment: Mapping[str, str]) -> Handler:
     return Authorizer.from_environ(environment)
 
 
-def _require_loopback(*urls: str) -> None:
-    for url in urls:
-        host = urlsplit(url).hostname or ""
-        if host not in _LOOPBACK:
-            raise ValueError(f"refusing to point the authorizer at a non-loopback URL: {url}")
-
-
 def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     """Template parameter overrides that make the authorizer trust ``idp`` (and only it)."""
     if idp.profile == "wso2":  # WSO2's aud is the client id
         audience = ",".join(sorted(idp.audience_for(client) for client in idp.clients))
     else:
         audience = idp.audience or ""
-    _require_loopback(idp.issuer, idp.discovery_url)
+    require_loopback(idp.issuer, idp.discovery_url)
     return {
         "Issuer": idp.issuer,
         "Audience": audience,
@@ -233,7 +226,7 @@ def client_credentials(
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
     """The client-credentials grant against a local IdP (its index names the token endpoint)."""
-    _require_loopback(idp_url)
+    require_loopback(idp_url)
     if secret is None:
         clients = load_clients(DEFAULT_CLIENTS_FILE)
         if client_id not in clients:
@@ -242,7 +235,7 @@ def client_credentials(
     http = session if session is not None else _session()
     index = http.get(idp_url.rstrip("/") + "/", timeout=5).json()
     endpoint = str(index["token_endpoint"])
-    _require_loopback(endpoint)
+    require_loopback(endpoint)
     form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
     response = http.post(endpoint, data=form, auth=(client_id, secret), timeout=5)
     document: dict[str, Any] = response.json()
@@ -256,7 +249,7 @@ def running_idp_url() -> str | None:
     try:
         state = json.loads(STATE_FILE.read_text(encoding="utf-8"))
         url = str(state["idp"])
-        _require_loopback(url)
+        require_loopback(url)
         with _session() as http:
             http.get(url + "/", timeout=0.5).raise_for_status()
     except (OSError, ValueError, KeyError, requests.RequestException):
@@ -456,7 +449,7 @@ def run_demo(
             log_file.close()
     elapsed = time.monotonic() - started
     log_path = STATE_DIR / "demo.log"
-    where = "stderr" if verbose else _shown_path(log_path)
+    where = "stderr" if verbose else shown_path(log_path)
     transcript.line(
         f"Stopped the IdP and the emulator. {transcript.calls} calls in {elapsed:.1f} s; "
         f"function logs: {where}"
@@ -468,11 +461,6 @@ def run_demo(
         return 1
     transcript.line(style.status(200, "Every answer was the expected one."))
     return 0
-
-
-def _shown_path(path: Path) -> str:
-    """Relative to the repository when inside it (shorter, and what `make demo` users see)."""
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

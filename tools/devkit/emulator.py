@@ -70,6 +70,7 @@ from types import TracebackType
 from typing import Any, Final, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from devkit.constants import ACCOUNT_ID, BIND_HOST, REGION, STACK_NAME
 from devkit.iam import (
     AuthorizerAnswer,
     Decision,
@@ -1443,7 +1444,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, port: int, gateway: _Gateway) -> None:
         self.gateway = gateway
-        super().__init__(("127.0.0.1", port), _RequestHandler)
+        super().__init__((BIND_HOST, port), _RequestHandler)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -1541,11 +1542,11 @@ class Emulator:
         *,
         parameter_overrides: Mapping[str, str] | None = None,
         functions: Mapping[str, Handler] | None = None,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
         http_unauthorized_status: int = 401,
         clock: Callable[[], float] = time.monotonic,
-        stack_name: str = "local",
+        stack_name: str = STACK_NAME,
         ports: Mapping[str, int] | None = None,
         http_default_ttl: int = 0,
     ) -> None:
@@ -1647,7 +1648,7 @@ class Emulator:
 
     def url(self, api_logical_id: str) -> str:
         """Base URL of an API's stage, without a trailing slash."""
-        base = f"http://127.0.0.1:{self.port(api_logical_id)}"
+        base = f"http://{BIND_HOST}:{self.port(api_logical_id)}"
         gateway = self._gateways[api_logical_id]
         stage = gateway.api.stage_name
         if isinstance(gateway, _HttpGateway) and stage == "$default":
@@ -1701,8 +1702,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE")
     parser.add_argument("--port", nargs="+", default=[], metavar="API=PORT",
                         help="fixed port per API logical id (default: ephemeral)")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--account-id", default="123456789012")
+    parser.add_argument("--region", default=REGION)
+    parser.add_argument("--account-id", default=ACCOUNT_ID)
     parser.add_argument("--http-unauthorized-status", type=int, choices=(401, 500), default=401)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -33,11 +33,10 @@ from typing import Any, Final, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devkit import constants
 from devkit.idp import DEFAULT_CLIENTS_FILE, DEFAULT_TENANT_ID, LocalIdentityProvider, load_clients
+from devkit.paths import EVENTS_DIR, TEMPLATE
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-EVENTS_DIR: Final = REPO_ROOT / "events"
-TEMPLATE: Final = REPO_ROOT / "template.yaml"
 KEY_FILE_NAME: Final = "dev-signing-key.pem"
 
 DEV_ISSUER_URL: Final = "https://dev-issuer.invalid"
@@ -47,8 +46,8 @@ FIXED_NOW: Final = 1_735_689_600  # 2025-01-01T00:00:00Z: iat/nbf of every fixtu
 FAR_FUTURE: Final = 4_102_444_800  # 2100-01-01T00:00:00Z: exp of the unexpired ones
 EXPIRED_LIFETIME: Final = 3600  # the expired token lived one hour on 2025-01-01
 
-REGION: Final = "us-east-1"
-ACCOUNT: Final = "123456789012"
+REGION: Final = constants.REGION
+ACCOUNT: Final = constants.ACCOUNT_ID
 REST_API_ID: Final = "devrest001"
 HTTP_API_ID: Final = "devhttp001"
 REST_STAGE: Final = "v1"

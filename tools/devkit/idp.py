@@ -55,6 +55,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from devkit import tlsutil
+from devkit.constants import BIND_HOST
+from devkit.paths import IDP_CLIENTS_FILE
 
 __all__ = [
     "B2C_POLICY",
@@ -91,7 +93,7 @@ DEFAULT_TENANT_ID: Final = "5b8e2f4a-9c13-4d67-b0a2-7e1f3c9d8a54"
 DEFAULT_API_AUDIENCE: Final = "c7a4e1d2-3f58-4b90-a6e3-1d9b2c7f0e85"
 DEFAULT_TENANT_NAME: Final = "contoso"
 B2C_POLICY: Final = "B2C_1A_CLIENTCREDENTIALS"
-DEFAULT_CLIENTS_FILE: Final = Path(__file__).with_name("idp-clients.json")
+DEFAULT_CLIENTS_FILE: Final = IDP_CLIENTS_FILE
 
 #: Size the "oversized" mode pads its documents past (1 MiB plus a margin).
 OVERSIZED_BYTES: Final = 1024 * 1024 + 4096
@@ -456,7 +458,7 @@ class LocalIdentityProvider:
         self,
         *,
         profile: Profile = "entra-b2c",
-        host: str = "127.0.0.1",
+        host: str = BIND_HOST,
         port: int = 0,
         clients: str
         | os.PathLike[str]
@@ -1264,7 +1266,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         '{"clients": [{"client_id": "...", "client_secret": "...", "scopes": ["app.read"]}]}',
     )
     parser.add_argument("--profile", choices=PROFILES, default="entra-b2c")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    parser.add_argument("--host", default=BIND_HOST, help="address to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a fresh local CA")
     parser.add_argument(

@@ -23,6 +23,8 @@ from typing import Any, Final, Literal
 
 import yaml
 
+from devkit.constants import ACCOUNT_ID, REGION, STACK_NAME
+
 LOG = logging.getLogger(__name__)
 
 __all__ = [
@@ -168,9 +170,9 @@ class Intrinsics:
         template: Mapping[str, Any],
         *,
         parameter_overrides: Mapping[str, str] | None = None,
-        region: str = "us-east-1",
-        account_id: str = "123456789012",
-        stack_name: str = "local",
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
+        stack_name: str = STACK_NAME,
     ) -> None:
         self.template = template
         self.region = region
@@ -695,9 +697,9 @@ def load_template(
     path: str | Path,
     *,
     parameter_overrides: Mapping[str, str] | None = None,
-    region: str = "us-east-1",
-    account_id: str = "123456789012",
-    stack_name: str = "local",
+    region: str = REGION,
+    account_id: str = ACCOUNT_ID,
+    stack_name: str = STACK_NAME,
     http_default_ttl: int = 0,
 ) -> TemplateModel:
     """Read and model a SAM template file (relative ``CodeUri`` resolve against its folder)."""
@@ -721,9 +723,9 @@ def parse_template(
     base_dir: Path,
     path: Path | None = None,
     parameter_overrides: Mapping[str, str] | None = None,
-    region: str = "us-east-1",
-    account_id: str = "123456789012",
-    stack_name: str = "local",
+    region: str = REGION,
+    account_id: str = ACCOUNT_ID,
+    stack_name: str = STACK_NAME,
     http_default_ttl: int = 0,
 ) -> TemplateModel:
     """Model an already parsed template (see :func:`load_template`)."""
