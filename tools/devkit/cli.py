@@ -21,325 +21,27 @@ and the fixture generator use it, so they exercise exactly what the command runs
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-import io
 import json
-import os
 import sys
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO, cast
+from typing import Any, Final
 
-from devkit.constants import ACCOUNT_ID, REGION, is_loopback_url
-from devkit.paths import EVENTS_DIR, REPO_ROOT, TEMPLATE
-from devkit.template import FunctionDef, TemplateError, load_template
+from devkit.constants import REGION, is_loopback_url
+from devkit.invoke import InvokeError, invoke_function
+from devkit.paths import EVENTS_DIR, TEMPLATE
+from devkit.runtime import load_env_vars
 
-__all__ = [
-    "DEFAULT_TEMPLATE",
-    "REPO_ROOT",
-    "Invocation",
-    "LogSink",
-    "function_environment",
-    "invoke_function",
-    "load_env_vars",
-    "main",
-]
+__all__ = ["DEFAULT_TEMPLATE", "main"]
 
 DEFAULT_TEMPLATE: Final = TEMPLATE
 DEFAULT_REGION: Final = REGION
-#: Host variables a Lambda sandbox also has; nothing else leaks into an invocation.
-_PASSTHROUGH: Final = ("PATH", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP")
-
-Handler = Callable[[Any, Any], Any]
 
 
-# --------------------------------------------------------------------------------------------
-# Logs: Lambda functions print to stdout; `invoke` keeps stdout for the answer
-# --------------------------------------------------------------------------------------------
-
-
-class LogSink(io.TextIOBase):
-    """A stdout stand-in that forwards to a switchable target.
-
-    Powertools' Logger binds the stream it sees when the first logger of a service is created
-    and keeps it for the life of the process, so redirecting to a temporary buffer would leave
-    later invocations writing into a dead buffer. One long-lived sink, retargeted per
-    invocation, captures every invocation's logs instead.
-    """
-
-    def __init__(self, target: TextIO | None = None) -> None:
-        super().__init__()
-        #: None: whatever ``sys.stdout`` is at the time, as if there were no sink.
-        self.target: TextIO | None = target
-
-    def _stream(self) -> TextIO:
-        if self.target is not None:
-            return self.target
-        current = sys.stdout
-        return current if current is not self else (sys.__stderr__ or sys.stderr)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        self._stream().write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-
-_SINK: Final = LogSink()
-
-
-@contextlib.contextmanager
-def _logs_to(target: TextIO) -> Iterator[None]:
-    previous = _SINK.target
-    _SINK.target = target
-    try:
-        with contextlib.redirect_stdout(_SINK):
-            yield
-    finally:
-        _SINK.target = previous
-
-
-# --------------------------------------------------------------------------------------------
-# invoke
-# --------------------------------------------------------------------------------------------
 
 
 class UsageError(Exception):
     """A problem with the command line or its files (exit status 2), not with the function."""
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One invocation's outcome: ``output`` is what ``invoke`` prints (answer or error)."""
-
-    answer: Any
-    error: dict[str, str] | None
-    logs: str
-
-    @property
-    def output(self) -> Any:
-        return self.error if self.error is not None else self.answer
-
-
-def load_env_vars(path: str | Path | None) -> dict[str, dict[str, str]]:
-    """Read a ``sam local invoke --env-vars`` file.
-
-    Shape: ``{"<LogicalId>": {"VAR": "value"}, "Parameters": {...}}`` (Parameters: all functions).
-    """
-    if path is None:
-        return {}
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise UsageError(f"--env-vars: cannot read {path}: {err.strerror}") from err
-    except ValueError as err:
-        raise UsageError(f"--env-vars: {path} is not valid JSON ({err})") from err
-    if not isinstance(document, dict):
-        raise UsageError('--env-vars: expected {"FunctionLogicalId": {"VAR": "value"}, ...}')
-    result: dict[str, dict[str, str]] = {}
-    for scope, variables in document.items():
-        if not isinstance(variables, dict):
-            raise UsageError(f"--env-vars: {scope!r} must map variable names to values")
-        converted: dict[str, str] = {}
-        for name, value in variables.items():
-            if isinstance(value, dict | list) or value is None:
-                raise UsageError(f"--env-vars: {scope}.{name} must be a string, number or bool")
-            converted[name] = (
-                ("true" if value else "false") if isinstance(value, bool) else str(value)
-            )
-        result[scope] = converted
-    return result
-
-
-def function_environment(
-    fn: FunctionDef,
-    env_vars: Mapping[str, Mapping[str, str]],
-    *,
-    region: str = DEFAULT_REGION,
-    warn: Callable[[str], None] | None = None,
-) -> dict[str, str]:
-    """The environment a Lambda sandbox gives ``fn`` under ``sam local invoke``.
-
-    As in SAM CLI, the file's ``Parameters`` apply to every function and the function's own
-    section wins; a variable the template does not declare is ignored (and reported), because
-    a deployed function would not have it either.
-    """
-    declared = dict(fn.environment)
-    overrides = {**env_vars.get("Parameters", {}), **env_vars.get(fn.logical_id, {})}
-    for name, value in overrides.items():
-        if name in declared:
-            declared[name] = value
-        elif warn is not None:
-            warn(f"{fn.logical_id}: {name} is not declared in the template; ignored (as SAM does)")
-    base = {name: os.environ[name] for name in _PASSTHROUGH if name in os.environ}
-    runtime = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "local/[$LATEST]devkit",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.runtime or 'python3.13'}",
-        "AWS_SAM_LOCAL": "true",
-        "LAMBDA_TASK_ROOT": str(fn.code_uri or ""),
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "_HANDLER": fn.handler or "",
-    }
-    return {**base, **runtime, **declared}
-
-
-@contextlib.contextmanager
-def _sandbox_environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Exactly ``values`` in ``os.environ`` for the duration (the host's are put back after)."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _fresh_handler(fn: FunctionDef) -> Handler:
-    """Import the handler module anew (a cold start), leaving other importers' copy in place.
-
-    Importing is the function's init phase (the authorizer reads its environment and loads keys
-    then), so every invocation re-imports; the previously imported module, if any, is restored
-    afterwards so that an emulator or test in the same process keeps its own instance.
-    """
-    if not fn.handler or fn.code_uri is None:
-        raise UsageError(f"{fn.logical_id}: needs Handler and a local CodeUri")
-    module_name, _, attribute = fn.handler.rpartition(".")
-    if not module_name:
-        raise UsageError(f"{fn.logical_id}: malformed Handler {fn.handler!r}")
-    root = str(fn.code_uri)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    parent_name, _, child = module_name.rpartition(".")
-    previous = sys.modules.pop(module_name, None)
-    try:
-        module = importlib.import_module(module_name)
-    finally:
-        if previous is not None:
-            sys.modules[module_name] = previous
-        else:
-            sys.modules.pop(module_name, None)
-        parent = sys.modules.get(parent_name) if parent_name else None
-        if parent is not None and previous is not None:
-            setattr(parent, child, previous)
-    handler = getattr(module, attribute, None)
-    if not callable(handler):
-        raise AttributeError(f"Handler '{attribute}' missing on module '{module_name}'")
-    return handler  # type: ignore[no-any-return]
-
-
-def _lambda_error(exc: BaseException, *, init: bool) -> dict[str, str]:
-    """The document Lambda reports for an exception (stack trace and request id left out)."""
-    if init and isinstance(exc, ImportError):
-        return {
-            "errorMessage": f"Unable to import module: {exc}",
-            "errorType": "Runtime.ImportModuleError",
-        }
-    if init and isinstance(exc, AttributeError):
-        return {"errorMessage": str(exc), "errorType": "Runtime.HandlerNotFound"}
-    return {"errorMessage": str(exc), "errorType": type(exc).__name__}
-
-
-def invoke_function(
-    function_id: str,
-    event: Any,
-    *,
-    template: str | Path = DEFAULT_TEMPLATE,
-    env_vars: Mapping[str, Mapping[str, str]] | None = None,
-    parameter_overrides: Mapping[str, str] | None = None,
-    region: str = DEFAULT_REGION,
-    log_target: TextIO | None = None,
-) -> Invocation:
-    """Run ``function_id`` of ``template`` on ``event`` like ``sam local invoke`` (in-process).
-
-    Logs are collected (and also written to ``log_target`` when given). Raises
-    :class:`UsageError` for problems that are not the function's (unknown function...).
-    """
-    from devkit.emulator import LambdaContext
-
-    try:
-        model = load_template(
-            template,
-            parameter_overrides=parameter_overrides,
-            region=region,
-            account_id=ACCOUNT_ID,
-        )
-    except (OSError, TemplateError) as err:
-        raise UsageError(f"{template}: {err}") from err
-    fn = model.functions.get(function_id)
-    if fn is None:
-        known = ", ".join(sorted(model.functions)) or "none"
-        raise UsageError(f"{function_id} is not a function of {template} (functions: {known})")
-    notes: list[str] = []
-    environment = function_environment(fn, env_vars or {}, region=region, warn=notes.append)
-    captured = io.StringIO()
-    target = cast(TextIO, _Tee(captured, log_target)) if log_target is not None else captured
-    for note in notes:
-        target.write(f"devkit: {note}\n")
-    payload = json.loads(json.dumps(event))
-    context = LambdaContext(
-        function_name=fn.function_name,
-        invoked_function_arn=fn.arn,
-        memory_limit_in_mb=fn.memory_size,
-        aws_request_id=str(uuid.uuid4()),
-        timeout_seconds=fn.timeout,
-    )
-    answer: Any = None
-    error: dict[str, str] | None = None
-    with _logs_to(target), _sandbox_environment(environment):
-        try:
-            handler = _fresh_handler(fn)
-        except UsageError:
-            raise
-        except Exception as exc:
-            error = _lambda_error(exc, init=True)
-        else:
-            try:
-                answer = json.loads(json.dumps(handler(payload, context)))
-            except (TypeError, ValueError) as exc:
-                error = {
-                    "errorMessage": f"Unable to marshal response: {exc}",
-                    "errorType": "Runtime.MarshalError",
-                }
-            except Exception as exc:
-                error = _lambda_error(exc, init=False)
-    return Invocation(answer=answer, error=error, logs=captured.getvalue())
-
-
-class _Tee(io.TextIOBase):
-    """Write to two streams (collect the logs and show them as they happen)."""
-
-    def __init__(self, first: TextIO, second: TextIO) -> None:
-        super().__init__()
-        self._streams = (first, second)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        for stream in self._streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self._streams:
-            stream.flush()
 
 
 def _read_event(path: str) -> Any:
@@ -364,15 +66,22 @@ def _pairs(values: Sequence[str]) -> dict[str, str]:
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
-    invocation = invoke_function(
-        args.function,
-        _read_event(args.event),
-        template=args.template,
-        env_vars=load_env_vars(args.env_vars),
-        parameter_overrides=_pairs(args.parameter_overrides),
-        region=args.region,
-        log_target=sys.stderr,
-    )
+    try:
+        env_vars = load_env_vars(args.env_vars)
+    except ValueError as err:
+        raise UsageError(f"--env-vars: {err}") from err
+    try:
+        invocation = invoke_function(
+            args.function,
+            _read_event(args.event),
+            template=args.template,
+            env_vars=env_vars,
+            parameter_overrides=_pairs(args.parameter_overrides),
+            region=args.region,
+            log_target=sys.stderr,
+        )
+    except InvokeError as err:
+        raise UsageError(str(err)) from err
     print(json.dumps(invocation.output, indent=2 if args.pretty else None))
     return 0
 

@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -28,11 +28,11 @@ from typing import Any, Final, Self, TextIO
 
 import requests
 
-from devkit.cli import DEFAULT_TEMPLATE, LogSink
 from devkit.constants import require_loopback
 from devkit.emulator import Emulator
 from devkit.idp import DEFAULT_CLIENTS_FILE, LocalIdentityProvider, Profile, load_clients
-from devkit.paths import shown_path, state_dir
+from devkit.paths import TEMPLATE, shown_path, state_dir
+from devkit.runtime import FunctionError, Handler, LambdaRuntime, LogSink
 from devkit.template import load_template
 
 __all__ = [
@@ -52,7 +52,6 @@ STATE_DIR: Final = state_dir()
 #: Written by ``serve`` so that ``python -m devkit token`` finds the running IdP.
 STATE_FILE: Final = STATE_DIR / "serve.json"
 
-Handler = Callable[[dict[str, Any], Any], Any]
 AuthorizerFactory = Callable[[Mapping[str, str]], Handler]
 
 
@@ -79,20 +78,6 @@ def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class LocalStack:
     """The local IdP and the emulator, wired together on 127.0.0.1; a context manager.
 
@@ -104,7 +89,7 @@ class LocalStack:
     def __init__(
         self,
         *,
-        template: str | Path = DEFAULT_TEMPLATE,
+        template: str | Path = TEMPLATE,
         profile: Profile = "entra-b2c",
         idp_port: int = 0,
         ports: Mapping[str, int] | None = None,
@@ -142,15 +127,16 @@ class LocalStack:
             function = load_template(self.template, parameter_overrides=overrides).functions[
                 AUTHORIZER
             ]
-            if function.code_uri is not None and str(function.code_uri) not in sys.path:
-                sys.path.insert(0, str(function.code_uri))
-            self.environment = dict(function.environment)
-            with _environment(self.environment):
-                authorizer = self._factory(self.environment)
+            # The authorizer's init phase, done now: it prefetches the IdP's keys.
+            runtime = LambdaRuntime(function, init=self._factory)
+            error = runtime.initialise()
+            if error is not None:
+                raise FunctionError(error["errorType"], error["errorMessage"])
+            self.environment = dict(runtime.environment)
             self._emulator = Emulator(
                 self.template,
                 parameter_overrides=overrides,
-                functions={AUTHORIZER: authorizer},
+                functions={AUTHORIZER: runtime},
                 ports=self._ports,
                 clock=self._clock,
             ).start()
@@ -406,7 +392,7 @@ def _color_default(stream: TextIO) -> bool:
 def run_demo(
     *,
     profile: Profile = "entra-b2c",
-    template: str | Path = DEFAULT_TEMPLATE,
+    template: str | Path = TEMPLATE,
     color: bool | None = None,
     verbose: bool = False,
     out: TextIO | None = None,
@@ -550,7 +536,7 @@ def serve(
     idp_port: int = 8900,
     rest_port: int = 3000,
     http_port: int = 3001,
-    template: str | Path = DEFAULT_TEMPLATE,
+    template: str | Path = TEMPLATE,
 ) -> int:
     """Run both servers until Ctrl-C/SIGTERM; requests and function logs go to stderr."""
     stop = threading.Event()

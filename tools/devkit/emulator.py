@@ -50,19 +50,16 @@ import base64
 import contextlib
 import copy
 import hashlib
-import importlib
 import json
 import logging
-import os
 import re
 import secrets
 import signal
-import sys
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,9 +75,9 @@ from devkit.iam import (
     evaluate,
     parse_authorizer_answer,
 )
+from devkit.runtime import Function, FunctionError, FunctionSpec, Handler, LambdaRuntime
 from devkit.template import (
     CorsDef,
-    FunctionDef,
     HttpApiDef,
     HttpAuthorizerDef,
     IdentitySource,
@@ -91,12 +88,9 @@ from devkit.template import (
     load_template,
 )
 
-__all__ = ["Emulator", "FunctionError", "LambdaContext", "main"]
+__all__ = ["Emulator", "FunctionError", "main"]
 
 LOG = logging.getLogger("devkit.emulator")
-
-Handler = Callable[[dict[str, Any], Any], Any]
-"""A Lambda handler: ``handler(event, context)``."""
 
 JSON: Final = "application/json"
 MSG_UNAUTHORIZED: Final = "Unauthorized"
@@ -105,10 +99,6 @@ MSG_IMPLICIT_DENY: Final = "User is not authorized to access this resource"
 MSG_MISSING_TOKEN: Final = "Missing Authentication Token"  # noqa: S105 - not a secret
 MSG_REST_INTERNAL: Final = "Internal server error"
 MSG_HTTP_INTERNAL: Final = "Internal Server Error"
-
-# Process-wide: handlers run in-process and os.environ/sys.path are global, so invocations are
-# serialised (a Lambda sandbox also runs one invocation at a time).
-_INVOKE_LOCK: Final = threading.RLock()
 
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
@@ -119,71 +109,25 @@ _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 # --------------------------------------------------------------------------------------------
 
 
-class FunctionError(Exception):
-    """A Lambda invocation failed; ``message`` is what Lambda reports as ``errorMessage``."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.error_type = error_type
-        self.message = message
-
-
-@dataclass
-class LambdaContext:
-    """The subset of the Lambda context object handlers commonly use."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    timeout_seconds: int = 3
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local/[$LATEST]emulator"
-    identity: Any = None
-    client_context: Any = None
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.log_group_name:
-            self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's configured timeout."""
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Apply a function's environment for the duration of an import or invocation."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-def _json_roundtrip(value: Any) -> Any:
-    """Lambda moves payloads as JSON: copy the way the service would (and fail likewise)."""
-    return json.loads(json.dumps(value))
-
-
 class _Invoker:
-    """Loads handlers from the template (or the ``functions=`` overrides) and counts calls."""
+    """One warm :class:`LambdaRuntime` per function (an execution environment), call counts."""
 
     def __init__(
-        self, model: TemplateModel, overrides: Mapping[str, Handler], region: str
+        self, model: TemplateModel, overrides: Mapping[str, Handler | LambdaRuntime], region: str
     ) -> None:
         self.model = model
-        self.overrides = dict(overrides)
         self.region = region
-        self._loaded: dict[str, Handler] = {}
+        self._runtimes: dict[str, LambdaRuntime] = {}
+        for function_id, override in overrides.items():
+            if isinstance(override, LambdaRuntime):
+                self._runtimes[function_id] = override
+            else:
+                spec: FunctionSpec = model.functions.get(function_id) or Function.named(
+                    function_id, region=region
+                )
+                self._runtimes[function_id] = LambdaRuntime.of_handler(
+                    spec, override, region=region
+                )
         self._counts: defaultdict[str, int] = defaultdict(int)
         self._events: defaultdict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=100)
@@ -203,94 +147,25 @@ class _Invoker:
             self._counts.clear()
             self._events.clear()
 
-    def _environment_for(self, fn: FunctionDef | None) -> dict[str, str]:
-        env = {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
-        if fn is not None:
-            env.update(fn.environment)
-        return env
-
-    def _handler(self, function_id: str) -> tuple[Handler, FunctionDef | None]:
-        fn = self.model.functions.get(function_id)
-        if function_id in self.overrides:
-            return self.overrides[function_id], fn
-        if fn is None:
-            raise FunctionError(
-                "ResourceNotFoundException", f"Function not found: {function_id}"
-            )
-        with _INVOKE_LOCK:
-            if function_id not in self._loaded:
-                self._loaded[function_id] = self._import(fn)
-        return self._loaded[function_id], fn
-
-    def _import(self, fn: FunctionDef) -> Handler:
-        if fn.handler is None or fn.code_uri is None:
-            raise FunctionError(
-                "Runtime.HandlerNotFound",
-                f"{fn.logical_id}: needs Handler and a local CodeUri (or a functions= override)",
-            )
-        module_name, _, attr = fn.handler.replace("/", ".").rpartition(".")
-        if not module_name:
-            raise FunctionError("Runtime.MalformedHandlerName", f"Bad handler {fn.handler}")
-        root = str(fn.code_uri)
-        if root not in sys.path:
-            sys.path.insert(0, root)
-        _forget_foreign_module(module_name.split(".")[0], fn.code_uri)
-        try:
-            with _environment(self._environment_for(fn)):
-                module = importlib.import_module(module_name)
-        except Exception as exc:
-            raise FunctionError(
-                "Runtime.ImportModuleError",
-                f"Unable to import module '{module_name}': {exc}",
-            ) from exc
-        handler = getattr(module, attr, None)
-        if not callable(handler):
-            raise FunctionError(
-                "Runtime.HandlerNotFound", f"Handler '{attr}' missing on module '{module_name}'"
-            )
-        return cast(Handler, handler)
+    def _runtime(self, function_id: str) -> LambdaRuntime:
+        with self._lock:
+            runtime = self._runtimes.get(function_id)
+            if runtime is None:
+                function = self.model.functions.get(function_id)
+                if function is None:
+                    raise FunctionError(
+                        "ResourceNotFoundException", f"Function not found: {function_id}"
+                    )
+                runtime = self._runtimes[function_id] = LambdaRuntime(function, region=self.region)
+            return runtime
 
     def invoke(self, function_id: str, event: dict[str, Any]) -> Any:
         """Invoke in-process; raises :class:`FunctionError` the way Lambda reports errors."""
-        handler, fn = self._handler(function_id)
-        payload = _json_roundtrip(event)
+        runtime = self._runtime(function_id)
         with self._lock:
             self._counts[function_id] += 1
-            self._events[function_id].append(copy.deepcopy(payload))
-        context = LambdaContext(
-            function_name=fn.function_name if fn else function_id.rsplit(":", 1)[-1],
-            invoked_function_arn=fn.arn if fn else function_id,
-            memory_limit_in_mb=fn.memory_size if fn else 128,
-            aws_request_id=str(uuid.uuid4()),
-            timeout_seconds=fn.timeout if fn else 3,
-        )
-        with _INVOKE_LOCK, _environment(self._environment_for(fn)):
-            try:
-                result = handler(payload, context)
-            except (Exception, SystemExit) as exc:
-                LOG.debug("%s raised %r", function_id, exc, exc_info=True)
-                raise FunctionError(type(exc).__name__, str(exc)) from exc
-        try:
-            return _json_roundtrip(result)
-        except (TypeError, ValueError) as exc:
-            raise FunctionError(
-                "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-            ) from exc
-
-
-def _forget_foreign_module(top: str, code_uri: Path) -> None:
-    """Drop an already imported module of the same name that lives elsewhere.
-
-    Two functions may both use ``app.handler`` from different ``CodeUri`` folders.
-    """
-    module = sys.modules.get(top)
-    if module is None:
-        return
-    files = [getattr(module, "__file__", None), *list(getattr(module, "__path__", []) or [])]
-    if any(f and Path(f).resolve().is_relative_to(code_uri) for f in files):
-        return
-    for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
-        del sys.modules[name]
+            self._events[function_id].append(json.loads(json.dumps(event)))
+        return runtime.invoke(event).result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1541,7 +1416,7 @@ class Emulator:
         template_path: str | Path,
         *,
         parameter_overrides: Mapping[str, str] | None = None,
-        functions: Mapping[str, Handler] | None = None,
+        functions: Mapping[str, Handler | LambdaRuntime] | None = None,
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
         http_unauthorized_status: int = 401,

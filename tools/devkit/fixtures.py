@@ -12,7 +12,7 @@ Tokens are minted by the local IdP (:mod:`devkit.idp`, Entra B2C shape) under
 ``https://dev-issuer.invalid/...``: ``.invalid`` is a reserved TLD (RFC 2606), so this issuer can
 never match a real one, and ``env.json`` carries the JWKS inline, so nothing is fetched.
 
-Expected answers are recorded by running each fixture through :func:`devkit.cli.invoke_function`
+Expected answers are recorded by running each fixture through :func:`devkit.invoke.invoke_function`
 (the code path of ``python -m devkit invoke``); the replay test compares the same call's output
 with them and also checks each outcome's meaning independently of the recording.
 """
@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devkit import constants
 from devkit.idp import DEFAULT_CLIENTS_FILE, DEFAULT_TENANT_ID, LocalIdentityProvider, load_clients
+from devkit.invoke import invoke_function
 from devkit.paths import EVENTS_DIR, TEMPLATE
 
 KEY_FILE_NAME: Final = "dev-signing-key.pem"
@@ -514,8 +515,6 @@ def generate(events_dir: Path = EVENTS_DIR, *, key_dir: Path | None = None) -> d
 
     The key is read from ``key_dir`` (default: ``events_dir``).
     """
-    from devkit.cli import invoke_function
-
     idp = development_idp(events_dir=key_dir or events_dir)
     tokens = make_tokens(idp)
     env = env_vars(idp)
