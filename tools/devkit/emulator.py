@@ -49,11 +49,10 @@ import argparse
 import base64
 import contextlib
 import copy
-import hashlib
+import dataclasses
 import json
 import logging
 import re
-import secrets
 import signal
 import threading
 import time
@@ -68,6 +67,23 @@ from typing import Any, Final, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from devkit.constants import ACCOUNT_ID, BIND_HOST, REGION, STACK_NAME
+from devkit.events import (
+    Request,
+    Stage,
+    http_authorizer_context,
+    http_authorizer_event_v1,
+    http_authorizer_event_v2,
+    http_proxy_event_v1,
+    http_proxy_event_v2,
+    media_type_matches,
+    request_time,
+    resource_id,
+    rest_authorizer_context,
+    rest_context_value,
+    rest_proxy_event,
+    rest_request_event,
+    token_event,
+)
 from devkit.iam import (
     AuthorizerAnswer,
     Decision,
@@ -99,10 +115,6 @@ MSG_IMPLICIT_DENY: Final = "User is not authorized to access this resource"
 MSG_MISSING_TOKEN: Final = "Missing Authentication Token"  # noqa: S105 - not a secret
 MSG_REST_INTERNAL: Final = "Internal server error"
 MSG_HTTP_INTERNAL: Final = "Internal Server Error"
-
-_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")  # fmt: skip
-
 
 # --------------------------------------------------------------------------------------------
 # Lambda invocation
@@ -174,46 +186,6 @@ class _Invoker:
 
 
 @dataclass
-class _Request:
-    """An HTTP request as the emulator received it."""
-
-    method: str
-    raw_path: str  # as sent, without the query string
-    raw_query: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    source_ip: str
-    protocol: str
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
-
-    def header(self, name: str) -> str | None:
-        """Last value of a header (case-insensitive), like REST's single-value map."""
-        values = self.header_values(name)
-        return values[-1] if values else None
-
-    def header_values(self, name: str) -> list[str]:
-        lower = name.lower()
-        return [v for k, v in self.headers if k.lower() == lower]
-
-    @property
-    def query(self) -> list[tuple[str, str]]:
-        return parse_qsl(self.raw_query, keep_blank_values=True)
-
-    @property
-    def host(self) -> str:
-        return self.header("Host") or "127.0.0.1"
-
-    @property
-    def request_time(self) -> str:
-        t = time.gmtime(self.epoch_ms / 1000)
-        return (
-            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-        )
-
-
-@dataclass
 class _Response:
     status: int
     headers: list[tuple[str, str]]
@@ -265,33 +237,6 @@ def _concrete_path(segments: list[str]) -> str:
     return "/" + "/".join(segments)
 
 
-def _stringify(value: Any) -> Any:
-    """REST hands authorizer context values to the backend as strings."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-def _is_text_type(content_type: str | None) -> bool:
-    if not content_type:
-        return True
-    ct = content_type.split(";")[0].strip().lower()
-    return ct.startswith("text/") or ct in (
-        JSON,
-        "application/xml",
-        "application/javascript",
-        "application/x-www-form-urlencoded",
-    ) or ct.endswith(("+json", "+xml"))
-
-
-def _media_matches(pattern: str, media: str) -> bool:
-    ptype, _, psub = pattern.strip().lower().partition("/")
-    mtype, _, msub = media.split(";")[0].strip().lower().partition("/")
-    return ptype in ("*", mtype) and psub in ("*", msub)
-
-
 @dataclass
 class _Cache:
     """Authorizer result cache: identity-source values -> (stored at, result)."""
@@ -321,7 +266,7 @@ class _Cache:
 
 def _identity_value(
     source: IdentitySource,
-    request: _Request,
+    request: Request,
     stage_variables: Mapping[str, str],
     context_vars: Mapping[str, str],
     *,
@@ -361,6 +306,19 @@ def _cors_preflight_headers(
     return headers
 
 
+def _stage(
+    emulator: Emulator, api_id: str, name: str, variables: Mapping[str, str]
+) -> Stage:
+    return Stage(
+        api_id=api_id,
+        name=name,
+        account_id=emulator.account_id,
+        region=emulator.region,
+        partition=emulator.partition,
+        variables=dict(variables),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # REST API (v1)
 # --------------------------------------------------------------------------------------------
@@ -386,7 +344,7 @@ _TEMPLATE_VAR: Final = re.compile(
 class _RestCall:
     """Per-request state of a REST call, shared by events and gateway responses."""
 
-    request: _Request
+    request: Request
     api: RestApiDef
     account_id: str
     route: RouteDef | None = None
@@ -406,13 +364,13 @@ class _RestCall:
             "apiId": self.api.api_id,
             "accountId": self.account_id,
             "resourcePath": self.resource_path,
-            "resourceId": _resource_id(self.resource_path),
+            "resourceId": resource_id(self.resource_path),
             "httpMethod": req.method,
             "path": f"/{self.api.stage_name}{self.path}",
             "protocol": req.protocol,
             "domainName": req.host,
             "domainPrefix": req.host.split(".")[0],
-            "requestTime": req.request_time,
+            "requestTime": request_time(req.epoch_ms),
             "requestTimeEpoch": str(req.epoch_ms),
             "identity.sourceIp": req.source_ip,
             "identity.userAgent": req.header("User-Agent") or "",
@@ -420,13 +378,18 @@ class _RestCall:
         if self.principal_id is not None:
             values["authorizer.principalId"] = self.principal_id
         for key, value in self.authorizer_context.items():
-            text = _stringify(value)
+            text = rest_context_value(value)
             values[f"authorizer.{key}"] = text if isinstance(text, str) else json.dumps(text)
         return values
 
-
-def _resource_id(path: str) -> str:
-    return hashlib.sha256(path.encode()).hexdigest()[:6]
+    def routed(self) -> Request:
+        """The request as routed: path after the stage, resource, path parameters."""
+        return dataclasses.replace(
+            self.request,
+            path=self.path,
+            resource=self.resource_path,
+            path_parameters=dict(self.path_params),
+        )
 
 
 class _RestGateway:
@@ -437,6 +400,7 @@ class _RestGateway:
     def __init__(self, emulator: Emulator, api: RestApiDef) -> None:
         self.emu = emulator
         self.api = api
+        self.stage = _stage(emulator, api.api_id, api.stage_name, api.stage_variables)
         self.cache = _Cache(emulator.clock)
 
     # -- routing -----------------------------------------------------------------------------
@@ -460,16 +424,13 @@ class _RestGateway:
         return None
 
     def method_arn(self, call: _RestCall) -> str:
-        return (
-            f"arn:{self.emu.partition}:execute-api:{self.emu.region}:{self.emu.account_id}:"
-            f"{self.api.api_id}/{self.api.stage_name}/{call.request.method}/{call.path[1:]}"
-        )
+        return self.stage.arn(call.request.method, call.path)
 
     # -- entry point -------------------------------------------------------------------------
 
-    def handle(self, request: _Request) -> tuple[_Response, str]:
+    def handle(self, request: Request) -> tuple[_Response, str]:
         call = _RestCall(request=request, api=self.api, account_id=self.emu.account_id)
-        segments = _segments(request.raw_path)
+        segments = _segments(request.sent_path)
         if not segments or segments[0] != self.api.stage_name:
             return _json_response(
                 403, {"message": "Forbidden"}, [("x-amzn-ErrorType", "ForbiddenException")]
@@ -569,102 +530,23 @@ class _RestGateway:
         self, call: _RestCall, auth: RestAuthorizerDef, values: list[str], method_arn: str
     ) -> dict[str, Any]:
         if auth.payload_type == "TOKEN":
-            return {"type": "TOKEN", "authorizationToken": values[0], "methodArn": method_arn}
-        event = self.request_shape(call, empty_as_null=False)
-        return {"type": "REQUEST", "methodArn": method_arn, **event}
-
-    # -- events ------------------------------------------------------------------------------
-
-    def request_context(self, call: _RestCall) -> dict[str, Any]:
-        req = call.request
-        return {
-            "resourceId": _resource_id(call.resource_path),
-            "resourcePath": call.resource_path,
-            "httpMethod": req.method,
-            "extendedRequestId": req.request_id,
-            "requestTime": req.request_time,
-            "path": f"/{self.api.stage_name}{call.path}",
-            "accountId": self.emu.account_id,
-            "protocol": req.protocol,
-            "stage": self.api.stage_name,
-            "domainPrefix": req.host.split(".")[0],
-            "requestTimeEpoch": req.epoch_ms,
-            "requestId": req.request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "sourceIp": req.source_ip,
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": req.header("User-Agent"),
-                "user": None,
-                "apiKey": None,
-                "clientCert": None,
-            },
-            "domainName": req.host,
-            "deploymentId": _resource_id(self.api.api_id),
-            "apiId": self.api.api_id,
-        }
-
-    def request_shape(self, call: _RestCall, *, empty_as_null: bool) -> dict[str, Any]:
-        """Fields shared by the REQUEST authorizer event and the v1 proxy event."""
-        req = call.request
-        headers = _forwarded_headers(req)
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for name, value in headers:
-            single[name] = value
-            multi.setdefault(name, []).append(value)
-        query_single: dict[str, str] = {}
-        query_multi: dict[str, list[str]] = {}
-        for name, value in req.query:
-            query_single[name] = value
-            query_multi.setdefault(name, []).append(value)
-
-        def maybe(d: dict[str, Any]) -> dict[str, Any] | None:
-            return d if d or not empty_as_null else None
-
-        return {
-            "resource": call.resource_path,
-            "path": call.path,
-            "httpMethod": req.method,
-            "headers": single,
-            "multiValueHeaders": multi,
-            "queryStringParameters": maybe(query_single),
-            "multiValueQueryStringParameters": maybe(query_multi),
-            "pathParameters": maybe(dict(call.path_params)),
-            "stageVariables": maybe(dict(self.api.stage_variables)),
-            "requestContext": self.request_context(call),
-        }
+            return token_event(values[0], method_arn)
+        return rest_request_event(self.stage, call.routed())
 
     def proxy_event(self, call: _RestCall, integration_latency: int) -> dict[str, Any]:
-        req = call.request
-        event = self.request_shape(call, empty_as_null=True)
+        authorizer = None
         if call.principal_id is not None:
-            authorizer: dict[str, Any] = {
-                k: _stringify(v) for k, v in call.authorizer_context.items()
-            }
-            authorizer["principalId"] = call.principal_id
-            authorizer["integrationLatency"] = integration_latency
-            event["requestContext"]["authorizer"] = authorizer
-        if req.body:
-            content_type = req.header("Content-Type") or ""
-            binary = any(_media_matches(t, content_type) for t in self.api.binary_media_types)
-            if binary:
-                event["body"] = base64.b64encode(req.body).decode("ascii")
-                event["isBase64Encoded"] = True
-            else:
-                event["body"] = req.body.decode("utf-8", errors="replace")
-                event["isBase64Encoded"] = False
-        else:
-            event["body"] = None
-            event["isBase64Encoded"] = False
-        return event
+            authorizer = rest_authorizer_context(
+                call.authorizer_context,
+                call.principal_id,
+                integration_latency=integration_latency,
+            )
+        return rest_proxy_event(
+            self.stage,
+            call.routed(),
+            authorizer=authorizer,
+            binary_media_types=self.api.binary_media_types,
+        )
 
     # -- integration -------------------------------------------------------------------------
 
@@ -726,7 +608,7 @@ class _RestGateway:
         if result.get("isBase64Encoded") and body:
             accept = call.request.header("Accept") or ""
             first_accept = accept.split(",")[0]
-            if any(_media_matches(t, first_accept) for t in self.api.binary_media_types):
+            if any(media_type_matches(t, first_accept) for t in self.api.binary_media_types):
                 try:
                     payload = base64.b64decode(body, validate=True)
                 except ValueError:
@@ -825,22 +707,6 @@ def _header_text(value: Any) -> str:
     return str(value)
 
 
-def _forwarded_headers(req: _Request) -> list[tuple[str, str]]:
-    """Client headers plus the ones API Gateway adds in front of the integration."""
-    headers = list(req.headers)
-    present = {k.lower() for k, _ in headers}
-    port = req.host.rpartition(":")[2] if ":" in req.host else "80"
-    for name, value in (
-        ("X-Forwarded-For", req.source_ip),
-        ("X-Forwarded-Port", port),
-        ("X-Forwarded-Proto", "http"),
-        ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"),
-    ):
-        if name.lower() not in present:
-            headers.append((name, value))
-    return headers
-
-
 # --------------------------------------------------------------------------------------------
 # HTTP API (v2)
 # --------------------------------------------------------------------------------------------
@@ -858,7 +724,7 @@ class _HttpAuthResult:
 
 @dataclass
 class _HttpCall:
-    request: _Request
+    request: Request
     route: RouteDef | None = None
     path: str = "/"
     path_params: dict[str, str] = field(default_factory=dict)
@@ -866,6 +732,17 @@ class _HttpCall:
     authorized_by_lambda: bool = False
     principal_id: str | None = None
     auth_note: str = "no authorizer"
+
+    def routed(self) -> Request:
+        """The request as routed: path after the stage, route, path parameters."""
+        route = self.route
+        return dataclasses.replace(
+            self.request,
+            path=self.path,
+            resource=route.path if route is not None and route.path != "$default" else None,
+            route_key=route.route_key if route is not None else "$default",
+            path_parameters=dict(self.path_params),
+        )
 
 
 class _HttpGateway:
@@ -876,6 +753,7 @@ class _HttpGateway:
     def __init__(self, emulator: Emulator, api: HttpApiDef) -> None:
         self.emu = emulator
         self.api = api
+        self.stage = _stage(emulator, api.api_id, api.stage_name, api.stage_variables)
         self.cache = _Cache(emulator.clock)
 
     @property
@@ -900,17 +778,14 @@ class _HttpGateway:
         return next((r for r in self.api.routes if r.path == "$default"), None)
 
     def arn(self, call: _HttpCall) -> str:
-        return (
-            f"arn:{self.emu.partition}:execute-api:{self.emu.region}:{self.emu.account_id}:"
-            f"{self.api.api_id}/{self.api.stage_name}/{call.request.method}/{call.path[1:]}"
-        )
+        return self.stage.arn(call.request.method, call.path)
 
     def _error(self, status: int, message: str) -> _Response:
         return _json_response(status, {"message": message})
 
-    def handle(self, request: _Request) -> tuple[_Response, str]:
+    def handle(self, request: Request) -> tuple[_Response, str]:
         call = _HttpCall(request=request)
-        segments = _segments(request.raw_path)
+        segments = _segments(request.sent_path)
         prefix = self.stage_prefix
         if segments[: len(prefix)] != prefix:
             return self._finish(call, self._error(404, "Not Found")), "unknown stage"
@@ -944,7 +819,7 @@ class _HttpGateway:
                 response.set_default("Access-Control-Expose-Headers", ",".join(cors.expose_headers))
         return response
 
-    def _cors_preflight(self, request: _Request) -> _Response | None:
+    def _cors_preflight(self, request: Request) -> _Response | None:
         """HTTP APIs answer CORS preflights themselves, before routes and authorizers."""
         cors = self.api.cors
         origin = request.header("Origin")
@@ -967,7 +842,7 @@ class _HttpGateway:
         return {
             "routeKey": route.route_key if route else "",
             "httpMethod": req.method,
-            "path": req.raw_path,
+            "path": req.sent_path,
             "stage": self.api.stage_name,
             "apiId": self.api.api_id,
             "accountId": self.emu.account_id,
@@ -975,7 +850,7 @@ class _HttpGateway:
             "domainName": req.host,
             "domainPrefix": req.host.split(".")[0],
             "protocol": req.protocol,
-            "requestTime": req.request_time,
+            "requestTime": request_time(req.epoch_ms),
             "requestTimeEpoch": str(req.epoch_ms),
             "identity.sourceIp": req.source_ip,
             "identity.userAgent": req.header("User-Agent") or "",
@@ -1067,155 +942,8 @@ class _HttpGateway:
         self, call: _HttpCall, auth: HttpAuthorizerDef, values: list[str]
     ) -> dict[str, Any]:
         if auth.payload_version == "2.0":
-            event = self.v2_shape(call)
-            event.pop("isBase64Encoded", None)
-            event.pop("body", None)
-            return {
-                "version": "2.0",
-                "type": "REQUEST",
-                "routeArn": self.arn(call),
-                "identitySource": values or None,
-                **event,
-            }
-        shape = self.v1_shape(call)
-        joined = ",".join(values)
-        return {
-            "version": "1.0",
-            "type": "REQUEST",
-            "methodArn": self.arn(call),
-            "identitySource": joined,
-            "authorizationToken": joined,
-            **shape,
-        }
-
-    # -- events ------------------------------------------------------------------------------
-
-    def _lower_headers(self, req: _Request) -> dict[str, str]:
-        merged: dict[str, list[str]] = {}
-        for name, value in _forwarded_headers(req):
-            if name.lower() == "cookie":
-                continue
-            merged.setdefault(name.lower(), []).append(value)
-        return {k: ",".join(v) for k, v in merged.items()}
-
-    def _body(self, req: _Request) -> tuple[str | None, bool]:
-        if not req.body:
-            return None, False
-        if _is_text_type(req.header("Content-Type")):
-            try:
-                return req.body.decode("utf-8"), False
-            except UnicodeDecodeError:
-                pass
-        return base64.b64encode(req.body).decode("ascii"), True
-
-    def v2_shape(self, call: _HttpCall) -> dict[str, Any]:
-        """The payload format 2.0 event (integration shape; authorizer events trim it)."""
-        req = call.request
-        route_key = call.route.route_key if call.route else "$default"
-        cookies = [
-            c.strip() for header in req.header_values("Cookie") for c in header.split(";")
-            if c.strip()
-        ]
-        query: dict[str, list[str]] = {}
-        for name, value in req.query:
-            query.setdefault(name, []).append(value)
-        body, is_b64 = self._body(req)
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": req.raw_path,
-            "rawQueryString": req.raw_query,
-        }
-        if cookies:
-            event["cookies"] = cookies
-        event["headers"] = self._lower_headers(req)
-        if query:
-            event["queryStringParameters"] = {k: ",".join(v) for k, v in query.items()}
-        event["requestContext"] = {
-            "accountId": self.emu.account_id,
-            "apiId": self.api.api_id,
-            "domainName": req.host,
-            "domainPrefix": req.host.split(".")[0],
-            "http": {
-                "method": req.method,
-                "path": req.raw_path,
-                "protocol": req.protocol,
-                "sourceIp": req.source_ip,
-                "userAgent": req.header("User-Agent") or "",
-            },
-            "requestId": req.request_id,
-            "routeKey": route_key,
-            "stage": self.api.stage_name,
-            "time": req.request_time,
-            "timeEpoch": req.epoch_ms,
-        }
-        if call.path_params:
-            event["pathParameters"] = dict(call.path_params)
-        if self.api.stage_variables:
-            event["stageVariables"] = dict(self.api.stage_variables)
-        if body is not None:
-            event["body"] = body
-        event["isBase64Encoded"] = is_b64
-        return event
-
-    def v1_shape(self, call: _HttpCall) -> dict[str, Any]:
-        """The payload format 1.0 shape (REST-like, header names lower-cased)."""
-        req = call.request
-        route = call.route
-        headers = self._lower_headers(req)
-        multi: dict[str, list[str]] = {}
-        for name, value in _forwarded_headers(req):
-            multi.setdefault(name.lower(), []).append(value)
-        query_single: dict[str, str] = {}
-        query_multi: dict[str, list[str]] = {}
-        for name, value in req.query:
-            query_single[name] = value
-            query_multi.setdefault(name, []).append(value)
-        resource = route.path if route and route.path != "$default" else call.path
-        body, is_b64 = self._body(req)
-        return {
-            "resource": resource,
-            "path": req.raw_path,
-            "httpMethod": req.method,
-            "headers": headers,
-            "multiValueHeaders": multi,
-            "queryStringParameters": query_single or None,
-            "multiValueQueryStringParameters": query_multi or None,
-            "pathParameters": dict(call.path_params) or None,
-            "stageVariables": dict(self.api.stage_variables) or None,
-            "requestContext": {
-                "accountId": self.emu.account_id,
-                "apiId": self.api.api_id,
-                "domainName": req.host,
-                "domainPrefix": req.host.split(".")[0],
-                "extendedRequestId": req.request_id,
-                "httpMethod": req.method,
-                "identity": {
-                    "accessKey": None,
-                    "accountId": None,
-                    "caller": None,
-                    "cognitoAuthenticationProvider": None,
-                    "cognitoAuthenticationType": None,
-                    "cognitoIdentityId": None,
-                    "cognitoIdentityPoolId": None,
-                    "principalOrgId": None,
-                    "sourceIp": req.source_ip,
-                    "user": None,
-                    "userAgent": req.header("User-Agent"),
-                    "userArn": None,
-                },
-                "path": req.raw_path,
-                "protocol": req.protocol,
-                "requestId": req.request_id,
-                "requestTime": req.request_time,
-                "requestTimeEpoch": req.epoch_ms,
-                "resourceId": route.route_key if route else "$default",
-                "resourcePath": resource,
-                "stage": self.api.stage_name,
-            },
-            "body": body,
-            "isBase64Encoded": is_b64,
-        }
+            return http_authorizer_event_v2(self.stage, call.routed(), values or None)
+        return http_authorizer_event_v1(self.stage, call.routed(), values)
 
     # -- integration -------------------------------------------------------------------------
 
@@ -1223,15 +951,13 @@ class _HttpGateway:
         route = call.route
         assert route is not None
         assert route.function_id is not None
-        if route.payload_version == "1.0":
-            event = {"version": "1.0", **self.v1_shape(call)}
-        else:
-            event = self.v2_shape(call)
+        authorizer = None
         if call.authorized_by_lambda:
-            authorizer: dict[str, Any] = {"lambda": call.authorizer_context}
-            if call.principal_id is not None:
-                authorizer["principalId"] = call.principal_id
-            event["requestContext"]["authorizer"] = authorizer
+            authorizer = http_authorizer_context(call.authorizer_context, call.principal_id)
+        if route.payload_version == "1.0":
+            event = http_proxy_event_v1(self.stage, call.routed(), authorizer=authorizer)
+        else:
+            event = http_proxy_event_v2(self.stage, call.routed(), authorizer=authorizer)
         try:
             result = self.emu.invoker.invoke(route.function_id, event)
         except FunctionError as exc:
@@ -1338,14 +1064,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             self.send_error(400, "Bad request body")
             return
-        request = _Request(
+        raw_path = split.path or "/"
+        request = Request(
             method=self.command.upper(),
-            raw_path=split.path or "/",
+            path=raw_path,
+            raw_path=raw_path,
             raw_query=split.query,
-            headers=list(self.headers.items()),
+            headers=tuple(self.headers.items()),
+            query=tuple(parse_qsl(split.query, keep_blank_values=True)),
             body=body,
             source_ip=self.client_address[0],
             protocol=self.request_version,
+            scheme="http",
+            request_id=str(uuid.uuid4()),
+            epoch_ms=int(time.time() * 1000),
         )
         try:
             response, note = gateway.handle(request)
@@ -1379,7 +1111,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _write(self, request: _Request, response: _Response) -> None:
+    def _write(self, request: Request, response: _Response) -> None:
         self.send_response_only(response.status)
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):

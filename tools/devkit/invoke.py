@@ -10,6 +10,7 @@ generator and the fixture replay tests all call it, so they exercise exactly the
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -59,7 +60,11 @@ def invoke_function(
     if log_target is not None and preamble:
         log_target.write(preamble)
     runtime = LambdaRuntime(
-        function, environment=environment, warm=False, isolate=True, log_target=log_target
+        function,
+        environment=environment,
+        warm=False,
+        isolate=True,
+        log_target=log_target if log_target is not None else io.StringIO(),  # collected only
     )
     invocation = runtime.invoke(event)
     return dataclasses.replace(invocation, logs=preamble + invocation.logs)
