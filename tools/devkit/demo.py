@@ -177,12 +177,7 @@ class LocalStack:
 
     def token_scope(self) -> str:
         """The ``scope`` a real client of this provider sends for the API's permissions."""
-        idp = self.idp
-        if idp.profile == "entra-b2c":
-            return f"https://{idp.tenant_name}.onmicrosoft.com/api/.default"
-        if idp.profile == "entra-id":
-            return f"api://{idp.audience}/.default"
-        return ""
+        return self.idp.client_scope()
 
     def get_token(self, client_id: str, session: requests.Session | None = None) -> str:
         """An access token for ``client_id`` through the token endpoint (client credentials)."""
