@@ -20,7 +20,6 @@ import pytest
 from devkit.fixtures import (
     DEV_ISSUER,
     EVENT_KINDS,
-    EVENTS_DIR,
     FAR_FUTURE,
     KEY_FILE_NAME,
     OUTCOMES,
@@ -30,6 +29,7 @@ from devkit.fixtures import (
 )
 from devkit.iam import Decision, evaluate, parse_authorizer_answer
 from devkit.invoke import invoke_function
+from devkit.paths import EVENTS_DIR
 from devkit.runtime import load_env_vars
 
 ENV_FILE = EVENTS_DIR / "env.json"

@@ -898,7 +898,8 @@ def test_cli_serves_and_prints_urls() -> None:
         [
             sys.executable,
             "-m",
-            "devkit.emulator",
+            "devkit",
+            "emulator",
             str(REST),
             "--parameter-overrides",
             "StageName=prod",

@@ -171,7 +171,10 @@ def test_token_refuses_a_non_loopback_idp(state_dir: Path) -> None:
     assert "loopback" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["invoke", "serve", "demo", "token", "fixtures"])
+@pytest.mark.parametrize(
+    "command",
+    ["invoke", "serve", "demo", "token", "fixtures", "emulator", "idp", "bench", "costmodel"],
+)
 def test_every_command_explains_itself(state_dir: Path, command: str) -> None:
     result = devkit(state_dir, command, "--help")
     assert result.returncode == 0

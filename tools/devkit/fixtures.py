@@ -1,6 +1,6 @@
 """Regenerate ``events/``: ``sam local invoke`` fixtures, ``env.json`` and expected answers.
 
-``python -m devkit.fixtures`` (or ``make fixtures``) rewrites every generated file from two
+``python -m devkit fixtures`` (or ``make fixtures``) rewrites every generated file from two
 fixed inputs, so the output is byte-for-byte reproducible and a diff shows real changes only:
 
 * the committed development key ``events/dev-signing-key.pem`` (development only: it signs
@@ -19,10 +19,8 @@ with them and also checks each outcome's meaning independently of the recording.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
-import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -383,24 +381,20 @@ def orphan_files(events_dir: Path, files: Mapping[str, str]) -> list[str]:
     return [name for name in found if name not in files]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m devkit.fixtures [--out DIR] [--check] [--new-key]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m devkit.fixtures",
-        description="Regenerate events/ deterministically (development key, fixed clock).",
-    )
-    parser.add_argument("--out", type=Path, default=EVENTS_DIR)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a file would change")
-    parser.add_argument("--new-key", action="store_true", help="replace the development key")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    if args.new_key:
-        if args.check:
-            parser.error("--new-key and --check exclude each other")
-        write_new_key(out)
-    elif not (out / KEY_FILE_NAME).is_file():
-        print(f"{out / KEY_FILE_NAME} missing: run with --new-key to create one", file=sys.stderr)
-        return 2
+@dataclass(frozen=True)
+class Sync:
+    """How ``events/`` compares with what generation makes."""
+
+    files: Mapping[str, str]  # every generated file: relative path -> content
+    stale: list[str]  # missing or different
+    orphans: list[str]  # present but not generated any more
+
+
+def sync(out: Path = EVENTS_DIR, *, write: bool) -> Sync:
+    """Compare ``out`` with a fresh generation; with ``write``, make it equal (orphans deleted).
+
+    The development key must exist (:func:`write_new_key` creates one).
+    """
     files = generate(out)
     stale = [
         name
@@ -408,21 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != content
     ]
     orphans = orphan_files(out, files)
-    if args.check:
-        for name in stale:
-            print(f"out of date: {out / name}", file=sys.stderr)
+    if write:
         for name in orphans:
-            print(f"not generated any more (delete it): {out / name}", file=sys.stderr)
-        return 1 if stale or orphans else 0
-    for name in orphans:
-        (out / name).unlink()
-    for name in stale:
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(files[name], encoding="utf-8")
-    print(f"{len(files)} files generated in {out} ({len(stale)} changed)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            (out / name).unlink()
+        for name in stale:
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[name], encoding="utf-8")
+    return Sync(files, stale, orphans)

@@ -29,7 +29,6 @@ Run ``python -m devkit idp --help`` (with ``tools/`` on ``PYTHONPATH``) for the 
 from __future__ import annotations
 
 from devkit.idp.clients import DEFAULT_CLIENTS_FILE, Client, load_clients
-from devkit.idp.command import main
 from devkit.idp.profiles import (
     B2C_POLICY,
     DEFAULT_API_AUDIENCE,
@@ -61,5 +60,4 @@ __all__ = [
     "PathKind",
     "Profile",
     "load_clients",
-    "main",
 ]

@@ -1,4 +1,4 @@
-"""The local IdP in the foreground (``python -m devkit.idp`` until the unified CLI)."""
+"""``idp``: the local identity provider alone, in the foreground (development only)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
+from devkit.commands.base import Subparsers, UsageError
 from devkit.constants import BIND_HOST
-from devkit.idp.clients import DEFAULT_CLIENTS_FILE
-from devkit.idp.profiles import B2C_POLICY, DEFAULT_TENANT_ID, DEFAULT_TENANT_NAME, PROFILES
-from devkit.idp.provider import LocalIdentityProvider
+from devkit.idp import (
+    B2C_POLICY,
+    DEFAULT_CLIENTS_FILE,
+    DEFAULT_TENANT_ID,
+    DEFAULT_TENANT_NAME,
+    PROFILES,
+    LocalIdentityProvider,
+)
 
-__all__ = ["main"]
+NAME: Final = "idp"
 
 
 def _sample_curl(idp: LocalIdentityProvider) -> str:
@@ -31,9 +37,10 @@ def _sample_curl(idp: LocalIdentityProvider) -> str:
     )
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m devkit.idp",
+def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help="run the local identity provider alone, in the foreground",
         description=(
             "Run a local identity provider (development and tests only; never deploy it). "
             "It serves OIDC discovery, a JWKS and a client-credentials token endpoint shaped "
@@ -65,7 +72,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--json", action="store_true", help="print the endpoints as one JSON line instead"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
-    return parser.parse_args(argv)
+    return parser
 
 
 def _idp_from_args(args: argparse.Namespace) -> LocalIdentityProvider:
@@ -85,9 +92,8 @@ def _idp_from_args(args: argparse.Namespace) -> LocalIdentityProvider:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     """Foreground server for demos: print the endpoints, then serve until interrupted."""
-    args = _parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -95,8 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         idp = _idp_from_args(args)
     except (OSError, ValueError) as exc:
-        print(f"local IdP: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"local IdP: {exc}") from exc
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
