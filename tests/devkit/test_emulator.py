@@ -515,7 +515,7 @@ def test_functions_override_and_lambda_context(
         context.invoked_function_arn
         == "arn:aws:lambda:us-east-1:123456789012:function:local-AuthFn"
     )
-    assert context.memory_limit_in_mb == 128
+    assert context.memory_limit_in_mb == "128"  # text, as awslambdaric gives it
     assert context.aws_request_id
     assert 0 < context.get_remaining_time_in_millis() <= 5000
     with pytest.raises(ValueError, match="NoSuchFn"):

@@ -76,7 +76,7 @@ def test_warm_runtime_initialises_once(tmp_path: Path, host_variable: str) -> No
     assert first.answer["host"] == host_variable  # overlay: the host's variables stay visible
     assert first.answer["function"] == "Fn"
     assert 0 < first.answer["remaining"] <= 3000
-    assert (first.answer["name"], first.answer["memory"]) == ("Fn", 128)
+    assert (first.answer["name"], first.answer["memory"]) == ("Fn", "128")
     assert '{"init": 1}' in first.logs
     assert '{"init": 1}' not in second.logs
     assert f'"request": "{second.request_id}"' in second.logs

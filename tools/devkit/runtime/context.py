@@ -15,11 +15,12 @@ __all__ = ["LambdaContext"]
 @dataclass
 class LambdaContext:
     """What ``awslambdaric``'s ``LambdaContext`` offers, with the deadline on this process's
-    monotonic clock: ``get_remaining_time_in_millis`` counts down from the function's timeout."""
+    monotonic clock: ``get_remaining_time_in_millis`` counts down from the function's timeout.
+    ``memory_limit_in_mb`` is text, as the real runtime reads it from the environment."""
 
     function_name: str
     invoked_function_arn: str
-    memory_limit_in_mb: int
+    memory_limit_in_mb: str
     aws_request_id: str
     timeout_seconds: int = 3
     function_version: str = "$LATEST"
@@ -41,7 +42,7 @@ class LambdaContext:
         return cls(
             function_name=function.function_name,
             invoked_function_arn=function.arn,
-            memory_limit_in_mb=function.memory_size,
+            memory_limit_in_mb=str(function.memory_size),
             aws_request_id=request_id or str(uuid.uuid4()),
             timeout_seconds=function.timeout,
         )
