@@ -14,6 +14,7 @@ __all__ = [
     "ACCOUNT_ID",
     "BIND_HOST",
     "LOOPBACK_HOSTS",
+    "LOOPBACK_NAMES",
     "REGION",
     "STACK_NAME",
     "is_loopback_url",
@@ -27,7 +28,9 @@ ACCOUNT_ID: Final = "123456789012"
 STACK_NAME: Final = "local"
 #: The address every local server binds to.
 BIND_HOST: Final = "127.0.0.1"
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+#: This machine's names, in the order local TLS certificates list them.
+LOOPBACK_NAMES: Final = ("127.0.0.1", "::1", "localhost")
+LOOPBACK_HOSTS: Final = frozenset(LOOPBACK_NAMES)
 
 
 def is_loopback_url(url: str) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
 
-from devkit.constants import ACCOUNT_ID, REGION
+from devkit.constants import ACCOUNT_ID, BIND_HOST, REGION
 
 __all__ = [
     "EVENT_KINDS",
@@ -140,7 +140,7 @@ class Request:
 
     @property
     def host(self) -> str:
-        return self.header("Host") or "127.0.0.1"
+        return self.header("Host") or BIND_HOST
 
     @property
     def resource_path(self) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devkit.constants import BIND_HOST
+from devkit.constants import BIND_HOST, LOOPBACK_NAMES
 from devkit.idp import tls
 from devkit.idp.clients import Client, client_from_mapping, load_clients
 from devkit.idp.profiles import (
@@ -246,7 +246,7 @@ class LocalIdentityProvider:
         return self._tmpdir
 
     def _tls_hosts(self) -> list[str]:
-        hosts = ["127.0.0.1", "::1", "localhost"]
+        hosts = list(LOOPBACK_NAMES)
         if self.host not in ("0.0.0.0", "::", ""):
             hosts.append(self.host)
         if self._public_url is not None:
@@ -263,7 +263,7 @@ class LocalIdentityProvider:
             return None
         host = self.host
         if host in ("0.0.0.0", ""):
-            host = "127.0.0.1"
+            host = BIND_HOST
         elif host == "::":
             host = "::1"
         if ":" in host:
