@@ -126,7 +126,10 @@ class Emulator:
 
     ``functions`` maps a function's logical id (or, for an authorizer whose ``FunctionArn``
     points outside the template, that ARN) to a handler used instead of importing the
-    template's ``Handler`` from ``CodeUri``. ``http_unauthorized_status`` is what an HTTP API
+    template's ``Handler`` from ``CodeUri``, or to a ready :class:`~devkit.runtime.LambdaRuntime`
+    (the local stack's authorizer, initialised before the servers start). Every function runs
+    warm, one execution environment each, with its environment overlaid while it runs.
+    ``http_unauthorized_status`` is what an HTTP API
     answers when its authorizer raises ``Exception("Unauthorized")`` (401 or 500: AWS does not
     document it). ``clock`` drives authorizer-cache expiry so tests can move time.
     """

@@ -20,6 +20,7 @@ emulator, a test or another runtime in the same process keeps its own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -149,7 +150,7 @@ class LambdaRuntime:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _environment(self) -> Any:
+    def _environment(self) -> contextlib.AbstractContextManager[None]:
         return applied_environment(self.environment, isolate=self.isolate)
 
     def _ensure_initialised(self) -> ErrorDocument | None:
