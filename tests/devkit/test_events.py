@@ -3,20 +3,24 @@
 The emulator, the fixture generator and the tests all build events here, so these tests pin
 the shapes against AWS's documented examples (the keys each documented event has), check the
 details API Gateway fills in (forwarded headers, cookies, query maps, bodies, the authorizer's
-context on the way to the backend), and that the authorizer reads every kind as intended.
+context on the way to the backend), and that the authorizer understands every kind.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from devkit import events
+from devkit import events, fixtures
 from devkit.events import Request, Stage
-from jwt_authorizer.config import parse_config
-from jwt_authorizer.event import read_event
+from devkit.iam import Decision, evaluate, parse_authorizer_answer
+from jwt_authorizer import Authorizer
 
 REST = Stage(api_id="abcdef123", name="test")
 HTTP = Stage(api_id="api-id", name="$default", variables={"tier": "gold"})
@@ -248,30 +252,40 @@ def test_stage_arns_and_times() -> None:
 
 
 # ============================================================================================
-# The authorizer reads every kind as intended
+# The authorizer understands every kind (through its public entry point only)
 # ============================================================================================
 
-CONFIG = parse_config(
-    {
-        "issuers": [
-            {
-                "issuer": "https://idp.example.test/",
-                "audiences": ["api"],
-                "jwks_uri": "https://idp.example.test/keys",  # never fetched here
-            }
-        ]
-    }
-)
+
+@pytest.fixture(scope="module")
+def authorizer() -> Callable[[dict[str, Any], Any], Any]:
+    """The authorizer as ``events/env.json`` configures it (inline keys, template routes)."""
+    idp = fixtures.development_idp(now=time.time())
+    with contextlib.redirect_stdout(io.StringIO()):
+        built: Callable[[dict[str, Any], Any], Any] = Authorizer.from_environ(
+            fixtures.env_vars(idp)["AuthorizerFunction"]
+        )
+    return built
 
 
 @pytest.mark.parametrize("kind", events.EVENT_KINDS)
-def test_the_authorizer_reads_each_kind(kind: events.EventKind) -> None:
+def test_the_authorizer_understands_each_kind(
+    kind: events.EventKind, authorizer: Callable[[dict[str, Any], Any], Any]
+) -> None:
     stage = HTTP if kind.startswith("http") else REST
-    request = order_request(stage=stage, route_key="GET /orders/{id}")
+    token = fixtures.mint_development_token("reader-app", scopes=["app.read"], lifetime=600)
+    request = order_request(
+        stage=stage, authorization=f"Bearer {token}", route_key="GET /orders/{id}"
+    )
     event = events.authorizer_event(kind, stage, request)
-    read = read_event(event, CONFIG)
-    assert read.kind == kind
-    assert read.token == TOKEN
-    assert read.route_key == (None if kind == "token" else "GET /orders/{id}")
+    answer = authorizer(event, None)
+    if kind == "http-2.0":  # the template's HTTP API uses simple answers
+        assert answer["isAuthorized"] is True
+    else:
+        policy = parse_authorizer_answer(answer).statements
+        assert evaluate(policy, stage.arn("GET", "/orders/o-1")) is Decision.ALLOW
     missing = events.authorizer_event(kind, stage, order_request(stage=stage, authorization=None))
-    assert read_event(missing, CONFIG).token is None
+    if kind == "http-2.0":
+        assert authorizer(missing, None)["isAuthorized"] is False
+    else:
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            authorizer(missing, None)

@@ -53,7 +53,7 @@ def state_file() -> Path:
 
 def _default_authorizer(environment: Mapping[str, str]) -> Handler:
     """What ``jwt_authorizer.app`` does at init, on an explicit environment."""
-    from jwt_authorizer.handler import Authorizer
+    from jwt_authorizer import Authorizer
 
     return Authorizer.from_environ(environment)
 
