@@ -7,12 +7,12 @@
 (c) peak memory (max RSS) of that cold-start process.
 
 Numbers are ratios measured in the same run, interleaved, medians of several rounds: absolute
-figures depend on the machine, the ratios much less.
+figures depend on the machine, the ratios much less. ``python -m devkit bench`` (``make bench``)
+runs it.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import io
@@ -22,18 +22,17 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from devkit.events import Stage, token_event
 from devkit.idp import LocalIdentityProvider
+from devkit.paths import AUTHORIZER_SRC
 
-ROOT = Path(__file__).resolve().parents[2]
-AUTHORIZER_SRC = ROOT / "src" / "authorizer"
-METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/orders"
+METHOD_ARN = Stage(api_id="a1b2c3d4e5", name="prod", region="eu-west-1").arn("GET", "/orders")
 ROUTES = [
     {"route": "GET /whoami"},
     {"route": "GET /orders", "scopes": ["app.read"]},
@@ -134,7 +133,7 @@ def hot_path(idp: LocalIdentityProvider, rounds: int, loops: int) -> dict[str, f
         authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)})
     token = idp.mint(scopes=["app.read", "app.write"], client_id="writer-app")
     public_key = _public_key(idp)
-    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+    event = token_event(f"Bearer {token}", METHOD_ARN)
 
     def handler() -> None:
         with contextlib.redirect_stdout(sink):
@@ -198,7 +197,7 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
     token = idp.mint(scopes=["app.read"], client_id="reader-app")
-    event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+    event = token_event(f"Bearer {token}", METHOD_ARN)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(AUTHORIZER_SRC),
@@ -229,50 +228,50 @@ def cold_start(idp: LocalIdentityProvider, runs: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds for the hot path")
-    parser.add_argument("--loops", type=int, default=2000, help="calls per round")
-    parser.add_argument("--runs", type=int, default=11, help="cold-start processes to time")
-    args = parser.parse_args(argv)
+def measure(
+    rounds: int = 7, loops: int = 2000, runs: int = 11
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Both measurements against one local IdP: (hot path, cold start)."""
     with LocalIdentityProvider(profile="entra-b2c") as idp:
-        hot = hot_path(idp, args.rounds, args.loops)
-        cold = cold_start(idp, args.runs)
-    print(f"Python {sys.version.split()[0]} on {sys.platform}; medians of interleaved rounds\n")
-    print("(a) hot path, valid RS256 token, keys cached")
-    print(f"    bare cryptography verify + JSON decode : {hot['bare'] * 1e6:8.1f} us   1.00x")
-    print(
+        return hot_path(idp, rounds, loops), cold_start(idp, runs)
+
+
+def report(hot: Mapping[str, float], cold: Mapping[str, Any]) -> str:
+    """The side-by-side table ``make bench`` prints."""
+    lines: list[str] = []
+    lines.append(
+        f"Python {sys.version.split()[0]} on {sys.platform}; medians of interleaved rounds\n"
+    )
+    lines.append("(a) hot path, valid RS256 token, keys cached")
+    lines.append(
+        f"    bare cryptography verify + JSON decode : {hot['bare'] * 1e6:8.1f} us   1.00x"
+    )
+    lines.append(
         f"    our full validation (parse+sig+claims) : {hot['validate'] * 1e6:8.1f} us   "
         f"{hot['validate'] / hot['bare']:.2f}x   (target <= 1.3x)"
     )
-    print(
+    lines.append(
         f"    same token again (verified-token cache): {hot['cached'] * 1e6:8.1f} us   "
         f"{hot['cached'] / hot['bare']:.2f}x"
     )
-    print(
+    lines.append(
         f"    handler, event in -> policy out (cache): {hot['handler'] * 1e6:8.1f} us   "
         f"{hot['handler'] / hot['bare']:.2f}x"
     )
-    print("\n(b) cold start: new process, import, config, JWKS from loopback, one answer")
-    print(f"    bare interpreter start                 : {cold['bare_ms']:8.1f} ms")
-    print(
+    lines.append("\n(b) cold start: new process, import, config, JWKS from loopback, one answer")
+    lines.append(f"    bare interpreter start                 : {cold['bare_ms']:8.1f} ms")
+    lines.append(
         f"    ours                                   : {cold['ours_ms']:8.1f} ms   "
         f"{cold['ours_ms'] / cold['bare_ms']:.1f}x   (target < 250 ms)"
     )
-    print(f"      init (import + config + prefetch)    : {cold['init_ms']:8.1f} ms")
-    print(f"      first answer                         : {cold['first_call_ms']:8.1f} ms")
-    print(
+    lines.append(f"      init (import + config + prefetch)    : {cold['init_ms']:8.1f} ms")
+    lines.append(f"      first answer                         : {cold['first_call_ms']:8.1f} ms")
+    lines.append(
         f"      imports alone (minus bare start)     : {cold['import_ms']:8.1f} ms   "
         f"{cold['import_ms'] / cold['ours_ms']:.0%} of the total"
     )
-    print(
+    lines.append(
         f"\n(c) peak memory of the cold-start process : {cold['maxrss_mb']:8.1f} MB"
         "   (target <= 60 MB)"
     )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return "\n".join(lines)
