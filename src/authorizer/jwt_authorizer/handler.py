@@ -6,8 +6,8 @@ Outcome mapping (the one place where error families become API Gateway behaviour
   ``isAuthorized: false`` unless ``http_unauthorized`` is ``raise``);
 * a route decision "no" -> a policy that denies the request (403), or ``isAuthorized: false``,
   with the reason in the context;
-* :class:`KeysUnavailable` -> raised as it is (500: its message is not ``Unauthorized``, and
-  API Gateway does not cache errors);
+* :class:`KeysUnavailable` and :class:`ReplayStoreUnavailable` -> raised as they are (500: the
+  message is not ``Unauthorized``, and API Gateway does not cache errors);
 * anything unexpected -> logged by type only, then treated as a rejected token (fail closed).
 """
 
@@ -18,11 +18,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .config import Config, load_config
-from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
+from .errors import (
+    AuthorizerError,
+    CacheUnsafe,
+    KeysUnavailable,
+    ReplayStoreUnavailable,
+    SenderConstraintFailed,
+    TokenRejected,
+)
 from .event import AuthorizerRequest, read_event, require_token
 from .fetch import Fetcher, deadline_in
 from .iam import Statement, evaluate
@@ -32,6 +39,10 @@ from .policy import PolicyBuilder, find_conflicts
 from .principal import Principal
 from .routes import Decision, RouteTable
 from .validator import TokenValidator
+
+if TYPE_CHECKING:  # imported at init only when an issuer enables DPoP or mTLS binding
+    from .binding import SenderCheck
+    from .replay import ReplayStore
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
 # line and the metrics flush still have to happen before Lambda's timeout.
@@ -59,10 +70,12 @@ class Authorizer:
         observer: Observer,
         *,
         timer: Callable[[], float] = time.perf_counter,
+        sender: SenderCheck | None = None,
     ) -> None:
         self.config = config
         self._validator = validator
         self._observer = observer
+        self._sender = sender
         self._timer = timer
         self._cold = True
         # One route table (and policy builder) per distinct rule set: issuers whose rules are
@@ -79,6 +92,16 @@ class Authorizer:
             self._builders[entry.issuer] = builder
         self._reported: set[tuple[object, ...]] = set()
         self._report_conflicts(tuple(shared.values()))
+        if config.uses_dpop and not config.dpop.authorizer_cache_off:
+            self._observer.warning(
+                "DPoP is enabled: every API Gateway authorizer that sends this function DPoP "
+                "requests must not cache answers (authorizer result TTL 0, ReauthorizeEvery: 0); "
+                "a cached answer is reused for a replayed proof, and a cached IAM policy for "
+                "other methods and paths. The function cannot see the TTL: once it is 0, set "
+                "dpop.authorizer_cache_off to true (the template does when its Dpop parameter "
+                "is on)",
+                issuers=[entry.issuer for entry in config.issuers if entry.dpop != "off"],
+            )
 
     @classmethod
     def from_environ(
@@ -90,12 +113,13 @@ class Authorizer:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        replay_store: ReplayStore | None = None,
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
         The route analysis runs while the identity providers answer. ``clock`` (monotonic,
-        key-cache timing) and ``wall_clock`` (token times) are seams for tests and the local
-        emulator.
+        key-cache timing) and ``wall_clock`` (token and DPoP proof times) are seams for tests
+        and the local emulator; ``replay_store`` replaces the configured DPoP replay store.
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
@@ -110,7 +134,10 @@ class Authorizer:
         prefetch = validator.start_prefetch()
         observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
-        authorizer = cls(config, validator, observer)
+        sender = (
+            _sender_check(config, replay_store, wall_clock) if config.sender_constrained else None
+        )
+        authorizer = cls(config, validator, observer, sender=sender)
         prefetch.wait()
         return authorizer
 
@@ -122,12 +149,19 @@ class Authorizer:
                 event,
                 token_sources=self.config.token_sources,
                 allow_bare_token=self.config.allow_bare_token,
+                sender_constrained=self._sender is not None,
             )
             call.token = require_token(call.request)
             principal = self._validator.validate(call.token, deadline=_invocation_deadline(context))
+            if self._sender is not None:
+                self._sender.check(call.request, call.token, principal)
             return self._answer(call, call.request, principal)
         except TokenRejected as err:
             return self._reject(call, err)
+        except ReplayStoreUnavailable as err:
+            self._observer.count("ReplayStoreUnavailable")
+            self._log_denial(call, logging.ERROR, err)
+            raise ReplayStoreUnavailable(err.detail) from None
         except KeysUnavailable as err:
             self._observer.count("KeysUnavailable")
             self._log_denial(call, logging.ERROR, err)
@@ -257,9 +291,11 @@ class Authorizer:
         self._observer.count("Unauthorized")
         self._observer.count(f"Reason_{err.reason}")
         self._log_denial(call, logging.INFO, err)
-        return self._unauthorized(call.request)
+        return self._unauthorized(call.request, err)
 
-    def _unauthorized(self, request: AuthorizerRequest | None) -> dict[str, Any]:
+    def _unauthorized(
+        self, request: AuthorizerRequest | None, err: AuthorizerError | None = None
+    ) -> dict[str, Any]:
         config = self.config
         if (
             request is not None
@@ -267,8 +303,22 @@ class Authorizer:
             and config.response_mode == "simple"
             and config.http_unauthorized == "deny"
         ):
-            return simple_answer(False, {"error": "invalid_token"})
+            return simple_answer(False, self._challenge(err))
         raise Exception("Unauthorized")
+
+    def _challenge(self, err: AuthorizerError | None) -> dict[str, Any]:
+        """The context of an ``isAuthorized: false`` answer: RFC 9449's ``WWW-Authenticate:
+        DPoP`` challenge for a DPoP failure (API Gateway shows clients neither, see
+        docs/dpop.md), else RFC 6750's error."""
+        if isinstance(err, SenderConstraintFailed) and err.challenge and self._sender is not None:
+            rules = self._sender.rules
+            algs = f', algs="{rules.algs}"' if rules is not None else ""
+            return {
+                "error": err.challenge,
+                "reason": err.reason,
+                "www_authenticate": f'DPoP error="{err.challenge}"{algs}',
+            }
+        return {"error": "invalid_token"}
 
     # -- observability
 
@@ -324,6 +374,33 @@ class Authorizer:
 
     def _elapsed_ms(self, call: Call) -> float:
         return round((self._timer() - call.started) * 1000, 3)
+
+
+def _sender_check(
+    config: Config, store: ReplayStore | None, wall_clock: Callable[[], float]
+) -> SenderCheck:
+    """The DPoP and certificate-binding stage; its modules (and boto3, for the DynamoDB replay
+    store) are imported here, at init, only when an issuer enables them."""
+    from .binding import SenderCheck
+    from .dpop import ProofRules
+    from .replay import DynamoDbReplayStore, MemoryReplayStore, ReplayGuard
+
+    if not config.uses_dpop:
+        return SenderCheck(config.issuers, rules=None, guard=None, wall_clock=wall_clock)
+    settings = config.dpop
+    if store is None:
+        if settings.replay_store == "memory":
+            store = MemoryReplayStore(max(settings.replay_cache_size, 1000))
+        else:
+            store = DynamoDbReplayStore(settings.replay_table or "")
+    rules = ProofRules(
+        algorithms=frozenset(settings.algorithms),
+        max_age_seconds=settings.max_age_seconds,
+        clock_skew_seconds=settings.clock_skew_seconds,
+        htu_base_urls=settings.htu_base_urls,
+    )
+    guard = ReplayGuard(store, cache_size=settings.replay_cache_size, wall_clock=wall_clock)
+    return SenderCheck(config.issuers, rules=rules, guard=guard, wall_clock=wall_clock)
 
 
 def _invocation_deadline(context: Any) -> float | None:

@@ -60,6 +60,10 @@ class IssuerConfig:
     #: The tenant a Microsoft issuer names in its path (Entra single-tenant, B2C).
     tenant_id: str | None = None
     token_types: frozenset[str] | None = None
+    #: Sender-constrained tokens: ``off``, ``allowed`` (a bound token must be presented by its
+    #: holder) or ``required`` (only bound tokens). DPoP (RFC 9449), certificates (RFC 8705).
+    dpop: str = "off"
+    mtls: str = "off"
 
     @property
     def templated(self) -> bool:

@@ -33,7 +33,32 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
                 f"{document['response_mode']!r}; they must match the API's EnableSimpleResponses",
             )
         document["response_mode"] = mode
+    _apply_dpop_variables(env, document)
     return document
+
+
+def _apply_dpop_variables(env: Mapping[str, str], document: dict[str, Any]) -> None:
+    """``DPOP_REPLAY_TABLE`` and ``DPOP_AUTHORIZER_CACHE_OFF`` (the template sets both when its
+    ``Dpop`` parameter is on: it creates the table and gives its DPoP-capable authorizers a TTL
+    of 0) fill in the ``dpop`` block of a document that enables DPoP on an issuer, unless the
+    document sets those keys itself. Without such an issuer they are ignored."""
+    table = (env.get("DPOP_REPLAY_TABLE") or "").strip()
+    cache_off = (env.get("DPOP_AUTHORIZER_CACHE_OFF") or "").strip().lower()
+    if cache_off not in ("", "true", "false"):
+        raise ConfigError("DPOP_AUTHORIZER_CACHE_OFF", "must be true or false")
+    issuers = document.get("issuers")
+    enabled = isinstance(issuers, list) and any(
+        isinstance(entry, dict) and entry.get("dpop", "off") != "off" for entry in issuers
+    )
+    if not enabled or not (table or cache_off):
+        return
+    block = document.setdefault("dpop", {})
+    if not isinstance(block, dict):
+        return  # the configuration check names it
+    if table and block.get("replay_store", "dynamodb") == "dynamodb":
+        block.setdefault("replay_table", table)
+    if cache_off:
+        block.setdefault("authorizer_cache_off", cache_off == "true")
 
 
 def read_telemetry(env: Mapping[str, str]) -> Telemetry:
@@ -98,6 +123,7 @@ def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
         "jwks_uri": env.get("JWKS_URI"),
         "profile": env.get("ISSUER_PROFILE"),
         "ca_bundle": env.get("CA_BUNDLE"),
+        "dpop": env.get("DPOP"),
     }
     entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
     lists = {
