@@ -24,8 +24,9 @@ from .answer import denial_context, fit_context, iam_answer, principal_context, 
 from .config import Config, load_config
 from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
-from .fetch import Fetcher, deadline_in
+from .fetch import EarlyFetches, Fetcher, deadline_in
 from .iam import Statement, evaluate
+from .jwk import load_verifiers
 from .keys import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import PolicyBuilder, find_conflicts
@@ -90,16 +91,20 @@ class Authorizer:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        early: EarlyFetches | None = None,
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
-        The route analysis runs while the identity providers answer. ``clock`` (monotonic,
-        key-cache timing) and ``wall_clock`` (token times) are seams for tests and the local
-        emulator.
+        Powertools, the signature backends and the route analysis load while the identity
+        providers answer. ``early``: key documents already downloading (:mod:`app`); the key
+        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache timing)
+        and ``wall_clock`` (token times) are seams for tests and the local emulator.
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
-        registry = KeyRegistry(config.keys, fetcher=fetcher, clock=clock, events=events)
+        registry = KeyRegistry(
+            config.keys, fetcher=fetcher, clock=clock, events=events, early=early
+        )
         validator = TokenValidator(
             config.issuers,
             registry,
@@ -108,6 +113,7 @@ class Authorizer:
             wall_clock=wall_clock,
         )
         prefetch = validator.start_prefetch()
+        load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
         observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
         authorizer = cls(config, validator, observer)

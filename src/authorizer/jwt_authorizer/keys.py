@@ -36,7 +36,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
-from .fetch import Fetcher, FetchError, HttpFetcher, is_fetchable_url
+from .fetch import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    EarlyFetches,
+    Fetcher,
+    FetchError,
+    HttpFetcher,
+    is_fetchable_url,
+)
 from .jwk import KeySet, NotAKeySet, VerificationKey, match_keys, parse_jwks
 
 Clock = Callable[[], float]
@@ -60,9 +69,9 @@ class KeySettings:
     kid_miss_cooldown_seconds: int = 300
     retry_seconds: int = 30
     max_stale_seconds: int = 86400
-    connect_timeout_seconds: float = 1.0
-    read_timeout_seconds: float = 2.0
-    max_response_bytes: int = 512 * 1024
+    connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class KeyEvents(Protocol):
@@ -571,7 +580,10 @@ class KeyRegistry:
         fetcher: Fetcher | None = None,
         clock: Clock = time.monotonic,
         events: KeyEvents | None = None,
+        early: EarlyFetches | None = None,
     ) -> None:
+        """``fetcher``: the transport (tests pass their own); by default an :class:`HttpFetcher`
+        with ``settings``' limits, which takes what ``early`` already fetched."""
         self._settings = settings
         self._fetcher = (
             fetcher
@@ -580,6 +592,7 @@ class KeyRegistry:
                 connect_timeout=settings.connect_timeout_seconds,
                 read_timeout=settings.read_timeout_seconds,
                 max_response_bytes=settings.max_response_bytes,
+                early=early,
             )
         )
         self._clock = clock
