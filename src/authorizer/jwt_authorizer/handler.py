@@ -168,17 +168,12 @@ class Authorizer:
         else:
             statements, decision = self._statements(builder, request, held, decision)
         context = principal_context(principal, self.config.context_claims)
-        fields = {
-            "issuer": principal.issuer,
-            "client_id": principal.client_id,
-            "route": request.route,
-            "route_key": request.route_key,
-            "cold_start": call.cold,
-            "token_hash": token_hash(call.token),
-        }
         if decision.allowed:
             self._observer.count("Allowed")
-            self._observer.allowed(**fields, latency_ms=self._elapsed_ms(call))
+            if self._observer.debug:  # allowed requests are logged at DEBUG only
+                self._observer.allowed(
+                    **self._fields(call, request, principal), latency_ms=self._elapsed_ms(call)
+                )
         else:
             context.update(denial_context(decision))
             self._observer.count("Forbidden")
@@ -189,7 +184,7 @@ class Authorizer:
                 status=403,
                 missing_scopes=" ".join(sorted(decision.missing)),
                 latency_ms=self._elapsed_ms(call),
-                **fields,
+                **self._fields(call, request, principal),
             )
         fitted, dropped = fit_context(
             context, max_bytes=self.config.context_max_bytes, scalars_only=not simple
@@ -201,6 +196,17 @@ class Authorizer:
             return simple_answer(decision.allowed, fitted)
         principal_id = principal.subject or principal.client_id or f"token:{token_hash(call.token)}"
         return iam_answer(principal_id, statements, fitted)
+
+    @staticmethod
+    def _fields(call: Call, request: AuthorizerRequest, principal: Principal) -> dict[str, Any]:
+        return {
+            "issuer": principal.issuer,
+            "client_id": principal.client_id,
+            "route": request.route,
+            "route_key": request.route_key,
+            "cold_start": call.cold,
+            "token_hash": token_hash(call.token),
+        }
 
     def _simple_decision(
         self,
