@@ -13,6 +13,9 @@ below is what keeps the cold start short (docs/scaling.md measures each step):
    early as it can, and the identity provider's answers arrive while the rest of init runs.
 3. The rest is imported and the configuration validated; the key cache takes the documents the
    worker fetched (or waits for them), the route analysis runs, and init waits for the keys.
+4. With SnapStart, the runtime hooks are registered (:meth:`Authorizer.register_snapstart_hooks`):
+   the snapshot holds parsed keys and no socket; a restored copy opens a new HTTP session,
+   judges its keys by their real age and reseeds its random generator.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ try:
     from .handler import Authorizer
 
     AUTHORIZER = Authorizer.from_environ(early=_EARLY)
+    AUTHORIZER.register_snapstart_hooks()  # SnapStart: keys in the snapshot, re-aged on restore
 finally:
     gc.freeze()
     gc.enable()

@@ -14,6 +14,7 @@ Outcome mapping (the one place where error families become API Gateway behaviour
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,11 +61,14 @@ class Authorizer:
         observer: Observer,
         *,
         timer: Callable[[], float] = time.perf_counter,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self._validator = validator
         self._observer = observer
         self._timer = timer
+        self._wall_clock = wall_clock
+        self._snapshot_at: float | None = None
         self._cold = True
         # One route table (and policy builder) per distinct rule set: issuers whose rules are
         # the same share the analysis.
@@ -116,7 +120,7 @@ class Authorizer:
         load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
         observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
-        authorizer = cls(config, validator, observer)
+        authorizer = cls(config, validator, observer, wall_clock=wall_clock)
         prefetch.wait()
         return authorizer
 
@@ -151,6 +155,36 @@ class Authorizer:
         finally:
             self._observer.latency((self._timer() - call.started) * 1000)
             self._observer.flush()
+
+    # -- SnapStart (runtime hooks, registered by app.py)
+
+    def register_snapstart_hooks(self) -> bool:
+        """Register :meth:`before_snapshot` and :meth:`after_restore` with the runtime's
+        ``snapshot_restore_py`` (bundled in Lambda's managed Python runtime). Without it nothing
+        is registered and nothing is paid; without SnapStart the hooks never run."""
+        try:
+            from snapshot_restore_py import register_after_restore, register_before_snapshot
+        except ImportError:
+            return False
+        register_before_snapshot(self.before_snapshot)
+        register_after_restore(self.after_restore)
+        return True
+
+    def before_snapshot(self) -> None:
+        """The snapshot must hold parsed keys, no socket and no pending metric (the metrics
+        counted during init go out now, once, instead of from every restored environment)."""
+        self._validator.before_snapshot()
+        self._observer.flush()
+        self._snapshot_at = self._wall_clock()
+
+    def after_restore(self) -> None:
+        """A restored environment may start seconds or days after its snapshot, as one of many
+        copies: new HTTP session, keys judged by their real age (refreshed past the TTL, unused
+        past the stale limit), the random generator reseeded, the next call a cold start."""
+        elapsed = 0.0 if self._snapshot_at is None else self._wall_clock() - self._snapshot_at
+        random.seed()  # every copy would otherwise draw the same numbers (urllib3 retries...)
+        self._validator.after_restore(max(0.0, elapsed))
+        self._cold = True
 
     # -- outcomes
 

@@ -92,6 +92,16 @@ class TokenValidator:
         self._headers.clear()
         self._sources.clear()
 
+    def before_snapshot(self) -> None:
+        """SnapStart, before the snapshot: see :meth:`KeyRegistry.before_snapshot`."""
+        self._sources.registry.before_snapshot()
+
+    def after_restore(self, elapsed: float) -> None:
+        """SnapStart, ``elapsed`` seconds after the snapshot: keys re-aged (and refreshed or
+        set aside by the usual rules), no verified token trusted from before."""
+        self.verified_tokens.clear()
+        self._sources.registry.after_restore(elapsed)
+
     def start_prefetch(self) -> Prefetch:
         """Start fetching every remote key set in parallel; ``.wait()`` says which answered."""
         return self._sources.start_prefetch()
