@@ -24,13 +24,13 @@ from typing import Any, Final
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .config import Config, load_config
 from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
-from .event import AuthorizerRequest, read_event, require_token
+from .event import AuthorizerRequest, MethodArn, read_event, require_token
 from .fetch import EarlyFetches, Fetcher, deadline_in
 from .iam import Statement, evaluate
 from .jwk import load_verifiers
 from .keys import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
-from .policy import PolicyBuilder, find_conflicts
+from .policy import Answer, PolicyBuilder, find_conflicts
 from .principal import Principal
 from .routes import Decision, RouteTable
 from .validator import TokenValidator
@@ -39,6 +39,10 @@ from .validator import TokenValidator
 # line and the metrics flush still have to happen before Lambda's timeout.
 _DEADLINE_MARGIN_SECONDS: Final = 0.5
 _REPORTED_LIMIT: Final = 1024
+# The memo of IAM answers per (rule set, method ARN, relevant permissions): entries, and the
+# longest path worth remembering (the path is the caller's).
+_MEMO_SIZE: Final = 1024
+_MEMO_PATH_LIMIT: Final = 256
 
 
 @dataclass(slots=True)
@@ -83,6 +87,9 @@ class Authorizer:
                 shared[rules] = builder
             self._builders[entry.issuer] = builder
         self._reported: set[tuple[object, ...]] = set()
+        self._iam_answers: dict[
+            tuple[PolicyBuilder, MethodArn, frozenset[str]], tuple[Decision, Answer, str]
+        ] = {}
         self._report_conflicts(tuple(shared.values()))
 
     @classmethod
@@ -194,13 +201,13 @@ class Authorizer:
         builder = self._builders[principal.configured_issuer]
         arn = request.arn
         held = principal.permissions
-        decision = builder.table.decide(arn.method, arn.path, held)
         simple = request.kind == "http-2.0" and self.config.response_mode == "simple"
         statements: tuple[Statement, ...] = ()
         if simple:
+            decision = builder.table.decide(arn.method, arn.path, held)
             decision = self._simple_decision(builder, request, held, decision)
         else:
-            statements, decision = self._statements(builder, request, held, decision)
+            statements, decision = self._statements(builder, request, held)
         context = principal_context(principal, self.config.context_claims)
         if decision.allowed:
             self._observer.count("Allowed")
@@ -269,14 +276,28 @@ class Authorizer:
         return Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
 
     def _statements(
-        self,
-        builder: PolicyBuilder,
-        request: AuthorizerRequest,
-        held: frozenset[str],
-        decision: Decision,
+        self, builder: PolicyBuilder, request: AuthorizerRequest, held: frozenset[str]
     ) -> tuple[tuple[Statement, ...], Decision]:
+        """The IAM answer for this request, re-checked against it with IAM's rules.
+
+        The decision and the answer are a pure function of the method ARN and the permissions
+        the rules look at: computed once per pair (bounded memo, short ARNs only), while the
+        check against the request runs on every call."""
         arn = request.arn
-        answer = builder.iam_answer(arn, held, decision.allowed)
+        key = (builder, arn, builder.key(held))
+        found = self._iam_answers.get(key)
+        if found is None:
+            decision = builder.table.decide(arn.method, arn.path, held)
+            found = (
+                decision,
+                builder.iam_answer(arn, held, decision.allowed),
+                arn.resource(f"{arn.method}{arn.path}"),
+            )
+            if len(arn.path) <= _MEMO_PATH_LIMIT:
+                if len(self._iam_answers) >= _MEMO_SIZE:
+                    self._iam_answers.clear()
+                self._iam_answers[key] = found
+        decision, answer, current = found
         if answer.refused:
             decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
         if answer.narrowed:
@@ -288,7 +309,6 @@ class Authorizer:
                 route=request.route,
                 rule=decision.rule.route_key if decision.rule else None,
             )
-        current = arn.resource(f"{arn.method}{arn.path}")
         if evaluate(answer.statements, current) != decision.allowed:
             # Cannot happen if the analysis is right; if it ever does, deny, count and log.
             self._observer.count("PolicyMismatch")
