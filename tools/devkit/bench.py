@@ -122,7 +122,7 @@ effect = answer["policyDocument"]["Statement"][0]["Effect"]
 with open("/proc/self/status") as status:
     rss = int(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
 report = {"init_ms": (t1 - t0) * 1000, "first_ms": (t3 - t2) * 1000, "maxrss_kb": rss,
-          "effect": effect}
+          "effect": effect, "t0": t0, "t1": t1, "t2": t2, "t3": t3}
 print("BENCH " + json.dumps(report), file=sys.stderr)
 """
 _BARE = "import sys; sys.stdout.write('ready\\n'); sys.stdout.flush()"
@@ -240,13 +240,38 @@ MODULES: Final = {
 
 @dataclass
 class ColdRun:
-    """One child process: wall time from spawn to its answer, and what it reported."""
+    """One child process: wall time from spawn to its answer, and what it reported.
+
+    ``phases``: where the time went, in ms, on the monotonic clock the parent, the child and
+    the identity provider's threads share (``time.perf_counter`` is CLOCK_MONOTONIC on Linux).
+    """
 
     wall_ms: float
     init_ms: float = 0.0
     first_ms: float = 0.0
     maxrss_mb: float = 0.0
     stdout: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+class _IdpLog:
+    """When the identity provider started and finished each answer (its server threads)."""
+
+    def __init__(self, idp: LocalIdentityProvider) -> None:
+        self.answers: list[tuple[float, float]] = []
+        serve = idp._serve
+
+        def recorded(handler: Any, method: str) -> None:
+            started = time.perf_counter()
+            try:
+                serve(handler, method)
+            finally:
+                self.answers.append((started, time.perf_counter()))
+
+        idp._serve = recorded  # type: ignore[method-assign]
+
+    def between(self, start: float, end: float) -> list[tuple[float, float]]:
+        return [(a, b) for a, b in self.answers if start <= a <= end]
 
 
 def _environment(idp: LocalIdentityProvider, implementation: str) -> dict[str, str]:
@@ -283,6 +308,14 @@ def _spawn(
     python: str, flags: Sequence[str], code: str, env: Mapping[str, str]
 ) -> tuple[float, list[str], str]:
     """Milliseconds from spawn to the child's "ready" line, its stdout before it, its stderr."""
+    elapsed, lines, stderr, _ = _spawn_at(python, flags, code, env)
+    return elapsed, lines, stderr
+
+
+def _spawn_at(
+    python: str, flags: Sequence[str], code: str, env: Mapping[str, str]
+) -> tuple[float, list[str], str, float]:
+    """:func:`_spawn`, and the moment (perf_counter) the child was spawned."""
     start = time.perf_counter()
     with subprocess.Popen(
         [python, "-E", "-S", *flags, "-c", code],
@@ -301,7 +334,7 @@ def _spawn(
         _, stderr = child.communicate()
     if child.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{stderr}")
-    return elapsed, lines, stderr
+    return elapsed, lines, stderr, start
 
 
 def cold_run(
@@ -310,6 +343,7 @@ def cold_run(
     implementation: str,
     event: Mapping[str, Any],
     flags: Sequence[str] = (),
+    log: _IdpLog | None = None,
 ) -> ColdRun:
     if implementation == "bare":
         elapsed, _, _ = _spawn(sys.executable, flags, _BARE, {"PATH": os.environ.get("PATH", "")})
@@ -319,17 +353,30 @@ def cold_run(
         "BENCH_MODULE": MODULES[implementation],
         "BENCH_EVENT": json.dumps(event),
     }
-    elapsed, stdout, stderr = _spawn(sys.executable, flags, _CHILD, env)
+    elapsed, stdout, stderr, spawned = _spawn_at(sys.executable, flags, _CHILD, env)
     reports = [line for line in stderr.splitlines() if line.startswith("BENCH ")]
     report = json.loads(reports[-1][6:])
     if report["effect"] != "Allow":
         raise RuntimeError(f"{implementation} did not allow the benchmark's request: {report}")
+    phases: dict[str, float] = {}
+    answers = log.between(spawned, report["t3"]) if log is not None else []
+    if answers:
+        first_request = answers[0][0]
+        last_answer = max(end for _, end in answers)
+        phases = {
+            "start": (report["t0"] - spawned) * 1000,
+            "to_network": (first_request - report["t0"]) * 1000,
+            "network": (last_answer - first_request) * 1000,
+            "after_network": (report["t1"] - last_answer) * 1000,
+            "first_answer": (report["t3"] - report["t2"]) * 1000,
+        }
     return ColdRun(
         elapsed,
         init_ms=report["init_ms"],
         first_ms=report["first_ms"],
         maxrss_mb=report["maxrss_kb"] / 1024,
         stdout=stdout,
+        phases=phases,
     )
 
 
@@ -346,6 +393,14 @@ class Scenario:
     def spread(self, implementation: str) -> tuple[float, float]:
         values = [run.wall_ms for run in self.runs[implementation]]
         return min(values), max(values)
+
+    @property
+    def short(self) -> str:
+        return "80 ms away" if "away" in self.name else "loopback"
+
+    def phase(self, implementation: str, phase: str) -> float:
+        values = [run.phases[phase] for run in self.runs[implementation] if run.phases]
+        return statistics.median(values) if values else float("nan")
 
     def ratios(self, numerator: str, denominator: str) -> list[float]:
         return [
@@ -366,6 +421,7 @@ def cold_start(
         idp.set_mode("slow", delay=delay)
     else:
         idp.set_mode("up")
+    log = _IdpLog(idp)
     try:
         for implementation in IMPLEMENTATIONS:  # page cache warm, nothing timed
             cold_run(build, idp, implementation, event)
@@ -374,10 +430,61 @@ def cold_start(
             shift = index % len(IMPLEMENTATIONS)
             order = IMPLEMENTATIONS[shift:] + IMPLEMENTATIONS[:shift]
             for implementation in order:
-                results[implementation].append(cold_run(build, idp, implementation, event))
+                results[implementation].append(cold_run(build, idp, implementation, event, log=log))
     finally:
         idp.set_mode("up")
+        del idp._serve  # the class's own method again
     return Scenario(name, results)
+
+
+# Everything our cold start imports, once each, in init's order, in one thread without network:
+# what each package costs to import (python -X importtime).
+_IMPORTS = (
+    "import sys, os; sys.path[:0] = os.environ['BENCH_PATH'].split(os.pathsep); "
+    "import jwt_authorizer.source, requests, jwt_authorizer.handler; "
+    "import jose.backends.cryptography_backend; from aws_lambda_powertools import Logger, Metrics"
+)
+PACKAGE_GROUPS: Final = {
+    "requests (urllib3, idna, certifi, charset_normalizer)": (
+        "requests", "urllib3", "idna", "certifi", "charset_normalizer",
+    ),
+    "python-jose, cryptography": ("jose", "cryptography", "cffi", "_cffi_backend"),
+    "Powertools (jmespath, typing_extensions)": (
+        "aws_lambda_powertools", "jmespath", "typing_extensions", "botocore",
+    ),
+    "jwt_authorizer (our modules)": ("jwt_authorizer",),
+}  # fmt: skip
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)")
+
+
+def import_costs(build: Build, runs: int = 3) -> dict[str, float]:
+    """Median self time (ms) of the imports of each package group, standard library apart."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "BENCH_PATH": os.pathsep.join(str(path) for path in build.paths["ours"]),
+    }
+    owner = {top: group for group, tops in PACKAGE_GROUPS.items() for top in tops}
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        result = subprocess.run(
+            [sys.executable, "-E", "-S", "-X", "importtime", "-c", _IMPORTS],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        totals: dict[str, float] = {}
+        for line in result.stderr.splitlines():
+            match = _IMPORT_LINE.match(line)
+            if match is None:
+                continue
+            top = match.group(2).split(".")[0]
+            stdlib = top in sys.stdlib_module_names or top.startswith("_")
+            group = owner.get(top, "standard library" if stdlib else "other")
+            totals[group] = totals.get(group, 0.0) + int(match.group(1)) / 1000
+        for group, value in totals.items():
+            samples.setdefault(group, []).append(value)
+    return {group: statistics.median(values) for group, values in samples.items()}
 
 
 # --------------------------------------------------------------------------- warm path
@@ -540,6 +647,7 @@ def report(
     scenarios: Sequence[Scenario],
     *,
     tokens: int,
+    imports: Mapping[str, float] | None = None,
 ) -> tuple[str, int]:
     """The table ``make bench`` prints, and how many of the measured goals were not met."""
     missed = measured = 0
@@ -604,6 +712,28 @@ def report(
                 f"{scenario.median('ours', 'init_ms'):7.1f} ms / "
                 f"{scenario.median('ours', 'first_ms'):.1f} ms"
             )
+        lines += [
+            "",
+            "(c) where our cold start goes (ms, medians; the child, the identity provider and the "
+            "bench share one monotonic clock)",
+            "    " + " " * 46 + "".join(f"{scenario.short:>14}" for scenario in scenarios),
+        ]
+        phase_titles = {
+            "start": "interpreter start",
+            "to_network": "until the first request reaches the IdP",
+            "network": "IdP: first request to last answer",
+            "after_network": "init after the last answer",
+            "first_answer": "first answer",
+        }
+        for phase, title in phase_titles.items():
+            values = "".join(f"{scenario.phase('ours', phase):14.1f}" for scenario in scenarios)
+            lines.append(f"    {title:<46}{values}")
+        if imports:
+            lines.append(
+                "    imports, each once, in init's order, one thread, no network (-X importtime):"
+            )
+            for group, value in sorted(imports.items(), key=lambda item: -item[1]):
+                lines.append(f"      {group:<52}: {value:7.1f} ms")
         rss = max(run.maxrss_mb for scenario in scenarios for run in scenario.runs["ours"])
         typical_rss = max(
             run.maxrss_mb for scenario in scenarios for run in scenario.runs["typical"]
@@ -638,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         with LocalIdentityProvider(profile="entra-b2c") as idp:
             warm: dict[str, list[float]] = {}
             scenarios: list[Scenario] = []
+            imports: dict[str, float] = {}
             if args.only != "cold":
                 warm = warm_path(idp, args.rounds, args.tokens)
             if args.only != "warm":
@@ -654,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
                         name=f"identity provider {DISTANT_DELAY_SECONDS * 1000:.0f} ms away",
                     ),
                 ]
-    text, _missed = report(warm, scenarios, tokens=args.tokens)
+                imports = import_costs(built)
+    text, _missed = report(warm, scenarios, tokens=args.tokens, imports=imports)
     print(text)
     return 0
 
