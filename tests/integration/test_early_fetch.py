@@ -17,7 +17,7 @@ import pytest
 
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer import Authorizer
-from jwt_authorizer.fetch import EarlyFetches, EarlyTarget
+from jwt_authorizer.fetch import EarlyFetches, EarlyTarget, HttpFetcher
 from jwt_authorizer.source import early_fetches
 from tests.conftest import IdpFactory
 from tests.integration.conftest import auth_config, issuer_entry, token_event
@@ -90,6 +90,23 @@ def test_a_result_is_only_handed_to_the_same_url_and_ca_bundle(
     # The early fetch (for another CA bundle) got its document, but the key cache, asking
     # without one, was not handed it: it fetched for itself.
     assert idp.request_count("jwks") == 2
+
+
+def test_nothing_fetched_early_is_handed_out_after_init(
+    idp_factory: IdpFactory, tmp_path: Path
+) -> None:
+    """A document the key cache did not take during init is dropped: a later fetch of that URL
+    (hours later, say) goes to the network instead of being handed a stale document."""
+    idp = idp_factory(profile="wso2")
+    spare = EarlyFetches((EarlyTarget(idp.jwks_uri, str(tmp_path / "another-ca.pem")),)).start()
+    document = auth_config(issuer_entry(idp, jwks_uri=idp.jwks_uri))
+    _authorizer(idp, document, spare)  # init takes nothing (other CA bundle), then closes it
+    before = idp.request_count("jwks")
+    fetcher = HttpFetcher(
+        connect_timeout=1, read_timeout=1, max_response_bytes=1 << 20, early=spare
+    )
+    fetcher.get_json(idp.jwks_uri, ca_bundle=str(tmp_path / "another-ca.pem"))
+    assert idp.request_count("jwks") == before + 1
 
 
 # --------------------------------------------------------------------------- what is fetched

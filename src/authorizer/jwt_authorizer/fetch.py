@@ -195,7 +195,7 @@ class EarlyFetches:
     main thread does not compete with it for the interpreter before the first request is on the
     wire), and the documents then download while the main thread imports and validates the
     rest. Several targets download in parallel. A result is only ever handed to a fetch of the
-    same URL with the same CA bundle; anything not taken is dropped with this object.
+    same URL with the same CA bundle, during init (:meth:`close`).
     """
 
     def __init__(
@@ -244,6 +244,13 @@ class EarlyFetches:
         if slot.error is not None:
             raise slot.error
         return slot.value
+
+    def close(self) -> None:
+        """Init is over: nothing more is handed out (a document fetched early and not taken by
+        now would be stale by the time anything asked for it)."""
+        with self._lock:
+            for slot in self._slots.values():
+                slot.taken = True
 
     def _run(self) -> None:
         try:

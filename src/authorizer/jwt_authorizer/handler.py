@@ -129,6 +129,8 @@ class Authorizer:
         events.attach(observer)
         authorizer = cls(config, validator, observer, wall_clock=wall_clock)
         prefetch.wait()
+        if early is not None:
+            early.close()
         return authorizer
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
