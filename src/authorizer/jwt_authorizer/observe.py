@@ -26,7 +26,8 @@ from .errors import loggable
 _NAMESPACE: Final = "JwtAuthorizer"
 _SERVICE: Final = "jwt-authorizer"
 _STANDARD_RESOLUTION: Final = 60
-_EMF_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+# The EMF document is a fresh tree Powertools builds: no cycle to look for.
+_EMF_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def token_hash(token: str | None) -> str:
