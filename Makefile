@@ -45,7 +45,7 @@ pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
-	PYTHONPATH=tools $(BIN)/python -m devkit.bench
+	PYTHONPATH=tools $(BIN)/python -m devkit bench
 
 # Local, without AWS or Docker: development IdP + API Gateway emulator on template.yaml (tools/devkit).
 .PHONY: fixtures

@@ -17,11 +17,9 @@ from typing import Any
 
 import pytest
 
-from devkit.cli import invoke_function, load_env_vars
 from devkit.fixtures import (
     DEV_ISSUER,
     EVENT_KINDS,
-    EVENTS_DIR,
     FAR_FUTURE,
     KEY_FILE_NAME,
     OUTCOMES,
@@ -30,6 +28,9 @@ from devkit.fixtures import (
     read_key,
 )
 from devkit.iam import Decision, evaluate, parse_authorizer_answer
+from devkit.invoke import invoke_function
+from devkit.paths import EVENTS_DIR
+from devkit.runtime import load_env_vars
 
 ENV_FILE = EVENTS_DIR / "env.json"
 UNAUTHORIZED = {"errorMessage": "Unauthorized", "errorType": "Exception"}

@@ -20,10 +20,14 @@ jose_unused='^(ecdsa|rsa|pyasn1)=='
   freeze "$work/runtime" -r requirements-runtime.in | grep -viE "$jose_unused"
 } > "$work/runtime.txt"
 freeze "$work/dev" -r "$work/runtime.txt" -r requirements-dev.in > "$work/dev-all.txt"
+# awslambdaric (and what only it pulls in) ships Linux wheels only: keep its marker in the lock,
+# so other systems skip it. Run `make lock` on Linux, or these pins disappear.
+linux_only='^(awslambdaric|simplejson|snapshot-restore-py)=='
 {
   grep '^#' requirements-dev.txt | head -n 4
   echo "-r layers/deps/requirements.txt"
-  grep -vxiFf <(grep -v '^#' "$work/runtime.txt") "$work/dev-all.txt"
+  grep -vxiFf <(grep -v '^#' "$work/runtime.txt") "$work/dev-all.txt" |
+    sed -E "/$linux_only/I s/\$/ ; sys_platform == \"linux\"/"
 } > "$work/dev.txt"
 mv "$work/runtime.txt" layers/deps/requirements.txt
 mv "$work/dev.txt" requirements-dev.txt

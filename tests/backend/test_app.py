@@ -211,8 +211,13 @@ def test_unknown_route_is_404() -> None:
 
 
 def test_cors_headers_on_answers() -> None:
-    event = rest_event("GET", "/whoami", "/whoami", context=ALLOW_CONTEXT)
-    event["headers"]["Origin"] = "https://app.example.test"
+    event = rest_event(
+        "GET",
+        "/whoami",
+        "/whoami",
+        context=ALLOW_CONTEXT,
+        headers={"Origin": "https://app.example.test"},
+    )
     _, headers, _ = call(event)
     assert headers["access-control-allow-origin"] == "*"
     assert "WWW-Authenticate" in headers["access-control-expose-headers"]

@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from devkit.cli import main
 from devkit.idp import (
     B2C_POLICY,
     DEFAULT_API_AUDIENCE,
@@ -28,7 +29,6 @@ from devkit.idp import (
     LocalIdentityProvider,
     Profile,
     load_clients,
-    main,
 )
 
 from .conftest import IdpFactory
@@ -1012,7 +1012,7 @@ def test_bad_clients_file(tmp_path: Path) -> None:
 
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["--help"])
+        main(["idp", "--help"])
     assert exited.value.code == 0
     out = capsys.readouterr().out
     for needle in ("--profile", "--port", "--tls", "--clients", "never deploy"):
@@ -1021,7 +1021,7 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_serves_in_the_foreground(idp_http: requests.Session) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "devkit.idp", "--profile", "wso2", "--port", "0", "--json"],
+        [sys.executable, "-m", "devkit", "idp", "--profile", "wso2", "--port", "0", "--json"],
         cwd=TOOLS_DIR,
         stdout=subprocess.PIPE,
         text=True,

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from devkit.costmodel import Inputs, invocations_per_second, main, model
+from devkit.cli import main
+from devkit.costmodel import Inputs, invocations_per_second, model
 
 
 def test_worked_example_from_the_docs() -> None:
@@ -91,10 +92,10 @@ def test_cold_starts_bill_the_init_phase() -> None:
 def test_cli_prints_the_table_and_rejects_nonsense() -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["--rps", "200", "--tokens", "50", "--ttl", "300"]) == 0
+        assert main(["costmodel", "--rps", "200", "--tokens", "50", "--ttl", "300"]) == 0
     assert "authorizer invocations per 1M API requests         902.0" in out.getvalue()
     with contextlib.redirect_stdout(io.StringIO()):
-        assert main(["--rps", "200", "--tokens", "50", "--ttl", "-1"]) == 2
+        assert main(["costmodel", "--rps", "200", "--tokens", "50", "--ttl", "-1"]) == 2
 
 
 def test_snapstart_bills_restores_and_the_snapshot_cache_instead_of_init() -> None:

@@ -1,6 +1,6 @@
 """End-to-end fixtures: the local IdP and the API Gateway emulator on free loopback ports.
 
-The stack is :class:`devkit.demo.LocalStack`, the very thing ``make demo`` runs: template.yaml
+The stack is :class:`devkit.stack.LocalStack`, the very thing ``make demo`` runs: template.yaml
 served by the emulator, the authorizer pointed at the IdP through template parameters. Tests
 talk plain HTTP to both servers; the emulator, not the test, decides what a client sees.
 
@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import requests
 
-from devkit.demo import LocalStack
 from devkit.fixtures import template_routes
 from devkit.idp import LocalIdentityProvider
+from devkit.stack import LocalStack
 from tests.support.clock import FakeClock
 
 StackFactory = Callable[..., LocalStack]

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from devkit.fixtures import EVENTS_DIR
+from devkit import events, fixtures
 from devkit.idp import LocalIdentityProvider
+from devkit.paths import EVENTS_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -139,11 +140,7 @@ def test_embedded_token_is_accepted_with_env_json(state_dir: Path) -> None:
     minted = devkit(state_dir, "token", "--client", "writer-app", "--embedded")
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
-    event = {
-        "type": "TOKEN",
-        "authorizationToken": f"Bearer {token}",
-        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:devrest001/v1/POST/orders",
-    }
+    event = events.token_event(f"Bearer {token}", fixtures.REST.arn("POST", "/orders"))
     result = devkit(
         state_dir,
         "invoke",
@@ -174,7 +171,10 @@ def test_token_refuses_a_non_loopback_idp(state_dir: Path) -> None:
     assert "loopback" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["invoke", "serve", "demo", "token", "fixtures"])
+@pytest.mark.parametrize(
+    "command",
+    ["invoke", "serve", "demo", "token", "fixtures", "emulator", "idp", "bench", "costmodel"],
+)
 def test_every_command_explains_itself(state_dir: Path, command: str) -> None:
     result = devkit(state_dir, command, "--help")
     assert result.returncode == 0

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import pytest
 import requests
 
-from devkit.demo import LocalStack
+from devkit.stack import LocalStack
 from tests.e2e.conftest import (
     StackFactory,
     auth_config,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import pytest
 
+from devkit import events
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import Config, load_config
@@ -50,7 +51,7 @@ Outcome = Literal["allow", "unauthorized", "keys_unavailable"]
 
 def token_event(token: str) -> dict[str, Any]:
     """A REST API TOKEN-authorizer event carrying ``token`` as a Bearer credential."""
-    return {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+    return events.token_event(f"Bearer {token}", METHOD_ARN)
 
 
 # --------------------------------------------------------------------------- clock and observer

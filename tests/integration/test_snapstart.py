@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import snapshot_restore_py
 
 from jwt_authorizer import Authorizer
 from tests.conftest import IdpFactory
 from tests.support.clock import FakeClock
 
 from .conftest import Harness, HarnessFactory, auth_config, issuer_entry
+
+# SnapStart's runtime module (bundled in Lambda's runtime; a Linux-only dev dependency here).
+snapshot_restore_py = pytest.importorskip("snapshot_restore_py")
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -33,9 +33,10 @@ from typing import Any
 
 import pytest
 
-from tests.sam import cfn
+from devkit import paths
+from devkit.template import deployed_environment, parameter_pairs, read_template
 
-ROOT = cfn.ROOT
+ROOT = paths.REPO_ROOT
 SAM = ROOT / "tools" / "sam.sh"
 IMPORT_CHECK = Path(__file__).with_name("import_check.py")
 BYTECODE_CHECK = Path(__file__).with_name("bytecode_check.py")
@@ -94,7 +95,7 @@ def _report(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_sam_validate_lint() -> None:
-    result, seconds = run_sam("validate", "--lint", "--template-file", str(cfn.TEMPLATE))
+    result, seconds = run_sam("validate", "--lint", "--template-file", str(paths.TEMPLATE))
     assert result.returncode == 0, _report(result)
     assert "is a valid SAM Template" in result.stdout + result.stderr
     sys.stderr.write(f"sam validate --lint: {seconds:.1f}s\n")
@@ -133,7 +134,7 @@ def sam_build(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]
             result, seconds = run_sam(
                 "build",
                 "--template-file",
-                str(cfn.TEMPLATE),
+                str(paths.TEMPLATE),
                 "--build-dir",
                 str(out / "build"),
                 "--config-file",
@@ -272,7 +273,7 @@ def test_layer_is_exactly_the_lock(sam_build: Callable[[str], Path], architectur
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_built_template(sam_build: Callable[[str], Path], architecture: str) -> None:
     build = sam_build(architecture)
-    built = cfn.load(build / "template.yaml")
+    built = read_template(build / "template.yaml")
     layer = built["Resources"]["DependenciesLayer"]
     # sam build resolved BuildArchitecture from the parameter value it was given.
     assert layer["Metadata"]["BuildArchitecture"] == architecture
@@ -325,12 +326,12 @@ def _modules(function_dir: Path) -> list[str]:
 
 def _deployed_environment(function: str) -> dict[str, str]:
     """The function's environment with the default samconfig.toml environment's overrides."""
-    template = cfn.load()
-    config = tomllib.loads(cfn.SAMCONFIG.read_text(encoding="utf-8"))
-    overrides = cfn.parse_overrides(
+    template = read_template(paths.TEMPLATE)
+    config = tomllib.loads(paths.SAMCONFIG.read_text(encoding="utf-8"))
+    overrides = parameter_pairs(
         config["default"]["global"]["parameters"]["parameter_overrides"]
     )
-    return cfn.environment(template, function, overrides)
+    return deployed_environment(template, function, overrides)
 
 
 def _import_check(
@@ -341,7 +342,7 @@ def _import_check(
     -B: nothing is written, as on Lambda's read-only /opt and /var/task. Returns the report, the
     function's modules and its handler.
     """
-    handler = cfn.load()["Resources"][function]["Properties"]["Handler"]
+    handler = read_template(paths.TEMPLATE)["Resources"][function]["Properties"]["Handler"]
     modules = _modules(function_dir)
     spec = {
         "paths": [str(layer), str(function_dir)],

@@ -16,18 +16,25 @@ from typing import Any
 
 import pytest
 
+from devkit import paths
+from devkit.template import (
+    Intrinsics,
+    TemplateError,
+    deployed_environment,
+    parameter_pairs,
+    read_template,
+)
 from jwt_authorizer.config import load_config
 from jwt_authorizer.profiles import PROFILES
-from tests.sam import cfn
 
-TEMPLATE = cfn.load()
+TEMPLATE = read_template(paths.TEMPLATE)
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 AUTHORIZER = RESOURCES["AuthorizerFunction"]["Properties"]
 BACKEND = RESOURCES["BackendFunction"]["Properties"]
 REST = RESOURCES["RestApi"]["Properties"]
 HTTP = RESOURCES["HttpApi"]["Properties"]
-SAMCONFIG = tomllib.loads(cfn.SAMCONFIG.read_text(encoding="utf-8"))
+SAMCONFIG = tomllib.loads(paths.SAMCONFIG.read_text(encoding="utf-8"))
 
 CONTRACT_ROUTES = [
     {"route": "GET /whoami", "scopes": []},
@@ -118,7 +125,7 @@ def test_architecture_parameter() -> None:
 )
 def test_handlers_exist_in_code_uri(function: str, module: str) -> None:
     props = RESOURCES[function]["Properties"]
-    code = cfn.ROOT / props["CodeUri"]
+    code = paths.REPO_ROOT / props["CodeUri"]
     source = (code / module).read_text(encoding="utf-8")
     handler = props["Handler"].rsplit(".", 1)[1]
     assert re.search(rf"^(def {handler}\(|{handler} = )", source, re.MULTILINE), module
@@ -128,7 +135,7 @@ def test_function_code_has_no_requirements_file() -> None:
     # Dependencies come from the layer only; a requirements.txt beside the code would be a second,
     # unpinned dependency list (that the Makefile, copying the directory, would ship as a file).
     for function in ("AuthorizerFunction", "BackendFunction"):
-        code = cfn.ROOT / RESOURCES[function]["Properties"]["CodeUri"]
+        code = paths.REPO_ROOT / RESOURCES[function]["Properties"]["CodeUri"]
         assert not (code / "requirements.txt").exists(), function
 
 
@@ -150,7 +157,7 @@ def test_environment_variable_wired_to_parameter(variable: str, parameter: str) 
 
 
 def test_environment_with_defaults() -> None:
-    env = cfn.environment(TEMPLATE, "AuthorizerFunction")
+    env = deployed_environment(TEMPLATE, "AuthorizerFunction")
     assert env["ALGORITHMS"] == "RS256"
     assert env["RESPONSE_MODE"] == "simple"
     assert env["POWERTOOLS_SERVICE_NAME"] == "jwt-authorizer"
@@ -164,19 +171,19 @@ def test_environment_with_defaults() -> None:
 
 def test_every_parameter_reaches_its_variable() -> None:
     markers = {parameter: f"marker-{parameter}" for parameter in ENV_FROM_PARAMETER.values()}
-    env = cfn.environment(TEMPLATE, "AuthorizerFunction", markers)
+    env = deployed_environment(TEMPLATE, "AuthorizerFunction", markers, check_parameters=False)
     for variable, parameter in ENV_FROM_PARAMETER.items():
         assert env[variable] == markers[parameter]
 
 
 def test_auth_config_inline() -> None:
-    env = cfn.environment(TEMPLATE, "AuthorizerFunction", {"AuthConfig": '{"issuers": []}'})
+    env = deployed_environment(TEMPLATE, "AuthorizerFunction", {"AuthConfig": '{"issuers": []}'})
     assert env["AUTH_CONFIG"] == '{"issuers": []}'
 
 
 def test_auth_config_from_ssm_wins() -> None:
     overrides = {"AuthConfig": "file:config.json", "AuthConfigSsmParameter": "/jwt/prod/config"}
-    env = cfn.environment(TEMPLATE, "AuthorizerFunction", overrides)
+    env = deployed_environment(TEMPLATE, "AuthorizerFunction", overrides)
     assert env["AUTH_CONFIG"] == "ssm:/jwt/prod/config"
 
 
@@ -190,7 +197,7 @@ def test_routes_default_is_the_contract() -> None:
 
 def test_defaults_are_a_valid_authorizer_config_once_issuer_and_audience_are_set() -> None:
     overrides = {"Issuer": "https://idp.example.test/", "Audience": "api://orders"}
-    env = cfn.environment(TEMPLATE, "AuthorizerFunction", overrides)
+    env = deployed_environment(TEMPLATE, "AuthorizerFunction", overrides)
     config = load_config(env)
     assert config is not None
 
@@ -199,7 +206,7 @@ def test_defaults_are_a_valid_authorizer_config_once_issuer_and_audience_are_set
 
 
 def _ssm_statements(overrides: dict[str, str]) -> list[dict[str, Any]]:
-    resolver = cfn.Resolver(TEMPLATE, overrides)
+    resolver = Intrinsics(TEMPLATE, parameter_overrides=overrides)
     statements = []
     for function in ("AuthorizerFunction", "BackendFunction"):
         for policy in resolver.resolve(RESOURCES[function]["Properties"].get("Policies", [])):
@@ -277,10 +284,10 @@ def test_layer_makefile_per_architecture(architecture: str) -> None:
     # SAM passes make no architecture: the ContextPath's Makefile names it, then includes the
     # shared layers/deps/Makefile, which knows that architecture's wheel platforms.
     assert architecture in PARAMETERS["Architecture"]["AllowedValues"]
-    makefile = (cfn.ROOT / "layers/deps/arch" / architecture / "Makefile").read_text("utf-8")
+    makefile = (paths.REPO_ROOT / "layers/deps/arch" / architecture / "Makefile").read_text("utf-8")
     assert f"\nARCH := {architecture}\n" in makefile
     assert "../../Makefile" in makefile
-    shared = (cfn.ROOT / "layers/deps/Makefile").read_text(encoding="utf-8")
+    shared = (paths.REPO_ROOT / "layers/deps/Makefile").read_text(encoding="utf-8")
     assert f"PLATFORMS_{architecture} :=" in shared
     assert "build-DependenciesLayer:" in shared
     assert "--invalidation-mode unchecked-hash" in shared
@@ -291,14 +298,14 @@ def test_function_builds_with_its_makefile(function: str) -> None:
     # make, not SAM's python builder: the package ships with its python3.13 bytecode.
     resource = RESOURCES[function]
     assert resource["Metadata"] == {"BuildMethod": "makefile"}
-    makefile = cfn.ROOT / resource["Properties"]["CodeUri"] / "Makefile"
+    makefile = paths.REPO_ROOT / resource["Properties"]["CodeUri"] / "Makefile"
     text = makefile.read_text(encoding="utf-8")
     assert f"\nbuild-{function}:\n" in text
     assert "--invalidation-mode unchecked-hash" in text
 
 
 def test_layer_lock_has_no_boto3() -> None:
-    lock = (cfn.ROOT / "layers/deps/requirements.txt").read_text(encoding="utf-8")
+    lock = (paths.REPO_ROOT / "layers/deps/requirements.txt").read_text(encoding="utf-8")
     names = {
         re.split(r"[=<>\[ ;]", line.strip(), maxsplit=1)[0].lower()
         for line in lock.splitlines()
@@ -369,7 +376,7 @@ STATIC = re.compile(r"^'[^']*'$")  # a static gateway-response header value
 
 
 def _gateway_responses(overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    resolved = cfn.Resolver(TEMPLATE, overrides).resolve(REST["GatewayResponses"])
+    resolved = Intrinsics(TEMPLATE, parameter_overrides=overrides).resolve(REST["GatewayResponses"])
     assert isinstance(resolved, dict)
     return resolved
 
@@ -453,12 +460,10 @@ def test_http_api_authorizer() -> None:
 @pytest.mark.parametrize(("mode", "simple"), [("simple", True), ("iam", False)])
 def test_simple_responses_follow_response_mode(mode: str, simple: bool) -> None:
     authorizer = HTTP["Auth"]["Authorizers"]["JwtHttpAuthorizer"]
-    resolver = cfn.Resolver(TEMPLATE, {"ResponseMode": mode})
+    resolver = Intrinsics(TEMPLATE, parameter_overrides={"ResponseMode": mode})
     assert resolver.resolve(authorizer["EnableSimpleResponses"]) is simple
-    assert (
-        cfn.environment(TEMPLATE, "AuthorizerFunction", {"ResponseMode": mode})["RESPONSE_MODE"]
-        == mode
-    )
+    environment = deployed_environment(TEMPLATE, "AuthorizerFunction", {"ResponseMode": mode})
+    assert environment["RESPONSE_MODE"] == mode
     assert default("ResponseMode") == "simple"
 
 
@@ -531,10 +536,10 @@ def test_outputs() -> None:
     for name in ("RestApiUrl", "HttpApiUrl", "AuthorizerFunctionArn", "BackendFunctionArn"):
         assert name in outputs
     assert outputs["AuthorizerFunctionArn"]["Value"] == AUTHORIZER_ARN
-    urls = cfn.Resolver(TEMPLATE)
+    urls = Intrinsics(TEMPLATE)
     rest_url = outputs["RestApiUrl"]["Value"]["Fn::Sub"]
     assert rest_url.endswith("/${StageName}")
-    assert urls.values["StageName"] == "v1"
+    assert urls.parameters["StageName"] == "v1"
 
 
 # ------------------------------------------------------------------------------- samconfig
@@ -559,30 +564,30 @@ def test_samconfig_environment(environment: str) -> None:
     deploy = section["deploy"]["parameters"]
     assert deploy["resolve_s3"] is True
     assert "CAPABILITY_IAM" in deploy["capabilities"]
-    overrides = cfn.parse_overrides(section["global"]["parameters"]["parameter_overrides"])
+    overrides = parameter_pairs(section["global"]["parameters"]["parameter_overrides"])
     for name, value in overrides.items():
         _check_parameter_value(name, value)  # also rejects names the template lacks
     # The overrides produce a configuration the authorizer accepts.
-    config = load_config(cfn.environment(TEMPLATE, "AuthorizerFunction", overrides))
+    config = load_config(deployed_environment(TEMPLATE, "AuthorizerFunction", overrides))
     assert config is not None
 
 
 def test_samconfig_identity_providers() -> None:
-    default_env = cfn.parse_overrides(
+    default_env = parameter_pairs(
         SAMCONFIG["default"]["global"]["parameters"]["parameter_overrides"]
     )
     assert default_env["IssuerProfile"] == "entra-b2c"
     assert "b2clogin.com" in default_env["Issuer"]
-    wso2 = cfn.parse_overrides(SAMCONFIG["wso2"]["global"]["parameters"]["parameter_overrides"])
+    wso2 = parameter_pairs(SAMCONFIG["wso2"]["global"]["parameters"]["parameter_overrides"])
     assert wso2["IssuerProfile"] == "wso2"
     assert wso2["Issuer"] == "https://is.example.com:9443/oauth2/token"
     assert wso2["JwksUri"] == "https://is.example.com:9443/oauth2/jwks"
 
 
 def test_resolver_rejects_unknown_override() -> None:
-    with pytest.raises(KeyError):
-        cfn.Resolver(TEMPLATE, {"NoSuchParameter": "x"})
+    with pytest.raises(TemplateError, match="NoSuchParameter"):
+        Intrinsics(TEMPLATE, parameter_overrides={"NoSuchParameter": "x"})
 
 
 def test_template_path() -> None:
-    assert Path(cfn.TEMPLATE).name == "template.yaml"
+    assert Path(paths.TEMPLATE).name == "template.yaml"

@@ -222,72 +222,58 @@ def make_event(
 ) -> dict[str, Any]:
     """An event shaped like API Gateway's, carrying ``authorization`` where the kind puts it.
 
-    ``headers``/``multi_headers`` replace the header maps outright (for duplicate-header cases);
+    The shape is devkit.events' (the emulator's and the fixtures'); on top of it, what no real
+    request could carry: ``authorization`` None on a TOKEN event, ``headers``/``multi_headers``
+    replacing the header maps outright (duplicate-header cases), an empty ``identitySource``.
     ``query`` and ``cookies`` add credentials elsewhere in the request.
     """
-    arn = event_arn(kind, route)
-    template = route.template or route.path
-    if kind == "token":
-        return {"type": "TOKEN", "authorizationToken": authorization, "methodArn": arn}
-    name = "authorization" if kind == "http-2.0" else "Authorization"
-    single: dict[str, str] = {"Host": "api.example.test", "User-Agent": "security-suite"}
+    # Imported here: fresh interpreters that load this module for its other helpers (see
+    # test_advisories) have only src/authorizer on sys.path, not tools/.
+    from devkit import events
+
+    sent = [("Host", "api.example.test"), ("User-Agent", "security-suite")]
     if authorization is not None:
-        single[name] = authorization
-    if headers is not None:
-        single = dict(headers)
+        sent.append(("Authorization", authorization))
+    if cookies:
+        sent.append(("Cookie", "; ".join(cookies)))
+    pairs = [(name, value) for name, values in (query or {}).items() for value in values]
+    request = events.Request(
+        method=route.method,
+        path=route.path,
+        headers=tuple(sent),
+        query=tuple(pairs),
+        raw_query="&".join(f"{name}={value}" for name, value in pairs),
+        resource=route.template or route.path,
+        route_key=route.route_key,
+        source_ip="192.0.2.1",
+    )
+    http = kind in ("http-1.0", "http-2.0")
+    stage = events.Stage(
+        api_id="h7t8p9" if http else "a1b2c3d4e5",
+        name="$default" if http else "prod",
+        region="eu-west-1",
+    )
+    event = events.authorizer_event(kind, stage, request)
+    assert event.get("methodArn", event.get("routeArn")) == event_arn(kind, route)
+    if kind == "token":
+        event["authorizationToken"] = authorization
+        return event
+    if kind == "http-2.0":
+        event["identitySource"] = [authorization] if authorization else []
+        event["cookies"] = list(cookies or [])
+    if headers is None and multi_headers is None:
+        return event
+    single = dict(headers) if headers is not None else {k: v for k, v in sent if k != "Cookie"}
     multi = {key: [value] for key, value in single.items()}
     if multi_headers is not None:
         multi = {key: list(values) for key, values in multi_headers.items()}
-    query = dict(query or {})
     if kind == "http-2.0":
-        return {
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": arn,
-            "identitySource": [authorization] if authorization else [],
-            "routeKey": route.route_key,
-            "rawPath": route.path,
-            "rawQueryString": "&".join(f"{k}={v}" for k, vs in query.items() for v in vs),
-            "cookies": list(cookies or []),
-            "headers": {key.lower(): value for key, value in single.items()},
-            "queryStringParameters": {k: ",".join(vs) for k, vs in query.items()} or None,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "h7t8p9",
-                "http": {"method": route.method, "path": route.path, "sourceIp": "192.0.2.1"},
-                "routeKey": route.route_key,
-                "stage": "$default",
-            },
-        }
+        event["headers"] = {key.lower(): value for key, value in single.items()}
+        return event
     if cookies:
         single["Cookie"] = "; ".join(cookies)
         multi["Cookie"] = ["; ".join(cookies)]
-    event: dict[str, Any] = {
-        "type": "REQUEST",
-        "methodArn": arn,
-        "resource": template,
-        "path": route.path,
-        "httpMethod": route.method,
-        "headers": single,
-        "multiValueHeaders": multi,
-        "queryStringParameters": {k: vs[-1] for k, vs in query.items()} or None,
-        "multiValueQueryStringParameters": query or None,
-        "pathParameters": {},
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "a1b2c3d4e5",
-            "resourcePath": template,
-            "httpMethod": route.method,
-            "stage": "prod",
-        },
-    }
-    if kind == "http-1.0":
-        event["version"] = "1.0"
-        event["identitySource"] = authorization or ""
-        event["authorizationToken"] = authorization or ""
-        event["requestContext"]["routeKey"] = route.route_key
-        event["requestContext"]["stage"] = "$default"
+    event["headers"], event["multiValueHeaders"] = single, multi
     return event
 
 

@@ -1,13 +1,9 @@
-"""The local stack (identity provider + API Gateway emulator) behind ``make demo``/``make serve``.
+"""``python -m devkit demo`` (``make demo``): the whole flow on 127.0.0.1, then everything stops.
 
-:class:`LocalStack` starts the development IdP on 127.0.0.1, points the template's authorizer at
-it through parameter overrides (issuer, audience, and the per-policy discovery URL B2C needs),
-builds the authorizer the way its Lambda init does (``Authorizer.from_environ`` on the
-function's resolved environment) and serves ``template.yaml`` with the emulator. The end-to-end
-tests use the same class, so the demo and the tests cannot drift apart.
-
-Only loopback addresses are ever configured: :class:`LocalStack` refuses an IdP whose URLs are
-not on 127.0.0.1, because the authorizer fetches whatever it is pointed at.
+The local stack (:class:`~devkit.stack.LocalStack`), tokens for reader-app and writer-app from
+the IdP's token endpoint, then the calls a client makes to both APIs with no, garbage, expired
+and real tokens; each answer is printed with whether API Gateway invoked the authorizer and
+whether it was the expected one. Function logs go to ``.demo/demo.log``.
 """
 
 from __future__ import annotations
@@ -18,255 +14,21 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Final, Self, TextIO
-from urllib.parse import urlsplit
+from types import FrameType
+from typing import Final, TextIO
 
 import requests
 
-from devkit.cli import DEFAULT_TEMPLATE, REPO_ROOT, LogSink
-from devkit.emulator import Emulator
-from devkit.idp import DEFAULT_CLIENTS_FILE, LocalIdentityProvider, Profile, load_clients
-from devkit.template import load_template
+from devkit.idp import Profile
+from devkit.paths import TEMPLATE, shown_path, state_dir
+from devkit.runtime import LogSink
+from devkit.stack import LocalStack, client_credentials, http_session
 
-__all__ = [
-    "AUTHORIZER",
-    "STATE_FILE",
-    "LocalStack",
-    "client_credentials",
-    "run_demo",
-    "running_idp_url",
-    "serve",
-    "stack_parameters",
-]
-
-AUTHORIZER: Final = "AuthorizerFunction"
-#: Where ``demo`` writes its log and ``serve`` its state (``DEVKIT_STATE_DIR`` overrides it).
-STATE_DIR: Final = Path(os.environ.get("DEVKIT_STATE_DIR") or REPO_ROOT / ".demo")
-#: Written by ``serve`` so that ``python -m devkit token`` finds the running IdP.
-STATE_FILE: Final = STATE_DIR / "serve.json"
-_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-
-Handler = Callable[[dict[str, Any], Any], Any]
-AuthorizerFactory = Callable[[Mapping[str, str]], Handler]
-
-
-def _default_authorizer(environment: Mapping[str, str]) -> Handler:
-    """What ``jwt_authorizer.app`` does at init, on an explicit environment."""
-    from jwt_authorizer.handler import Authorizer
-
-    return Authorizer.from_environ(environment)
-
-
-def _require_loopback(*urls: str) -> None:
-    for url in urls:
-        host = urlsplit(url).hostname or ""
-        if host not in _LOOPBACK:
-            raise ValueError(f"refusing to point the authorizer at a non-loopback URL: {url}")
-
-
-def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
-    """Template parameter overrides that make the authorizer trust ``idp`` (and only it)."""
-    if idp.profile == "wso2":  # WSO2's aud is the client id
-        audience = ",".join(sorted(idp.audience_for(client) for client in idp.clients))
-    else:
-        audience = idp.audience or ""
-    _require_loopback(idp.issuer, idp.discovery_url)
-    return {
-        "Issuer": idp.issuer,
-        "Audience": audience,
-        "IssuerProfile": idp.profile,
-        # B2C publishes discovery only under the per-policy URL: it must be given explicitly.
-        "DiscoveryUrl": idp.discovery_url,
-    }
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-class LocalStack:
-    """The local IdP and the emulator, wired together on 127.0.0.1; a context manager.
-
-    ``parameters`` adds template parameter overrides (e.g. ``AuthConfig``) on top of
-    :func:`stack_parameters`; ``authorizer_factory`` builds the authorizer from the function's
-    resolved environment (tests inject one with a fake key-cache clock).
-    """
-
-    def __init__(
-        self,
-        *,
-        template: str | Path = DEFAULT_TEMPLATE,
-        profile: Profile = "entra-b2c",
-        idp_port: int = 0,
-        ports: Mapping[str, int] | None = None,
-        parameters: Callable[[LocalIdentityProvider], Mapping[str, str]] | None = None,
-        authorizer_factory: AuthorizerFactory = _default_authorizer,
-        signing_key_pem: str | bytes | None = None,
-        emulator_clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.template = Path(template)
-        self.idp = LocalIdentityProvider(
-            profile=profile, port=idp_port, signing_key_pem=signing_key_pem
-        )
-        self._ports = dict(ports or {})
-        self._parameters = parameters
-        self._factory = authorizer_factory
-        self._clock = emulator_clock
-        self.environment: dict[str, str] = {}
-        self.parameter_overrides: dict[str, str] = {}
-        self._emulator: Emulator | None = None
-
-    @property
-    def emulator(self) -> Emulator:
-        if self._emulator is None:
-            raise RuntimeError("the stack is not started")
-        return self._emulator
-
-    def start(self) -> Self:
-        """Start the IdP, build the authorizer (prefetching keys from it), then the emulator."""
-        self.idp.start()
-        try:
-            overrides = stack_parameters(self.idp)
-            if self._parameters is not None:
-                overrides.update(self._parameters(self.idp))
-            self.parameter_overrides = overrides
-            function = load_template(self.template, parameter_overrides=overrides).functions[
-                AUTHORIZER
-            ]
-            if function.code_uri is not None and str(function.code_uri) not in sys.path:
-                sys.path.insert(0, str(function.code_uri))
-            self.environment = dict(function.environment)
-            with _environment(self.environment):
-                authorizer = self._factory(self.environment)
-            self._emulator = Emulator(
-                self.template,
-                parameter_overrides=overrides,
-                functions={AUTHORIZER: authorizer},
-                ports=self._ports,
-                clock=self._clock,
-            ).start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Stop whatever was started; safe to call twice."""
-        if self._emulator is not None:
-            self._emulator.stop()
-            self._emulator = None
-        self.idp.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def rest_url(self) -> str:
-        return self.emulator.url("RestApi")
-
-    @property
-    def http_url(self) -> str:
-        return self.emulator.url("HttpApi")
-
-    @property
-    def authorizer_invocations(self) -> int:
-        return self.emulator.invocation_count(AUTHORIZER)
-
-    def token_scope(self) -> str:
-        """The ``scope`` a real client of this provider sends for the API's permissions."""
-        idp = self.idp
-        if idp.profile == "entra-b2c":
-            return f"https://{idp.tenant_name}.onmicrosoft.com/api/.default"
-        if idp.profile == "entra-id":
-            return f"api://{idp.audience}/.default"
-        return ""
-
-    def get_token(self, client_id: str, session: requests.Session | None = None) -> str:
-        """An access token for ``client_id`` through the token endpoint (client credentials)."""
-        answer = client_credentials(
-            self.idp.base_url, client_id, scope=self.token_scope() or None, session=session
-        )
-        return str(answer["access_token"])
-
-
-# --------------------------------------------------------------------------------------------
-# Talking to a local IdP over HTTP
-# --------------------------------------------------------------------------------------------
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # loopback only: never through a proxy
-    return session
-
-
-def client_credentials(
-    idp_url: str,
-    client_id: str,
-    *,
-    secret: str | None = None,
-    scope: str | None = None,
-    session: requests.Session | None = None,
-) -> dict[str, Any]:
-    """The client-credentials grant against a local IdP (its index names the token endpoint)."""
-    _require_loopback(idp_url)
-    if secret is None:
-        clients = load_clients(DEFAULT_CLIENTS_FILE)
-        if client_id not in clients:
-            raise ValueError(f"unknown client {client_id!r}; pass its secret")
-        secret = clients[client_id].client_secret
-    http = session if session is not None else _session()
-    index = http.get(idp_url.rstrip("/") + "/", timeout=5).json()
-    endpoint = str(index["token_endpoint"])
-    _require_loopback(endpoint)
-    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    response = http.post(endpoint, data=form, auth=(client_id, secret), timeout=5)
-    document: dict[str, Any] = response.json()
-    if response.status_code != 200:
-        raise ValueError(f"token endpoint answered {response.status_code}: {document}")
-    return document
-
-
-def running_idp_url() -> str | None:
-    """The IdP of a running ``serve``, if its state file exists and it answers."""
-    try:
-        state = json.loads(STATE_FILE.read_text(encoding="utf-8"))
-        url = str(state["idp"])
-        _require_loopback(url)
-        with _session() as http:
-            http.get(url + "/", timeout=0.5).raise_for_status()
-    except (OSError, ValueError, KeyError, requests.RequestException):
-        return None
-    return url
-
-
-# --------------------------------------------------------------------------------------------
-# The demo transcript
-# --------------------------------------------------------------------------------------------
+__all__ = ["Style", "run_demo"]
 
 
 class Style:
@@ -413,7 +175,7 @@ def _color_default(stream: TextIO) -> bool:
 def run_demo(
     *,
     profile: Profile = "entra-b2c",
-    template: str | Path = DEFAULT_TEMPLATE,
+    template: str | Path = TEMPLATE,
     color: bool | None = None,
     verbose: bool = False,
     out: TextIO | None = None,
@@ -428,11 +190,12 @@ def run_demo(
     transcript = _Transcript(real_out, style)
     started = time.monotonic()
     log_file: TextIO | None = None
+    log_path = state_dir() / "demo.log"
     if verbose:
         log_target: TextIO = sys.stderr
     else:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        log_file = (STATE_DIR / "demo.log").open("w", encoding="utf-8")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("w", encoding="utf-8")
         log_target = log_file
     sink = LogSink(log_target)
     handler = logging.StreamHandler(sink)
@@ -455,8 +218,7 @@ def run_demo(
         if log_file is not None:
             log_file.close()
     elapsed = time.monotonic() - started
-    log_path = STATE_DIR / "demo.log"
-    where = "stderr" if verbose else _shown_path(log_path)
+    where = "stderr" if verbose else shown_path(log_path)
     transcript.line(
         f"Stopped the IdP and the emulator. {transcript.calls} calls in {elapsed:.1f} s; "
         f"function logs: {where}"
@@ -468,11 +230,6 @@ def run_demo(
         return 1
     transcript.line(style.status(200, "Every answer was the expected one."))
     return 0
-
-
-def _shown_path(path: Path) -> str:
-    """Relative to the repository when inside it (shorter, and what `make demo` users see)."""
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -493,7 +250,7 @@ def _demo_body(stack: LocalStack, t: _Transcript) -> None:
     t.line(f"  HTTP API           {stack.http_url}  payload 2.0 authorizer, simple responses")
     t.line()
     t.line(s.bold("Tokens") + " (client-credentials grant at the token endpoint, HTTP Basic)")
-    with _session() as http:
+    with http_session() as http:
         tokens: dict[str, str] = {}
         for name, client in (("reader", "reader-app"), ("writer", "writer-app")):
             answer = client_credentials(
@@ -523,93 +280,3 @@ def _demo_body(stack: LocalStack, t: _Transcript) -> None:
                 note_403="(HTTP APIs have no gateway responses: no WWW-Authenticate header)",
             )
         t.line()
-
-
-# --------------------------------------------------------------------------------------------
-# serve
-# --------------------------------------------------------------------------------------------
-
-
-def _curl_commands(stack: LocalStack) -> list[str]:
-    idp = stack.idp
-    scope = stack.token_scope()
-    scope_arg = f" \\\n    --data-urlencode 'scope={scope}'" if scope else ""
-    extract = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
-    rest, http = stack.rest_url, stack.http_url
-    bearer = '-H "Authorization: Bearer $TOKEN"'
-    post = f"-X POST {bearer} -H 'Content-Type: application/json' -d '{{\"item\":\"tea\"}}'"
-    return [
-        "# 1. a token for reader-app (app.read) with the client-credentials grant",
-        f"TOKEN=$(curl -s -u reader-app:reader-secret -d grant_type=client_credentials{scope_arg}"
-        f" \\\n    {idp.token_endpoint} | {extract})",
-        "#    (or: TOKEN=$(PYTHONPATH=tools .venv/bin/python -m devkit token --client reader-app))",
-        "# 2. the REST API (TOKEN authorizer; REQUEST authorizer on GET /orders/{id})",
-        f"curl -i {rest}/orders                          # 401, no token",
-        f"curl -i {bearer} {rest}/orders         # 200",
-        f"curl -i {post} {rest}/orders   # 403: needs app.write",
-        f"curl -i {bearer} {rest}/orders/o-1001  # 200 via the REQUEST authorizer",
-        "# 3. the HTTP API (payload 2.0, simple responses: a refusal is a 403)",
-        f"curl -i {bearer} {http}/orders",
-        f"curl -i {post} {http}/orders",
-        "# other clients: writer-app/writer-secret (app.read app.write), "
-        "admin-app/admin-secret (+ app.admin for /admin/...)",
-    ]
-
-
-def serve(
-    *,
-    profile: Profile = "entra-b2c",
-    idp_port: int = 8900,
-    rest_port: int = 3000,
-    http_port: int = 3001,
-    template: str | Path = DEFAULT_TEMPLATE,
-) -> int:
-    """Run both servers until Ctrl-C/SIGTERM; requests and function logs go to stderr."""
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    stack = LocalStack(
-        template=template,
-        profile=profile,
-        idp_port=idp_port,
-        ports={"RestApi": rest_port, "HttpApi": http_port},
-    )
-    sink = LogSink(sys.stderr)
-    logging.basicConfig(stream=sink, level=logging.INFO, format="%(asctime)s %(message)s")
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with contextlib.redirect_stdout(sink):
-            try:
-                stack.start()
-            except OSError as err:
-                print(f"devkit serve: cannot listen: {err} (pick other ports)", file=sys.stderr)
-                return 1
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps({"idp": stack.idp.base_url, "pid": os.getpid()}))
-        idp = stack.idp
-        lines = [
-            f"local IdP ({idp.profile}, development only)  {idp.base_url}",
-            f"  issuer     {idp.issuer}",
-            f"  discovery  {idp.discovery_url}",
-            f"  token      {idp.token_endpoint}",
-            f"REST API     {stack.rest_url}",
-            f"HTTP API     {stack.http_url}",
-            "",
-            *_curl_commands(stack),
-            "",
-            "Requests and function logs follow on stderr. Ctrl-C stops both servers.",
-        ]
-        print("\n".join(lines), flush=True)
-        with contextlib.redirect_stdout(sink):
-            while not stop.wait(0.5):
-                pass
-    finally:
-        stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        with contextlib.suppress(OSError):
-            STATE_FILE.unlink()
-    print("stopped", file=sys.stderr)
-    return 0

@@ -1,6 +1,6 @@
 """Regenerate ``events/``: ``sam local invoke`` fixtures, ``env.json`` and expected answers.
 
-``python -m devkit.fixtures`` (or ``make fixtures``) rewrites every generated file from two
+``python -m devkit fixtures`` (or ``make fixtures``) rewrites every generated file from two
 fixed inputs, so the output is byte-for-byte reproducible and a diff shows real changes only:
 
 * the committed development key ``events/dev-signing-key.pem`` (development only: it signs
@@ -12,17 +12,15 @@ Tokens are minted by the local IdP (:mod:`devkit.idp`, Entra B2C shape) under
 ``https://dev-issuer.invalid/...``: ``.invalid`` is a reserved TLD (RFC 2606), so this issuer can
 never match a real one, and ``env.json`` carries the JWKS inline, so nothing is fetched.
 
-Expected answers are recorded by running each fixture through :func:`devkit.cli.invoke_function`
+Expected answers are recorded by running each fixture through :func:`devkit.invoke.invoke_function`
 (the code path of ``python -m devkit invoke``); the replay test compares the same call's output
 with them and also checks each outcome's meaning independently of the recording.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
-import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -33,11 +31,25 @@ from typing import Any, Final, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devkit.events import (
+    SAMPLE_SOURCE_IP,
+    SAMPLE_USER_AGENT,
+    Request,
+    Stage,
+    client_request,
+    http_authorizer_context,
+    http_authorizer_event_v1,
+    http_authorizer_event_v2,
+    http_proxy_event_v2,
+    rest_authorizer_context,
+    rest_proxy_event,
+    rest_request_event,
+    token_event,
+)
 from devkit.idp import DEFAULT_CLIENTS_FILE, DEFAULT_TENANT_ID, LocalIdentityProvider, load_clients
+from devkit.invoke import invoke_function
+from devkit.paths import EVENTS_DIR, TEMPLATE
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-EVENTS_DIR: Final = REPO_ROOT / "events"
-TEMPLATE: Final = REPO_ROOT / "template.yaml"
 KEY_FILE_NAME: Final = "dev-signing-key.pem"
 
 DEV_ISSUER_URL: Final = "https://dev-issuer.invalid"
@@ -47,14 +59,11 @@ FIXED_NOW: Final = 1_735_689_600  # 2025-01-01T00:00:00Z: iat/nbf of every fixtu
 FAR_FUTURE: Final = 4_102_444_800  # 2100-01-01T00:00:00Z: exp of the unexpired ones
 EXPIRED_LIFETIME: Final = 3600  # the expired token lived one hour on 2025-01-01
 
-REGION: Final = "us-east-1"
-ACCOUNT: Final = "123456789012"
-REST_API_ID: Final = "devrest001"
-HTTP_API_ID: Final = "devhttp001"
-REST_STAGE: Final = "v1"
-SOURCE_IP: Final = "203.0.113.10"  # TEST-NET-3 (RFC 5737)
-USER_AGENT: Final = "curl/8.5.0"
-REQUEST_TIME: Final = "01/Jan/2025:00:00:00 +0000"
+#: The stages the fixtures' requests arrive on (made-up API ids, the template's stage names).
+REST: Final = Stage(api_id="devrest001", name="v1")
+HTTP: Final = Stage(api_id="devhttp001", name="$default")
+SOURCE_IP: Final = SAMPLE_SOURCE_IP
+USER_AGENT: Final = SAMPLE_USER_AGENT
 _ID_NAMESPACE: Final = uuid.UUID("6f1d2c3b-8a47-4e59-9b0c-1d2e3f405162")
 
 EventKind = Literal["rest-token", "rest-request", "http-v1", "http-v2"]
@@ -172,13 +181,13 @@ def make_tokens(idp: LocalIdentityProvider) -> Tokens:
 
 
 # --------------------------------------------------------------------------------------------
-# Events (shapes as API Gateway sends them; see the AWS authorizer input examples)
+# Events (the shapes come from devkit.events, as the emulator's do)
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Request:
-    """One client request: what every event kind is built from."""
+class Call:
+    """One client request, named after the fixture it becomes (the name seeds its ids)."""
 
     name: str
     method: str
@@ -189,203 +198,40 @@ class Request:
     body: str | None = None
 
     @property
-    def request_id(self) -> str:
-        return str(uuid.uuid5(_ID_NAMESPACE, self.name))
-
-    @property
     def route_key(self) -> str:
         return f"{self.method} {self.resource}"
 
-
-def _identity() -> dict[str, Any]:
-    return {
-        "accessKey": None,
-        "accountId": None,
-        "caller": None,
-        "cognitoAuthenticationProvider": None,
-        "cognitoAuthenticationType": None,
-        "cognitoIdentityId": None,
-        "cognitoIdentityPoolId": None,
-        "principalOrgId": None,
-        "sourceIp": SOURCE_IP,
-        "user": None,
-        "userAgent": USER_AGENT,
-        "userArn": None,
-    }
-
-
-def _headers(request: Request, host: str, *, lower: bool) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
-    if request.authorization is not None:
-        headers["Authorization"] = request.authorization
-    if request.body is not None:
-        headers["Content-Type"] = "application/json"
-        headers["Content-Length"] = str(len(request.body.encode()))
-    headers |= {
-        "Host": host,
-        "User-Agent": USER_AGENT,
-        "X-Amzn-Trace-Id": f"Root=1-6774a400-{request.request_id.replace('-', '')[:24]}",
-        "X-Forwarded-For": SOURCE_IP,
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Proto": "https",
-    }
-    return {k.lower(): v for k, v in headers.items()} if lower else headers
+    def request(self, stage: Stage) -> Request:
+        """The request as API Gateway receives it on ``stage``, ids and time fixed."""
+        return client_request(
+            self.method,
+            self.path,
+            stage=stage,
+            authorization=self.authorization,
+            resource=self.resource,
+            path_parameters=self.path_parameters,
+            body=self.body,
+            user_agent=USER_AGENT,
+            source_ip=SOURCE_IP,
+            request_id=str(uuid.uuid5(_ID_NAMESPACE, self.name)),
+            epoch_ms=FIXED_NOW * 1000,
+        )
 
 
-def _rest_host() -> str:
-    return f"{REST_API_ID}.execute-api.{REGION}.amazonaws.com"
+def authorizer_event(kind: EventKind, call: Call) -> dict[str, Any]:
+    """The fixture of ``kind``: identity sources as template.yaml's authorizers have them."""
+    present = [call.authorization] if call.authorization is not None else []
+    if kind == "rest-token":
+        return token_event(call.authorization or "", REST.arn(call.method, call.path))
+    if kind == "rest-request":
+        return rest_request_event(REST, call.request(REST))
+    if kind == "http-v1":  # an API configured that way; the template's HttpApi uses 2.0
+        return http_authorizer_event_v1(HTTP, call.request(HTTP), present)
+    # the template's HTTP API identity sources: the Authorization header and the route key
+    return http_authorizer_event_v2(HTTP, call.request(HTTP), [*present, call.route_key])
 
 
-def _http_host() -> str:
-    return f"{HTTP_API_ID}.execute-api.{REGION}.amazonaws.com"
-
-
-def _arn(api_id: str, stage: str, method: str, path: str) -> str:
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}/{stage}/{method}{path}"
-
-
-def _rest_shape(request: Request) -> dict[str, Any]:
-    """Fields shared by the REST REQUEST authorizer event and the REST proxy event."""
-    headers = _headers(request, _rest_host(), lower=False)
-    return {
-        "resource": request.resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": {},
-        "multiValueQueryStringParameters": {},
-        "pathParameters": dict(request.path_parameters or {}),
-        "stageVariables": {},
-        "requestContext": {
-            "resourceId": "a1b2c3",
-            "resourcePath": request.resource,
-            "httpMethod": request.method,
-            "extendedRequestId": request.request_id[:16],
-            "requestTime": REQUEST_TIME,
-            "path": f"/{REST_STAGE}{request.path}",
-            "accountId": ACCOUNT,
-            "protocol": "HTTP/1.1",
-            "stage": REST_STAGE,
-            "domainPrefix": REST_API_ID,
-            "requestTimeEpoch": FIXED_NOW * 1000,
-            "requestId": request.request_id,
-            "identity": _identity(),
-            "domainName": _rest_host(),
-            "apiId": REST_API_ID,
-        },
-    }
-
-
-def rest_token_event(request: Request) -> dict[str, Any]:
-    """TOKEN authorizer input: the header value and the method ARN, nothing else."""
-    return {
-        "type": "TOKEN",
-        "authorizationToken": request.authorization or "",
-        "methodArn": _arn(REST_API_ID, REST_STAGE, request.method, request.path),
-    }
-
-
-def rest_request_event(request: Request) -> dict[str, Any]:
-    return {
-        "type": "REQUEST",
-        "methodArn": _arn(REST_API_ID, REST_STAGE, request.method, request.path),
-        **_rest_shape(request),
-    }
-
-
-def http_v1_event(request: Request) -> dict[str, Any]:
-    """HTTP API, payload 1.0 (an API configured that way; the template's HttpApi uses 2.0)."""
-    headers = _headers(request, _http_host(), lower=True)
-    identity = request.authorization or ""
-    return {
-        "version": "1.0",
-        "type": "REQUEST",
-        "methodArn": _arn(HTTP_API_ID, "$default", request.method, request.path),
-        "identitySource": identity,
-        "authorizationToken": identity,
-        "resource": request.resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": dict(request.path_parameters) if request.path_parameters else None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": HTTP_API_ID,
-            "domainName": _http_host(),
-            "domainPrefix": HTTP_API_ID,
-            "extendedRequestId": request.request_id[:16],
-            "httpMethod": request.method,
-            "identity": _identity(),
-            "path": request.path,
-            "protocol": "HTTP/1.1",
-            "requestId": request.request_id,
-            "requestTime": REQUEST_TIME,
-            "requestTimeEpoch": FIXED_NOW * 1000,
-            "resourceId": request.route_key,
-            "resourcePath": request.resource,
-            "routeKey": request.route_key,
-            "stage": "$default",
-        },
-    }
-
-
-def _http_v2_shape(request: Request) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": request.route_key,
-        "rawPath": request.path,
-        "rawQueryString": "",
-        "headers": _headers(request, _http_host(), lower=True),
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": HTTP_API_ID,
-            "domainName": _http_host(),
-            "domainPrefix": HTTP_API_ID,
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": SOURCE_IP,
-                "userAgent": USER_AGENT,
-            },
-            "requestId": request.request_id,
-            "routeKey": request.route_key,
-            "stage": "$default",
-            "time": REQUEST_TIME,
-            "timeEpoch": FIXED_NOW * 1000,
-        },
-    }
-    if request.path_parameters:
-        event["pathParameters"] = dict(request.path_parameters)
-    return event
-
-
-def http_v2_event(request: Request) -> dict[str, Any]:
-    """HTTP API, payload 2.0, identity sources as in template.yaml (header + routeKey)."""
-    sources = [request.authorization] if request.authorization else []
-    return {
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": _arn(HTTP_API_ID, "$default", request.method, request.path),
-        "identitySource": [*sources, request.route_key],
-        **{k: v for k, v in _http_v2_shape(request).items() if k != "version"},
-    }
-
-
-_BUILDERS: Final = {
-    "rest-token": rest_token_event,
-    "rest-request": rest_request_event,
-    "http-v1": http_v1_event,
-    "http-v2": http_v2_event,
-}
-
-
-def authorizer_requests(tokens: Tokens) -> dict[tuple[EventKind, Outcome], Request]:
+def authorizer_calls(tokens: Tokens) -> dict[tuple[EventKind, Outcome], Call]:
     """Which request each fixture carries.
 
     REST REQUEST fixtures call ``GET /orders/{id}`` (the template's REQUEST-authorizer route,
@@ -393,7 +239,7 @@ def authorizer_requests(tokens: Tokens) -> dict[tuple[EventKind, Outcome], Reque
     token lacking the route's scope; "bad-signature" is the reader's token with ``scp`` edited to
     add app.write, which would pass if the signature were not checked.
     """
-    result: dict[tuple[EventKind, Outcome], Request] = {}
+    result: dict[tuple[EventKind, Outcome], Call] = {}
     for kind in EVENT_KINDS:
         if kind == "rest-request":
             route: dict[str, Any] = {
@@ -416,7 +262,7 @@ def authorizer_requests(tokens: Tokens) -> dict[tuple[EventKind, Outcome], Reque
         for outcome, token in by_outcome.items():
             name = f"{kind}-{outcome}"
             authorization = f"Bearer {token}" if token is not None else None
-            result[(kind, outcome)] = Request(name=name, authorization=authorization, **route)
+            result[(kind, outcome)] = Call(name=name, authorization=authorization, **route)
     return result
 
 
@@ -425,11 +271,11 @@ def backend_events(
 ) -> dict[str, dict[str, Any]]:
     """Proxy events as the backend receives them after the allowed authorizer answers.
 
-    REST: ``requestContext.authorizer`` is the answer's context with every value turned into a
-    string, plus ``principalId`` and ``integrationLatency``. HTTP 2.0 with simple responses:
-    ``requestContext.authorizer.lambda`` is the context as returned (JSON types kept).
+    REST: ``requestContext.authorizer`` is the answer's context with numbers and booleans turned
+    into strings, plus ``principalId`` and ``integrationLatency``. HTTP 2.0 with simple
+    responses: ``requestContext.authorizer.lambda`` is the context as returned (JSON types kept).
     """
-    rest_request = Request(
+    rest_call = Call(
         name="backend-rest-get-order",
         method="GET",
         resource="/orders/{id}",
@@ -437,37 +283,27 @@ def backend_events(
         authorization=f"Bearer {tokens.reader}",
         path_parameters={"id": "o-1001"},
     )
-    rest = _rest_shape(rest_request)
-    authorizer: dict[str, Any] = {k: _rest_string(v) for k, v in rest_answer["context"].items()}
-    authorizer |= {"principalId": rest_answer["principalId"], "integrationLatency": 12}
-    rest["requestContext"]["authorizer"] = authorizer
-    rest |= {
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-    }
-    body = json.dumps({"item": "coffee beans", "quantity": 2}, separators=(",", ":"))
-    http_request = Request(
+    rest = rest_proxy_event(
+        REST,
+        rest_call.request(REST),
+        authorizer=rest_authorizer_context(
+            rest_answer["context"], rest_answer["principalId"], integration_latency=12
+        ),
+    )
+    http_call = Call(
         name="backend-http-post-orders",
         method="POST",
         resource="/orders",
         path="/orders",
         authorization=f"Bearer {tokens.writer}",
-        body=body,
+        body=json.dumps({"item": "coffee beans", "quantity": 2}, separators=(",", ":")),
     )
-    http = _http_v2_shape(http_request)
-    http["requestContext"]["authorizer"] = {"lambda": dict(http_answer["context"])}
-    http |= {"body": body, "isBase64Encoded": False}
+    http = http_proxy_event_v2(
+        HTTP,
+        http_call.request(HTTP),
+        authorizer=http_authorizer_context(dict(http_answer["context"])),
+    )
     return {"rest-get-order": rest, "http-post-orders": http}
-
-
-def _rest_string(value: Any) -> str:
-    """How REST API Gateway hands a context value to the backend: as a string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,15 +351,13 @@ def generate(events_dir: Path = EVENTS_DIR, *, key_dir: Path | None = None) -> d
 
     The key is read from ``key_dir`` (default: ``events_dir``).
     """
-    from devkit.cli import invoke_function
-
     idp = development_idp(events_dir=key_dir or events_dir)
     tokens = make_tokens(idp)
     env = env_vars(idp)
     files: dict[str, str] = {"env.json": _dump(env)}
     answers: dict[str, Any] = {}
-    for (kind, outcome), request in authorizer_requests(tokens).items():
-        event = _BUILDERS[kind](request)
+    for (kind, outcome), call in authorizer_calls(tokens).items():
+        event = authorizer_event(kind, call)
         name = f"{kind}-{outcome}"
         files[f"authorizer/{name}.json"] = _dump(event)
         output = invoke_function("AuthorizerFunction", event, env_vars=env).output
@@ -547,24 +381,20 @@ def orphan_files(events_dir: Path, files: Mapping[str, str]) -> list[str]:
     return [name for name in found if name not in files]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m devkit.fixtures [--out DIR] [--check] [--new-key]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m devkit.fixtures",
-        description="Regenerate events/ deterministically (development key, fixed clock).",
-    )
-    parser.add_argument("--out", type=Path, default=EVENTS_DIR)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a file would change")
-    parser.add_argument("--new-key", action="store_true", help="replace the development key")
-    args = parser.parse_args(argv)
-    out: Path = args.out
-    if args.new_key:
-        if args.check:
-            parser.error("--new-key and --check exclude each other")
-        write_new_key(out)
-    elif not (out / KEY_FILE_NAME).is_file():
-        print(f"{out / KEY_FILE_NAME} missing: run with --new-key to create one", file=sys.stderr)
-        return 2
+@dataclass(frozen=True)
+class Sync:
+    """How ``events/`` compares with what generation makes."""
+
+    files: Mapping[str, str]  # every generated file: relative path -> content
+    stale: list[str]  # missing or different
+    orphans: list[str]  # present but not generated any more
+
+
+def sync(out: Path = EVENTS_DIR, *, write: bool) -> Sync:
+    """Compare ``out`` with a fresh generation; with ``write``, make it equal (orphans deleted).
+
+    The development key must exist (:func:`write_new_key` creates one).
+    """
     files = generate(out)
     stale = [
         name
@@ -572,21 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != content
     ]
     orphans = orphan_files(out, files)
-    if args.check:
-        for name in stale:
-            print(f"out of date: {out / name}", file=sys.stderr)
+    if write:
         for name in orphans:
-            print(f"not generated any more (delete it): {out / name}", file=sys.stderr)
-        return 1 if stale or orphans else 0
-    for name in orphans:
-        (out / name).unlink()
-    for name in stale:
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(files[name], encoding="utf-8")
-    print(f"{len(files)} files generated in {out} ({len(stale)} changed)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            (out / name).unlink()
+        for name in stale:
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[name], encoding="utf-8")
+    return Sync(files, stale, orphans)

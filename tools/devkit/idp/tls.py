@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from devkit.constants import LOOPBACK_NAMES
+
 __all__ = [
     "CertificateAuthority",
     "ServerCredentials",
@@ -119,7 +121,7 @@ def issue_server_cert(
     hosts: list[str] | None = None,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """Issue a serverAuth certificate for ``hosts`` (default: 127.0.0.1, ::1 and localhost)."""
-    names = hosts if hosts else ["127.0.0.1", "::1", "localhost"]
+    names = hosts if hosts else list(LOOPBACK_NAMES)
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     cert = (

@@ -1,0 +1,234 @@
+"""The local stack (identity provider + API Gateway emulator) behind ``demo`` and ``serve``.
+
+:class:`LocalStack` starts the development IdP on 127.0.0.1, points the template's authorizer at
+it through parameter overrides (issuer, audience, and the per-policy discovery URL B2C needs),
+builds the authorizer the way its Lambda init does (``Authorizer.from_environ`` on the
+function's resolved environment) and serves ``template.yaml`` with the emulator. The end-to-end
+tests use the same class, so the demo and the tests cannot drift apart.
+
+Only loopback addresses are ever configured: :class:`LocalStack` refuses an IdP whose URLs are
+not on 127.0.0.1, because the authorizer fetches whatever it is pointed at.
+
+Also here: the client-credentials grant against a local IdP (what ``token`` and the demo do)
+and the state file through which ``token`` finds a running ``serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import requests
+
+from devkit.constants import require_loopback
+from devkit.emulator import Emulator
+from devkit.idp import DEFAULT_CLIENTS_FILE, LocalIdentityProvider, Profile, load_clients
+from devkit.paths import TEMPLATE, state_dir
+from devkit.runtime import FunctionError, Handler, LambdaRuntime
+from devkit.template import load_template
+
+__all__ = [
+    "AUTHORIZER",
+    "LocalStack",
+    "client_credentials",
+    "http_session",
+    "running_idp_url",
+    "stack_parameters",
+    "state_file",
+]
+
+AUTHORIZER: Final = "AuthorizerFunction"
+
+AuthorizerFactory = Callable[[Mapping[str, str]], Handler]
+
+
+def state_file() -> Path:
+    """Written by ``serve`` so that ``python -m devkit token`` finds the running IdP."""
+    return state_dir() / "serve.json"
+
+
+def _default_authorizer(environment: Mapping[str, str]) -> Handler:
+    """What ``jwt_authorizer.app`` does at init, on an explicit environment."""
+    from jwt_authorizer import Authorizer
+
+    return Authorizer.from_environ(environment)
+
+
+def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
+    """Template parameter overrides that make the authorizer trust ``idp`` (and only it)."""
+    if idp.profile == "wso2":  # WSO2's aud is the client id
+        audience = ",".join(sorted(idp.audience_for(client) for client in idp.clients))
+    else:
+        audience = idp.audience or ""
+    require_loopback(idp.issuer, idp.discovery_url)
+    return {
+        "Issuer": idp.issuer,
+        "Audience": audience,
+        "IssuerProfile": idp.profile,
+        # B2C publishes discovery only under the per-policy URL: it must be given explicitly.
+        "DiscoveryUrl": idp.discovery_url,
+    }
+
+
+class LocalStack:
+    """The local IdP and the emulator, wired together on 127.0.0.1; a context manager.
+
+    ``parameters`` adds template parameter overrides (e.g. ``AuthConfig``) on top of
+    :func:`stack_parameters`; ``authorizer_factory`` builds the authorizer from the function's
+    resolved environment (tests inject one with a fake key-cache clock).
+    """
+
+    def __init__(
+        self,
+        *,
+        template: str | Path = TEMPLATE,
+        profile: Profile = "entra-b2c",
+        idp_port: int = 0,
+        ports: Mapping[str, int] | None = None,
+        parameters: Callable[[LocalIdentityProvider], Mapping[str, str]] | None = None,
+        authorizer_factory: AuthorizerFactory = _default_authorizer,
+        signing_key_pem: str | bytes | None = None,
+        emulator_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.template = Path(template)
+        self.idp = LocalIdentityProvider(
+            profile=profile, port=idp_port, signing_key_pem=signing_key_pem
+        )
+        self._ports = dict(ports or {})
+        self._parameters = parameters
+        self._factory = authorizer_factory
+        self._clock = emulator_clock
+        self.environment: dict[str, str] = {}
+        self.parameter_overrides: dict[str, str] = {}
+        self._emulator: Emulator | None = None
+
+    @property
+    def emulator(self) -> Emulator:
+        if self._emulator is None:
+            raise RuntimeError("the stack is not started")
+        return self._emulator
+
+    def start(self) -> Self:
+        """Start the IdP, build the authorizer (prefetching keys from it), then the emulator."""
+        self.idp.start()
+        try:
+            overrides = stack_parameters(self.idp)
+            if self._parameters is not None:
+                overrides.update(self._parameters(self.idp))
+            self.parameter_overrides = overrides
+            function = load_template(self.template, parameter_overrides=overrides).functions[
+                AUTHORIZER
+            ]
+            # The authorizer's init phase, done now: it prefetches the IdP's keys.
+            runtime = LambdaRuntime(function, init=self._factory)
+            error = runtime.initialise()
+            if error is not None:
+                raise FunctionError(error["errorType"], error["errorMessage"])
+            self.environment = dict(runtime.environment)
+            self._emulator = Emulator(
+                self.template,
+                parameter_overrides=overrides,
+                functions={AUTHORIZER: runtime},
+                ports=self._ports,
+                clock=self._clock,
+            ).start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop whatever was started; safe to call twice."""
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+        self.idp.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def rest_url(self) -> str:
+        return self.emulator.url("RestApi")
+
+    @property
+    def http_url(self) -> str:
+        return self.emulator.url("HttpApi")
+
+    @property
+    def authorizer_invocations(self) -> int:
+        return self.emulator.invocation_count(AUTHORIZER)
+
+    def token_scope(self) -> str:
+        """The ``scope`` a real client of this provider sends for the API's permissions."""
+        return self.idp.client_scope()
+
+    def get_token(self, client_id: str, session: requests.Session | None = None) -> str:
+        """An access token for ``client_id`` through the token endpoint (client credentials)."""
+        answer = client_credentials(
+            self.idp.base_url, client_id, scope=self.token_scope() or None, session=session
+        )
+        return str(answer["access_token"])
+
+
+# --------------------------------------------------------------------------------------------
+# Talking to a local IdP over HTTP
+# --------------------------------------------------------------------------------------------
+
+
+def http_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # loopback only: never through a proxy
+    return session
+
+
+def client_credentials(
+    idp_url: str,
+    client_id: str,
+    *,
+    secret: str | None = None,
+    scope: str | None = None,
+    session: requests.Session | None = None,
+) -> dict[str, Any]:
+    """The client-credentials grant against a local IdP (its index names the token endpoint)."""
+    require_loopback(idp_url)
+    if secret is None:
+        clients = load_clients(DEFAULT_CLIENTS_FILE)
+        if client_id not in clients:
+            raise ValueError(f"unknown client {client_id!r}; pass its secret")
+        secret = clients[client_id].client_secret
+    http = session if session is not None else http_session()
+    index = http.get(idp_url.rstrip("/") + "/", timeout=5).json()
+    endpoint = str(index["token_endpoint"])
+    require_loopback(endpoint)
+    form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    response = http.post(endpoint, data=form, auth=(client_id, secret), timeout=5)
+    document: dict[str, Any] = response.json()
+    if response.status_code != 200:
+        raise ValueError(f"token endpoint answered {response.status_code}: {document}")
+    return document
+
+
+def running_idp_url() -> str | None:
+    """The IdP of a running ``serve``, if its state file exists and it answers."""
+    try:
+        state = json.loads(state_file().read_text(encoding="utf-8"))
+        url = str(state["idp"])
+        require_loopback(url)
+        with http_session() as http:
+            http.get(url + "/", timeout=0.5).raise_for_status()
+    except (OSError, ValueError, KeyError, requests.RequestException):
+        return None
+    return url
