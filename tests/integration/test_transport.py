@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import IdpFactory
+from tests.support.servers import Reply, ScriptedServer
 from tests.support.signing import SigningKey
 
 from .conftest import (
     HarnessFactory,
     InvocationContext,
-    Reply,
-    ScriptedServer,
     auth_config,
     elapsed,
     issuer_entry,

@@ -21,7 +21,6 @@ documented cost.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jwt_authorizer import Authorizer
 from tests.security.conftest import (
     LONG_FACTOR,
     PROFILE,
@@ -39,13 +37,14 @@ from tests.security.conftest import (
     record_examples,
     record_note,
 )
+from tests.support.constants import HTTP_PREFIX, REST_PREFIX
 from tests.support.hostile import Route, make_event
 from tests.support.iam_oracle import IamOracle
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import NoNetwork, issuer_entry
+from tests.support.stages import issuer_entry, make_authorizer
 
-REST: Final = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
-HTTP: Final = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
+REST: Final = REST_PREFIX
+HTTP: Final = HTTP_PREFIX
 LITERALS: Final = ("a", "b", "files", "public")
 METHODS: Final = ("GET", "POST", "DELETE")
 SCOPES: Final = ("s1", "s2")
@@ -198,10 +197,6 @@ def canonical(path: str) -> bool:
     return "//" not in path and (path == "/" or not path.endswith("/"))
 
 
-def authorizer_for(document: dict[str, Any]) -> Authorizer:
-    return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)}, fetcher=NoNetwork())
-
-
 def budget(ci_examples: int) -> Any:
     from hypothesis import settings
 
@@ -216,7 +211,7 @@ def test_no_cached_answer_allows_what_the_rules_deny(iam_oracle: IamOracle) -> N
     @budget(250)
     @given(data=st.data(), table=tables(), held=st.frozensets(st.sampled_from(SCOPES)))
     def prop(data: st.DataObject, table: Table, held: frozenset[str]) -> None:
-        authorizer = authorizer_for(table.document("iam"))
+        authorizer = make_authorizer(table.document("iam"))
         token = KEY.sign(claims(scp=" ".join(sorted(held)) or None))
         firsts = data.draw(st.lists(requests(table), min_size=1, max_size=3))
         laters = data.draw(st.lists(requests(table), min_size=4, max_size=12))
@@ -271,7 +266,7 @@ def test_simple_answers_are_never_reused_for_a_denied_request() -> None:
     @budget(150)
     @given(data=st.data(), table=tables(), held=st.frozensets(st.sampled_from(SCOPES)))
     def prop(data: st.DataObject, table: Table, held: frozenset[str]) -> None:
-        authorizer = authorizer_for(table.document("simple"))
+        authorizer = make_authorizer(table.document("simple"))
         token = KEY.sign(claims(scp=" ".join(sorted(held)) or None))
         calls = data.draw(st.lists(requests(table), min_size=2, max_size=10))
         granted: set[str] = set()

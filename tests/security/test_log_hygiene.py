@@ -25,9 +25,9 @@ from tests.support.hostile import (
     event_arn,
     leaked,
     make_event,
-    policy_allows,
     secret_fragments,
 )
+from tests.support.iam import allows
 
 CHANNELS: Final[tuple[tuple[Kind, str], ...]] = (
     ("token", "simple"),
@@ -101,7 +101,7 @@ def test_no_output_line_contains_token_material(
             if "isAuthorized" in answer:
                 granted = answer["isAuthorized"] is True
             else:
-                granted = policy_allows(answer, event_arn(kind, case.route))
+                granted = allows(answer, event_arn(kind, case.route))
             allowed += granted
             denied += not granted
     out, err = capfd.readouterr()

@@ -14,7 +14,7 @@ from jwt_authorizer import Authorizer
 from jwt_authorizer.config import parse_config
 from jwt_authorizer.principal import principal_of
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/orders/1"
 

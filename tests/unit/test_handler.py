@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from jwt_authorizer import Authorizer, KeysUnavailable
+from tests.support.constants import AUDIENCE, ISSUER
 from tests.support.profiles import ENTRA_TENANT
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer
 
 REST_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/orders"
 ROUTE_ARN = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default/GET/orders"

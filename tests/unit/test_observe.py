@@ -15,7 +15,7 @@ import pytest
 from devkit.iam import Decision, evaluate, parse_authorizer_answer
 from jwt_authorizer.observe import Observer
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer
 
 PREFIX = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
 # GET /files/{name} needs a scope the caller lacks, so a cacheable answer denies GET/files/*; a

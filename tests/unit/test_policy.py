@@ -22,7 +22,7 @@ from jwt_authorizer.policy import PolicyBuilder, find_conflicts
 from jwt_authorizer.routes import RouteTable
 from tests.support.hostile import Route, make_event
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer
 
 REST = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
 HTTP = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"

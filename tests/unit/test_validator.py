@@ -11,11 +11,11 @@ from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import TokenRejected
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
-from tests.support.hostile import ServingFetcher
+from tests.support.constants import AUDIENCE, ISSUER
+from tests.support.fetchers import ServingFetcher
 from tests.support.profiles import ENTRA_TENANT, ProviderCase, cases
 from tests.support.signing import SigningKey, claims
-from tests.support.stages import validator_for
-from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
+from tests.support.stages import issuer_entry, make_validator, validator_for
 
 
 def reason_of(validator: Any, token: str) -> str:

@@ -11,9 +11,9 @@ from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import TokenRejected
 from jwt_authorizer.keys import KeyRegistry
 from tests.support.clock import FakeClock
+from tests.support.constants import AUDIENCE, ISSUER
 from tests.support.signing import SigningKey, claims
-from tests.support.stages import validator_for
-from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_validator
+from tests.support.stages import issuer_entry, make_validator, validator_for
 
 
 class ServedKeys:
