@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import Config, parse_config
+from jwt_authorizer.issuers import IssuerConfig
 from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.profiles import PROFILES
+from jwt_authorizer.tokens import UnverifiedJwt
 from jwt_authorizer.validator import TokenValidator
 from tests.support.constants import AUDIENCE, ISSUER
 from tests.support.fetchers import NoNetworkFetcher
@@ -30,6 +34,36 @@ def validator_for(
         max_token_bytes=config.max_token_bytes,
         verified_token_cache_size=config.verified_token_cache_size,
         wall_clock=wall_clock,
+    )
+
+
+def issuer_config(profile: str = "entra-b2c", **fields: Any) -> IssuerConfig:
+    """An :class:`IssuerConfig` built directly, as the pure stages (issuers, claims, principal)
+    receive it: the default issuer and audience, ``profile``'s claim defaults, a leeway of 60 s;
+    ``fields`` replace any of them (sets may be given as sets)."""
+    chosen = PROFILES[profile]
+    base = IssuerConfig(
+        issuer=ISSUER,
+        audiences=frozenset({AUDIENCE}),
+        profile=chosen,
+        algorithms=frozenset({"RS256"}),
+        scope_claims=chosen.scope_claims,
+        client_id_claims=chosen.client_id_claims,
+        principal_claims=("sub",),
+        leeway_seconds=60,
+    )
+    frozen = {k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()}
+    return replace(base, **frozen)
+
+
+def unverified(payload: dict[str, Any], header: dict[str, Any] | None = None) -> UnverifiedJwt:
+    """A decoded, not yet verified token with these header and payload (no signature)."""
+    return UnverifiedJwt(
+        header={"alg": "RS256", **(header or {})},
+        payload=payload,
+        signing_input=b"",
+        signature=b"",
+        header_segment="",
     )
 
 
