@@ -145,6 +145,8 @@ class ScriptedServer:
         self.hits: Counter[str] = Counter()
         #: The headers of every request, in order.
         self.requests: list[dict[str, str]] = []
+        #: The client port of every request, in order (one port: one kept-alive connection).
+        self.clients: list[int] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.tls = TlsMaterial() if tls else None
@@ -206,6 +208,7 @@ def _handler_for(server: ScriptedServer) -> type[http.server.BaseHTTPRequestHand
             with server.lock:
                 server.hits[self.path] += 1
                 server.requests.append(dict(self.headers.items()))
+                server.clients.append(self.client_address[1])
                 reply = server.routes.get(self.path, Reply(404, b'{"error":"not_found"}'))
             if reply.delay is not None and server.stopping.wait(reply.delay):
                 self.close_connection = True  # stopping: hang up, do not wait for more

@@ -52,7 +52,9 @@ def issuer_config(profile: str = "entra-b2c", **fields: Any) -> IssuerConfig:
         principal_claims=("sub",),
         leeway_seconds=60,
     )
-    frozen = {k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()}
+    frozen: dict[str, Any] = {
+        k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()
+    }
     return replace(base, **frozen)
 
 
