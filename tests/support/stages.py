@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +15,7 @@ from jwt_authorizer.config import Config, parse_config
 from jwt_authorizer.issuers import IssuerConfig
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.profiles import PROFILES
+from jwt_authorizer.routes import RouteRule, parse_route_key
 from jwt_authorizer.tokens import UnverifiedJwt
 from jwt_authorizer.validator import TokenValidator
 from tests.support.constants import AUDIENCE, ISSUER
@@ -56,6 +57,24 @@ def issuer_config(profile: str = "entra-b2c", **fields: Any) -> IssuerConfig:
         k: frozenset(v) if isinstance(v, set) else v for k, v in fields.items()
     }
     return replace(base, **frozen)
+
+
+def route_rule(
+    key: str,
+    scopes: Iterable[str] = (),
+    all_scopes: Iterable[str] = (),
+    issuers: Iterable[str] | None = None,
+) -> RouteRule:
+    """A route rule as the configuration builds it from ``{"route": key, ...}``."""
+    method, path = parse_route_key(key)
+    return RouteRule(
+        route_key=f"{method} {path}" if method != "$default" else "$default",
+        method=method,
+        path=path,
+        scopes=frozenset(scopes),
+        all_scopes=frozenset(all_scopes),
+        issuers=frozenset(issuers) if issuers is not None else None,
+    )
 
 
 def unverified(payload: dict[str, Any], header: dict[str, Any] | None = None) -> UnverifiedJwt:
