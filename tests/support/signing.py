@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tests.support.constants import AUDIENCE, CLIENT_ID, ISSUER, SUBJECT
 
-_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
 _CURVES = {
     "ES256": (ec.SECP256R1, "P-256", 32),
     "ES384": (ec.SECP384R1, "P-384", 48),
@@ -80,27 +85,31 @@ class SigningKey:
         return {k: v for k, v in jwk.items() if v is not None}
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        return bytes(
+            self.private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
     def sign_bytes(self, message: bytes, alg: str | None = None) -> bytes:
         alg = alg or self.alg
         if alg.startswith("RS"):
-            return self.private.sign(message, padding.PKCS1v15(), _HASHES[alg[2:]]())
+            return bytes(self.private.sign(message, padding.PKCS1v15(), _HASHES[alg[2:]]()))
         if alg.startswith("PS"):
             digest = _HASHES[alg[2:]]()
-            return self.private.sign(
-                message,
-                padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
-                digest,
+            return bytes(
+                self.private.sign(
+                    message,
+                    padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
+                    digest,
+                )
             )
         if alg.startswith("ES"):
             der = self.private.sign(message, ec.ECDSA(_HASHES[alg[2:]]()))
             r, s = decode_dss_signature(der)
             size = _CURVES[alg][2]
             return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-        return self.private.sign(message)
+        return bytes(self.private.sign(message))
 
     def sign(
         self,

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.config import KeySettings, load_config, parse_config
+from jwt_authorizer.config import load_config, parse_config
 from jwt_authorizer.errors import ConfigError
+from jwt_authorizer.keys import KeySettings
 from jwt_authorizer.observe import Telemetry
 from jwt_authorizer.profiles import PROFILES
 from tests.support.signing import SigningKey
@@ -55,9 +56,11 @@ class TestLoadConfig:
         assert issuer.algorithms == {"RS256", "ES256"}
         assert issuer.scope_claims == ("roles",)
         assert issuer.client_id_claims == ("azp", "appid")
-        assert issuer.allowed_client_ids == {"a", "b"}
+        assert issuer.allowed_client_ids == frozenset({"a", "b"})
         assert issuer.jwks_uris == ("https://login.example.com/keys",)
-        assert [(r.route_key, r.scopes) for r in config.routes] == [("GET /orders", {"app.read"})]
+        assert [(r.route_key, r.scopes) for r in config.routes] == [
+            ("GET /orders", frozenset({"app.read"}))
+        ]
         assert (config.unmatched, config.response_mode) == ("deny", "iam")
         assert config.telemetry == Telemetry(log_level="WARNING")
 
@@ -190,7 +193,7 @@ def test_the_issuer_defaults() -> None:
         issuer.jwks,
         issuer.jwks_uris,
         issuer.discovery_urls,
-    ) == ({"RS256"}, ("sub",), 60, None, None, (), None, frozenset(), None, None, (), ())
+    ) == (frozenset({"RS256"}), ("sub",), 60, None, None, (), None, frozenset(), None, None, (), ())
 
 
 def test_an_inline_key_error_names_the_issuer_and_the_key() -> None:
@@ -236,7 +239,7 @@ def test_relative_ca_bundle_resolves_against_the_function_root(tmp_path: Path) -
 
 
 def test_unknown_keys_are_rejected_everywhere() -> None:
-    for document, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"issuers": [entry()], "unmatchd": "deny"}, "unmatchd"),
         ({"issuers": [entry(audience=["x"])]}, "issuers[0].audience"),
         (
@@ -244,7 +247,8 @@ def test_unknown_keys_are_rejected_everywhere() -> None:
             "routes[0].scope",
         ),
         ({"issuers": [entry()], "keys": {"refresh": 60}}, "keys.refresh"),
-    ]:
+    ]
+    for document, field in cases:
         assert config_error(document).field == field
 
 
@@ -398,7 +402,7 @@ class TestEmptyListsAreErrors:
             )
         assert parse_config({"issuers": [entry()]}).issuers[0].allowed_client_ids is None
         only = parse_config({"issuers": [entry(allowed_client_ids=["app-1"])]}).issuers[0]
-        assert only.allowed_client_ids == {"app-1"}
+        assert only.allowed_client_ids == frozenset({"app-1"})
 
     def test_empty_token_types_no_longer_disable_the_typ_check(self) -> None:
         assert_rejected(
@@ -407,7 +411,7 @@ class TestEmptyListsAreErrors:
             "must not be empty; omit the key to accept any typ",
         )
         checked = parse_config({"issuers": [entry(token_types=["at+jwt"])]}).issuers[0]
-        assert checked.token_types == {"at+jwt"}
+        assert checked.token_types == frozenset({"at+jwt"})
 
     def test_empty_tenants(self) -> None:
         iss = "https://login.microsoftonline.com/{tenantid}/v2.0"

@@ -78,10 +78,16 @@ def test_the_message_is_fixed_and_the_detail_bounded() -> None:
 def test_about_attaches_a_loggable_issuer_and_kid() -> None:
     err = Expired()
     err.about(issuer="https://idp.example/" + "i" * 200, kid="k\n\ud800" + "k" * 100)
-    assert err.issuer == "https://idp.example/" + "i" * 100
-    assert err.kid == "k\\u000a\\ud800" + "k" * 61  # 64 characters, then escaped
+    assert named(err) == (
+        "https://idp.example/" + "i" * 100,
+        "k\\u000a\\ud800" + "k" * 61,  # 64 characters, then escaped
+    )
     err.about(issuer="", kid=None)
-    assert (err.issuer, err.kid) == (None, None)
+    assert named(err) == (None, None)
+
+
+def named(err: AuthorizerError) -> tuple[str | None, str | None]:
+    return err.issuer, err.kid
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ from tests.support.stages import issuer_entry, make_authorizer, route_rule
 
 REST = REST_PREFIX
 HTTP = HTTP_PREFIX
-RULES = [
+RULES: list[dict[str, Any]] = [
     {"route": "GET /whoami"},
     {"route": "GET /orders", "scopes": ["app.read"]},
     {"route": "POST /orders", "scopes": ["app.write"]},
@@ -281,7 +281,8 @@ class TestSharedSimpleAnswers:
 
     def test_true_only_when_every_request_sharing_the_entry_is_allowed(self) -> None:
         builder = self.BUILDER
-        assert (builder.simple_allowed(frozenset()), builder.simple_allowed({"files.read"})) == (
+        reader = frozenset({"files.read"})
+        assert (builder.simple_allowed(frozenset()), builder.simple_allowed(reader)) == (
             False,
             True,
         )
@@ -339,7 +340,8 @@ def test_no_cached_answer_allows_what_the_rules_deny(
     """Every token x first request x later request, on every event kind: a cached answer never
     allows a later request that a fresh call denies, and every lockout of a route (a cached 403
     where a fresh call would pass) concerns a route the init analysis reports."""
-    rules = [*RULES, {"route": "$default", "scopes": ["app.read"]}] if default_rule else RULES
+    default = [{"route": "$default", "scopes": ["app.read"]}] if default_rule else []
+    rules = [*RULES, *default]
     document = {"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched}
     document["response_mode"] = "iam"
     authorizer = make_authorizer(document)
@@ -400,7 +402,7 @@ def test_every_event_kind_decides_the_same(key: SigningKey) -> None:
     for route, expected in cases:
         for kind in ("token", "request", "http-1.0", "http-2.0"):
             prefix = HTTP if kind.startswith("http") else REST
-            event = make_event(kind, f"Bearer {reader}", route)  # type: ignore[arg-type]
+            event = make_event(kind, f"Bearer {reader}", route)
             assert allows(iam(event, None), prefix, route.method, route.path) is expected, (
                 kind,
                 route,
@@ -460,7 +462,7 @@ class TestIssueAttacks:
     def test_deny_deeper_paths_versus_a_greedy_route(self, key: SigningKey) -> None:
         """Deny GET/files/*/* (deeper paths under {name}) also covers GET /files/public/x, which
         ANY /{proxy+} allows: reported at init, and the request itself is answered right."""
-        rules = [
+        rules: list[dict[str, Any]] = [
             {"route": "GET /files/{name}", "scopes": ["files.read"]},
             {"route": "ANY /{proxy+}"},
         ]

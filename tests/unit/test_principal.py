@@ -158,4 +158,3 @@ def test_a_non_space_separator_does_not_grant_the_second_scope(
     outcome, context = _decide(rsa_key, "app.read app.admin")
     assert outcome is Decision.ALLOW
     assert context["scopes"] == "app.admin app.read"
-

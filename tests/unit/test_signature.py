@@ -270,7 +270,7 @@ class TestSeveralKeySets:
             verify_signature(maybe, self.ENTRY, pair, now=lambda: NOW, deadline=None, seen=None)
 
     def test_sets_without_a_usable_key(self) -> None:
-        empty = {POLICIES[0]: {"keys": []}, POLICIES[1]: {"keys": []}}
+        empty: dict[str, object] = {POLICIES[0]: {"keys": []}, POLICIES[1]: {"keys": []}}
         sources, _ = sources_of(self.ENTRY, ServingFetcher(empty))
         sources.start_prefetch().wait()
         pair = sources.of(self.ENTRY, None)

@@ -91,7 +91,7 @@ def test_a_valid_token_gives_its_principal(rsa_key: SigningKey) -> None:
         principal.configured_issuer,
         principal.permissions,
         principal.expires_at,
-    ) == (SUBJECT, CLIENT_ID, ISSUER, ISSUER, {"app.read", "app.write"}, 2000000000.0)
+    ) == (SUBJECT, CLIENT_ID, ISSUER, ISSUER, frozenset({"app.read", "app.write"}), 2000000000.0)
 
 
 def test_the_algorithm_must_be_allowed_for_the_issuer() -> None:
