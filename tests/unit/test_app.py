@@ -1,15 +1,18 @@
 """App stage: the Lambda entry point. Importing ``jwt_authorizer.app`` is the init phase, so each
 test imports it in a fresh Python process with the environment Lambda would give it (the
-network guard does not reach subprocesses: every key set here is inline)."""
+network guard does not reach subprocesses: every key set here is inline). When the run measures
+coverage (``make test``), so do these processes, into the same data."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import coverage
 import pytest
 
 from tests.support.constants import SUBJECT, rest_arn
@@ -30,22 +33,55 @@ print("TRACER " + json.dumps("aws_xray_sdk" in sys.modules))
 """
 
 
-def run(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    token = KEY.sign(claims(scp="app.read"))
-    env = {
-        "PYTHONPATH": str(ROOT / "src" / "authorizer"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "POWERTOOLS_SERVICE_NAME": "app-test",
-        **environment,
-    }
-    return subprocess.run(
-        [sys.executable, "-c", SCRIPT, token, rest_arn("GET", "/orders")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def python(script: Path) -> list[str]:
+    """The command running ``script``: under coverage, with this run's settings, when this run
+    measures coverage (the parent combines the data files at the end)."""
+    current = coverage.Coverage.current()
+    if current is None:
+        return [sys.executable, str(script)]
+    data_file = Path(str(current.get_option("run:data_file"))).resolve()
+    sources = current.get_option("run:source") or []
+    assert isinstance(sources, list)
+    return [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        "--parallel-mode",
+        f"--data-file={data_file}",
+        *(["--branch"] if current.get_option("run:branch") else []),
+        *([f"--source={','.join(sources)}"] if sources else []),
+        str(script),
+    ]
+
+
+Run = Callable[[dict[str, str]], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    script = tmp_path / "invoke_app.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+
+    def invoke(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        token = KEY.sign(claims(scp="app.read"))
+        env = {
+            "PYTHONPATH": str(ROOT / "src" / "authorizer"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "POWERTOOLS_SERVICE_NAME": "app-test",
+            **environment,
+        }
+        return subprocess.run(
+            [*python(script), token, rest_arn("GET", "/orders")],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return invoke
 
 
 def printed(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -61,7 +97,7 @@ def auth_config(**document: Any) -> str:
     return json.dumps({"issuers": [issuer_entry(KEY)], **document})
 
 
-def test_the_entry_point_answers_with_the_environments_configuration() -> None:
+def test_the_entry_point_answers_with_the_environments_configuration(run: Run) -> None:
     result = run(
         {"AUTH_CONFIG": auth_config(routes=[{"route": "GET /orders", "scopes": ["app.read"]}])}
     )
@@ -74,7 +110,7 @@ def test_the_entry_point_answers_with_the_environments_configuration() -> None:
     assert decision(answer, rest_arn("POST", "/orders")) is Decision.IMPLICIT_DENY
 
 
-def test_a_bad_configuration_fails_the_import() -> None:
+def test_a_bad_configuration_fails_the_import(run: Run) -> None:
     result = run({"AUTH_CONFIG": json.dumps({"issuers": [{"issuer": "https://idp.example/"}]})})
     assert result.returncode == 1
     assert printed(result) == {}
@@ -84,7 +120,7 @@ def test_a_bad_configuration_fails_the_import() -> None:
     )
 
 
-def test_no_configuration_at_all_names_the_variable() -> None:
+def test_no_configuration_at_all_names_the_variable(run: Run) -> None:
     result = run({})
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
@@ -94,7 +130,7 @@ def test_no_configuration_at_all_names_the_variable() -> None:
 
 
 @pytest.mark.parametrize(("tracing", "wrapped"), [("true", True), ("false", False)])
-def test_tracing_wraps_the_handler_only_when_asked(tracing: str, wrapped: bool) -> None:
+def test_tracing_wraps_the_handler_only_when_asked(run: Run, tracing: str, wrapped: bool) -> None:
     """AUTHORIZER_TRACING=true wraps the handler with the Powertools Tracer; off, the X-Ray SDK
     is not even imported."""
     result = run(
