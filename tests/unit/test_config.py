@@ -148,6 +148,79 @@ def test_errors_name_the_offending_field(document: dict[str, Any], field: str) -
     assert config_error(document).field == field
 
 
+TEMPLATE = "https://login.microsoftonline.com/{tenantid}/v2.0"
+
+
+@pytest.mark.parametrize(
+    ("document", "field", "problem"),
+    [
+        ({"issuers": [entry(issuer="  ")]}, "issuers[0].issuer", "must be a non-empty string"),
+        ({"issuers": [entry(ca_bundle=5)]}, "issuers[0].ca_bundle", "must be a non-empty string"),
+        (
+            {"issuers": [{"issuer": ISS}]},
+            "issuers[0].audiences",
+            "is required (a JSON array of strings)",
+        ),
+        (
+            {"issuers": [entry(required_claims={"tfp": None})]},
+            "issuers[0].required_claims.tfp",
+            "is required (a JSON array of strings)",
+        ),
+        (
+            {"issuers": [entry()], "allow_bare_token": "yes"},
+            "allow_bare_token",
+            "must be true or false",
+        ),
+        (
+            {"issuers": [entry(jwks_uri="https://i/k", discovery_url="https://i/d")]},
+            "issuers[0].jwks_uri",
+            "give jwks_uri or discovery_url, not both",
+        ),
+        (
+            {"issuers": [entry(issuer=TEMPLATE, profile="entra-id", tenants=["contoso"])]},
+            "issuers[0].tenants",
+            "'contoso' is not a tenant id (GUID)",
+        ),
+        (
+            {"issuers": [entry(issuer=TEMPLATE, profile="entra-id")]},
+            "issuers[0].tenants",
+            "an issuer with {tenantid} needs an explicit allow-list of tenant ids",
+        ),
+        (
+            {"issuers": [entry()], "routes": {"GET /a": {}}},
+            "routes",
+            "must be a list of route rules",
+        ),
+        (
+            {"issuers": [entry()], "token_sources": []},
+            "token_sources",
+            'must be a non-empty list like [{"header": "Authorization"}]',
+        ),
+        (
+            {"issuers": [entry()], "token_sources": [{"cookie": "a", "x": 1}]},
+            "token_sources[0]",
+            'must have exactly one of "header", "query", "cookie"',
+        ),
+        (
+            {"issuers": [entry()], "keys": {"refresh_seconds": 7200, "max_stale_seconds": 3600}},
+            "keys.max_stale_seconds",
+            "must be at least keys.refresh_seconds",
+        ),
+        ({"issuers": [entry()], "keys": []}, "keys", "must be a JSON object"),
+        ({"issuers": "x"}, "issuers", "must be a non-empty list of issuer objects"),
+        ({"issuers": [entry(), entry()]}, "issuers[1].issuer", "is configured twice"),
+        (
+            {"issuers": [entry(issuer="http://idp.example.com")]},
+            "issuers[0].issuer",
+            "'http://idp.example.com' must be an https URL (plain http only for loopback hosts)",
+        ),
+    ],
+)
+def test_each_problem_is_named_exactly(document: dict[str, Any], field: str, problem: str) -> None:
+    err = config_error(document)
+    assert (err.field, err.problem) == (field, problem)
+
+
 def test_loopback_http_is_allowed_for_development() -> None:
     config = parse_config({"issuers": [entry(jwks_uri="http://127.0.0.1:8080/keys")]})
     assert config.issuers[0].jwks_uris == ("http://127.0.0.1:8080/keys",)
