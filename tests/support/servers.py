@@ -38,7 +38,8 @@ class Reply:
     (no Content-Length, so the client cannot know the size up front); ``trickle`` waits that
     many seconds between pieces (one byte per piece unless ``chunk`` says otherwise);
     ``header_trickle`` sends the status line and headers one byte every that many seconds;
-    ``delay`` waits that many seconds before answering at all (a slow identity provider).
+    ``delay`` waits that many seconds before answering at all (a slow identity provider);
+    ``close`` hangs up after the body (with a larger Content-Length: a body cut short).
     """
 
     status: int = 200
@@ -48,6 +49,7 @@ class Reply:
     trickle: float | None = None
     header_trickle: float | None = None
     delay: float | None = None
+    close: bool = False
 
 
 class TlsMaterial:
@@ -231,6 +233,8 @@ def _handler_for(server: ScriptedServer) -> type[http.server.BaseHTTPRequestHand
                 pieces = [b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces]
             if self._send(pieces, reply.trickle) and reply.chunk is not None:
                 self._send([b"0\r\n\r\n"], None)
+            if reply.close:
+                self.close_connection = True
 
         def _send(self, pieces: list[bytes], pause: float | None) -> bool:
             """Write each piece, ``pause`` seconds apart; False when the client gave up or the

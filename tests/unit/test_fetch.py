@@ -159,6 +159,13 @@ def test_an_answer_slower_than_the_read_timeout(scripted: ScriptedServer) -> Non
     assert failure(url, read_timeout=0.2) == f"ReadTimeout fetching {url}"
 
 
+def test_a_body_cut_short(scripted: ScriptedServer) -> None:
+    url = scripted.serve(
+        "/keys", Reply(body=b'{"keys": [', headers={"Content-Length": "100"}, close=True)
+    )
+    assert failure(url) == f"ProtocolError reading {url}"
+
+
 def test_nobody_listening() -> None:
     url = f"http://127.0.0.1:{closed_port()}/keys"
     assert failure(url) == f"ConnectionError fetching {url}"

@@ -31,9 +31,14 @@ from tests.support.iam import Decision, decision
 from tests.support.observers import RecordingObserver, metrics_line
 from tests.support.servers import closed_port
 from tests.support.signing import SigningKey, claims
-from tests.support.stages import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer, validator_for
 
 REST_ARN = rest_arn("GET", "/orders")
+MISMATCH = (
+    "a route rule is not a route of this API: API Gateway routed one of its paths to a wider "
+    "route, whose cached simple answers also answer that rule's paths (add the route to the API, "
+    "or set simple_cache_key to request)"
+)
 ROUTE_ARN = http_arn("GET", "/orders")
 RULES = [
     {"route": "GET /orders", "scopes": ["app.read"]},
@@ -272,6 +277,33 @@ class TestHttp20:
             for resource in statement["Resource"]
         ]
         assert [r for r in resources if not r.startswith(HTTP_PREFIX + "/")] == []
+
+    def test_a_simple_answer_shared_with_denied_requests_is_false(self, key: SigningKey) -> None:
+        """The API has only ANY /{proxy+}: its cached ``true`` would answer every path, most of
+        which need app.admin. The rules allow this request (GET /reports/{id}), yet a shared
+        answer may not be true: 403 ``cache_unsafe``, and the rule that is not a route of the
+        API is reported once, counted every time."""
+        rules = [
+            {"route": "GET /reports/{id}", "scopes": ["app.read"]},
+            {"route": "ANY /{proxy+}", "scopes": ["app.admin"]},
+        ]
+        config = parse_config({"issuers": [issuer_entry(key)], "routes": rules})
+        observer = RecordingObserver()
+        registry = KeyRegistry(config.keys, fetcher=NoNetworkFetcher())
+        authorizer = Authorizer(config, validator_for(config, registry), observer)
+        token = key.sign(claims(scp="app.read"))
+        event = http2_event({"authorization": f"Bearer {token}"}, route_key="GET /reports/1")
+        event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /{proxy+}"
+        for _ in range(2):
+            answer = authorizer(event, None)
+            assert (answer["isAuthorized"], answer["context"]["reason"]) == (False, "cache_unsafe")
+        assert (observer.counts["RouteMismatch"], observer.counts["Reason_cache_unsafe"]) == (2, 2)
+        (warning,) = [line for line in observer.logged(MISMATCH) if line["level"] == "WARNING"]
+        assert (warning["rule"], warning["route_key"]) == ("GET /reports/{id}", "ANY /{proxy+}")
+        request_key = make_authorizer(
+            {"issuers": [issuer_entry(key)], "routes": rules, "simple_cache_key": "request"}
+        )
+        assert request_key(event, None)["isAuthorized"] is True
 
     def test_comma_joined_duplicate_headers_are_rejected(
         self, authorizer: Authorizer, key: SigningKey

@@ -76,21 +76,23 @@ def test_each_unusable_key_is_skipped_for_its_reason() -> None:
             EC.public_jwk(),  # ES256 is not allowed here
             RSA.public_jwk(kid="pinned", alg="RS512"),
             weak.public_jwk(),
+            weak.public_jwk(kid="weak-pss", alg="PS256"),  # built by cryptography, not jose
+            ED.public_jwk(x=5),
             RSA.public_jwk(kid="verify", key_ops=["verify"], use=None),
         ]
     }
-    snapshot = parse_jwks(document, RS256, fetched_at=0)
+    snapshot = parse_jwks(document, frozenset({"RS256", "PS256", "EdDSA"}), fetched_at=0)
     assert kids(snapshot) == ["rsa", "verify"]
     assert dict(snapshot.skipped) == {
-        "malformed": 3,
+        "malformed": 4,
         "private_key": 2,
         "not_for_signing": 3,
         "algorithm_not_allowed": 2,
-        "rsa_too_short": 1,
+        "rsa_too_short": 2,
     }
     assert snapshot.describe() == (
-        "2 keys, 11 skipped (algorithm_not_allowed 2, malformed 3, not_for_signing 3, "
-        "private_key 2, rsa_too_short 1)"
+        "2 keys, 13 skipped (algorithm_not_allowed 2, malformed 4, not_for_signing 3, "
+        "private_key 2, rsa_too_short 2)"
     )
 
 
