@@ -13,10 +13,12 @@ import pytest
 
 from jwt_authorizer import Authorizer
 from jwt_authorizer.errors import ReplayStoreUnavailable
-from jwt_authorizer.replay import DynamoDbReplayStore, ReplayGuard, replay_key
+from jwt_authorizer.replay import DynamoDbReplayStore, replay_key
 from tests.support.dpop import DpopClient
+from tests.support.fetchers import NoNetworkFetcher
+from tests.support.observers import RecordingObserver
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import NoNetwork, issuer_entry
+from tests.support.stages import issuer_entry
 
 TABLE = "dpop-replay"
 HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
@@ -62,14 +64,16 @@ def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     client.delete_table(TableName=TABLE)
 
 
-def authorizer(key: SigningKey) -> Authorizer:
+def authorizer(key: SigningKey, observer: RecordingObserver | None = None) -> Authorizer:
     """One execution environment: its own local replay cache, the shared table (found through
     AUTH_CONFIG like a deployment; boto3 reaches moto through AWS_ENDPOINT_URL)."""
     document = {
         "issuers": [issuer_entry(key, dpop="required")],
         "dpop": {"replay_table": TABLE, "authorizer_cache_off": True},
     }
-    return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)}, fetcher=NoNetwork())
+    return Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps(document)}, fetcher=NoNetworkFetcher(), observer=observer
+    )
 
 
 def event(token: str, proof: str) -> dict[str, Any]:
@@ -164,18 +168,24 @@ def test_an_expired_item_not_yet_deleted_does_not_block(dynamodb: Any) -> None:
     assert store.claim(name, expires_at=2000, now=1500) is True  # TTL passed, item still there
 
 
-def test_an_unreachable_store_fails_closed(
-    dynamodb: Any, key: SigningKey, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_unreachable_store_fails_closed(dynamodb: Any, key: SigningKey) -> None:
+    """No table: a 500 (an error that is not ``Unauthorized``, which API Gateway does not
+    cache), the reason logged and the ``ReplayStoreUnavailable`` metric counted."""
     client = DpopClient.generate()
     token = key.sign(claims(cnf={"jkt": client.jkt}))
-    auth = authorizer(key)
+    observer = RecordingObserver()
+    auth = authorizer(key, observer)
     dynamodb.delete_table(TableName=TABLE)
     try:
-        with pytest.raises(ReplayStoreUnavailable):
+        with pytest.raises(ReplayStoreUnavailable) as caught:
             auth(event(token, client.proof("GET", URL, token)), None)
-        (denial,) = [r for r in caplog.records if r.getMessage() == "request denied"]
-        assert denial.reason == "replay_store_unavailable"
+        assert str(caught.value) == "the DPoP replay store is unavailable"
+        assert [d["reason"] for d in observer.denials] == ["replay_store_unavailable"]
+        assert observer.denials[0]["detail"] == f"ResourceNotFoundException from {TABLE}"
+        assert (observer.counts["ReplayStoreUnavailable"], observer.counts["Unauthorized"]) == (
+            1,
+            0,
+        )
     finally:
         dynamodb.create_table(
             TableName=TABLE,
@@ -183,21 +193,3 @@ def test_an_unreachable_store_fails_closed(
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-
-
-def test_the_guard_asks_the_store_only_for_proofs_it_has_not_seen() -> None:
-    class Counting:
-        calls = 0
-
-        def claim(self, key: str, expires_at: int, now: float) -> bool:
-            Counting.calls += 1
-            return True
-
-    guard = ReplayGuard(Counting(), cache_size=2, wall_clock=lambda: 100.0)
-    assert guard.first_use("a", 200) is True
-    assert guard.first_use("a", 200) is False
-    assert Counting.calls == 1
-    for name in "bcd":  # evicts "a" from the local cache: the store decides again
-        guard.first_use(name, 200)
-    guard.first_use("a", 200)
-    assert Counting.calls == 5

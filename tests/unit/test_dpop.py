@@ -1,153 +1,51 @@
-"""DPoP (RFC 9449) and certificate-bound tokens (RFC 8705) through the real handler.
-
-Every resource-server check has a proof that violates exactly that check, and the exact reason
-code it must produce; the accepted cases run through REST REQUEST, HTTP 1.0 and HTTP 2.0 events.
-"""
+"""DPoP proofs (RFC 9449): every resource-server check of a proof, each with a proof that
+violates exactly that check and the exact reason code it must produce, through the real handler;
+the accepted cases run through REST REQUEST, HTTP 1.0 and HTTP 2.0 events. ``htu``
+normalisation and hostile proofs are also checked as properties (Hypothesis)."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from jwt_authorizer import Authorizer, ConfigError
-from jwt_authorizer.config import parse_config
-from jwt_authorizer.dpop import normalise_url
-from jwt_authorizer.replay import MemoryReplayStore
-from tests.support.dpop import DpopClient, client_certificate
-from tests.support.signing import SigningKey, b64json, b64url, claims
-from tests.unit.conftest import NoNetwork, issuer_entry
+from jwt_authorizer.dpop import (
+    Proof,
+    ProofRules,
+    access_token_hash,
+    expected_urls,
+    normalise_url,
+    thumbprint,
+    verify_proof,
+)
+from jwt_authorizer.errors import InvalidDpopProof
+from tests.support.dpop import (
+    HOST,
+    HTTP_URL,
+    KINDS,
+    REST_URL,
+    DpopClient,
+    allowed,
+    authorizer,
+    bound_token,
+    document,
+    event,
+    rejected,
+    url_of,
+)
+from tests.support.signing import SigningKey, b64url
 
-API = "a1b2c3d4e5"
-HOST = f"{API}.execute-api.eu-west-1.amazonaws.com"
-REST_URL = f"https://{HOST}/prod/orders"
-HTTP_HOST = "h7t8p9.execute-api.eu-west-1.amazonaws.com"
-HTTP_URL = f"https://{HTTP_HOST}/orders"
-HTTP_ARN = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
-KINDS = ("request", "http-1.0", "http-2.0")
-
-
-@pytest.fixture(scope="module")
-def client() -> DpopClient:
-    return DpopClient.generate("ES256")
-
-
-def document(
-    key: SigningKey, *, dpop: str = "allowed", mtls: str = "off", **block: Any
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "issuers": [issuer_entry(key, dpop=dpop, mtls=mtls)],
-        "routes": [{"route": "GET /orders", "scopes": ["app.read"]}],
-    }
-    if dpop != "off":
-        doc["dpop"] = {"replay_store": "memory", "authorizer_cache_off": True, **block}
-    return doc
-
-
-def authorizer(doc: dict[str, Any], **kwargs: Any) -> Authorizer:
-    return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(doc)}, fetcher=NoNetwork(), **kwargs)
-
-
-def bound_token(key: SigningKey, client: DpopClient | None = None, **cnf: str) -> str:
-    confirmation = dict(cnf)
-    if client is not None:
-        confirmation["jkt"] = client.jkt
-    return key.sign(claims(cnf=confirmation) if confirmation else claims())
-
-
-def event(
-    kind: str,
-    authorization: str | None,
-    proofs: list[str] | None = None,
-    *,
-    cert_pem: str | None = None,
-    method: str = "GET",
-) -> dict[str, Any]:
-    headers: list[tuple[str, str]] = []
-    if authorization is not None:
-        headers.append(("Authorization", authorization))
-    headers += [("DPoP", proof) for proof in proofs or []]
-    cert = {"clientCertPem": cert_pem, "subjectDN": "CN=client-app"} if cert_pem else None
-    if kind == "http-2.0":
-        lowered: dict[str, str] = {}
-        for name, value in headers:
-            lowered[name.lower()] = (
-                f"{lowered[name.lower()]},{value}" if name.lower() in lowered else value
-            )
-        context: dict[str, Any] = {
-            "domainName": HTTP_HOST,
-            "stage": "$default",
-            "http": {"method": method, "path": "/orders"},
-            "routeKey": f"{method} /orders",
-        }
-        if cert:
-            context["authentication"] = {"clientCert": cert}
-        return {
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": f"{HTTP_ARN}/{method}/orders",
-            "routeKey": f"{method} /orders",
-            "rawPath": "/orders",
-            "headers": lowered,
-            "requestContext": context,
-        }
-    multi: dict[str, list[str]] = {}
-    for name, value in headers:
-        multi.setdefault(name if kind == "request" else name.lower(), []).append(value)
-    single = {name: values[-1] for name, values in multi.items()}
-    path = "/prod/orders" if kind == "request" else "/orders"
-    host = HOST if kind == "request" else HTTP_HOST
-    stage = "prod" if kind == "request" else "$default"
-    api = API if kind == "request" else "h7t8p9"
-    built: dict[str, Any] = {
-        "type": "REQUEST",
-        "methodArn": f"arn:aws:execute-api:eu-west-1:123456789012:{api}/{stage}/{method}/orders",
-        "resource": "/orders",
-        "path": "/orders",
-        "httpMethod": method,
-        "headers": single,
-        "multiValueHeaders": multi,
-        "requestContext": {
-            "path": path,
-            "domainName": host,
-            "stage": stage,
-            "httpMethod": method,
-            "identity": {"sourceIp": "203.0.113.10", "clientCert": cert},
-        },
-    }
-    if kind == "http-1.0":
-        built["version"] = "1.0"
-    return built
-
-
-def url_of(kind: str) -> str:
-    return REST_URL if kind == "request" else HTTP_URL
-
-
-def allowed(answer: dict[str, Any]) -> bool:
-    if "isAuthorized" in answer:
-        return bool(answer["isAuthorized"])
-    return any(s["Effect"] == "Allow" for s in answer["policyDocument"]["Statement"]) and not any(
-        s["Effect"] == "Deny" for s in answer["policyDocument"]["Statement"]
-    )
-
-
-def rejected(auth: Authorizer, evt: dict[str, Any], logs: pytest.LogCaptureFixture) -> str | None:
-    """The reason code of a 401 (REST: the ``Unauthorized`` error; HTTP simple: false)."""
-    logs.clear()
-    if evt.get("version") == "2.0":
-        assert auth(evt, None)["isAuthorized"] is False
-    else:
-        with pytest.raises(Exception, match=r"^Unauthorized$"):
-            auth(evt, None)
-    denied = [r for r in logs.records if r.getMessage() == "request denied"]
-    assert len(denied) == 1
-    return str(denied[0].reason)
-
-
-# --------------------------------------------------------------------------------------- allowed
+PROPERTIES = settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -207,23 +105,6 @@ def test_configured_base_urls_replace_the_event_url(
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         auth(event("request", f"DPoP {token2}", [default]), None)
 
-
-def test_allowed_mode_keeps_bearer_tokens(rsa_key: SigningKey) -> None:
-    auth = authorizer(document(rsa_key))
-    for kind in ("token", *KINDS):
-        evt = (
-            event(kind, f"Bearer {rsa_key.sign(claims())}")
-            if kind != "token"
-            else {
-                "type": "TOKEN",
-                "authorizationToken": f"Bearer {rsa_key.sign(claims())}",
-                "methodArn": f"arn:aws:execute-api:eu-west-1:123456789012:{API}/prod/GET/orders",
-            }
-        )
-        assert allowed(auth(evt, None)), kind
-
-
-# ---------------------------------------------------------------- one violated check per proof
 
 VIOLATIONS: dict[str, tuple[dict[str, Any], str]] = {
     # name: (arguments of DpopClient.proof, expected reason)
@@ -327,53 +208,6 @@ def test_an_rsa_proof_key_under_2048_bits_is_refused(
     )
 
 
-# ------------------------------------------------------------------ presentation and replay
-
-
-def test_a_replayed_proof_is_refused(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key))
-    token = bound_token(rsa_key, client)
-    evt = event("request", f"DPoP {token}", [client.proof("GET", REST_URL, token)])
-    assert allowed(auth(evt, None))
-    assert rejected(auth, evt, caplog) == "dpop_replay"
-    fresh = event("request", f"DPoP {token}", [client.proof("GET", REST_URL, token)])
-    assert allowed(auth(fresh, None))
-
-
-def test_a_replay_reaching_a_fresh_local_cache_is_refused_by_the_store(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Two execution environments (separate local caches) sharing one store."""
-    store = MemoryReplayStore()
-    first, second = (authorizer(document(rsa_key), replay_store=store) for _ in range(2))
-    token = bound_token(rsa_key, client)
-    evt = event("http-2.0", f"DPoP {token}", [client.proof("GET", HTTP_URL, token)])
-    assert allowed(first(evt, None))
-    assert rejected(second, evt, caplog) == "dpop_replay"
-
-
-def test_a_bound_token_presented_as_bearer_is_refused(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key))
-    token = bound_token(rsa_key, client)
-    proof = client.proof("GET", REST_URL, token)
-    assert (
-        rejected(auth, event("request", f"Bearer {token}", [proof]), caplog) == "missing_dpop_proof"
-    )
-    assert rejected(auth, event("request", f"Bearer {token}"), caplog) == "missing_dpop_proof"
-
-
-def test_the_dpop_scheme_needs_a_proof(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key))
-    token = bound_token(rsa_key, client)
-    assert rejected(auth, event("http-1.0", f"DPoP {token}"), caplog) == "missing_dpop_proof"
-
-
 def test_exactly_one_dpop_header(
     rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -382,57 +216,6 @@ def test_exactly_one_dpop_header(
     proofs = [client.proof("GET", HTTP_URL, token), client.proof("GET", HTTP_URL, token)]
     for kind in ("http-1.0", "http-2.0"):
         assert rejected(auth, event(kind, f"DPoP {token}", proofs), caplog) == "invalid_dpop_proof"
-
-
-def test_an_unbound_token_with_the_dpop_scheme_is_a_binding_mismatch(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key))
-    token = bound_token(rsa_key)
-    proof = client.proof("GET", REST_URL, token)
-    assert (
-        rejected(auth, event("request", f"DPoP {token}", [proof]), caplog)
-        == "dpop_binding_mismatch"
-    )
-
-
-def test_required_mode_refuses_bearer_tokens(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key, dpop="required"))
-    plain = rsa_key.sign(claims())
-    assert rejected(auth, event("request", f"Bearer {plain}"), caplog) == "missing_dpop_proof"
-    token = bound_token(rsa_key, client)
-    assert allowed(
-        auth(event("request", f"DPoP {token}", [client.proof("GET", REST_URL, token)]), None)
-    )
-
-
-def test_token_authorizers_cannot_do_dpop(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key))
-    token = bound_token(rsa_key, client)
-    arn = f"arn:aws:execute-api:eu-west-1:123456789012:{API}/prod/GET/orders"
-    for value in (f"DPoP {token}", f"Bearer {token}"):
-        evt = {"type": "TOKEN", "authorizationToken": value, "methodArn": arn}
-        assert rejected(auth, evt, caplog) == "dpop_unsupported_event"
-
-
-def test_with_dpop_off_nothing_changes(
-    rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The DPoP scheme stays what it always was, a credential that is not Bearer; a cnf claim
-    is not looked at."""
-    auth = authorizer(document(rsa_key, dpop="off"))
-    token = bound_token(rsa_key, client)
-    assert (
-        rejected(
-            auth, event("request", f"DPoP {token}", [client.proof("GET", REST_URL, token)]), caplog
-        )
-        == "malformed_token"
-    )
-    assert allowed(auth(event("request", f"Bearer {token}"), None))
 
 
 def test_http_simple_denials_carry_the_dpop_challenge(
@@ -452,152 +235,232 @@ def test_http_simple_denials_carry_the_dpop_challenge(
     }
 
 
-def test_init_warns_until_the_cache_is_declared_off(
-    rsa_key: SigningKey, caplog: pytest.LogCaptureFixture
-) -> None:
-    doc = document(rsa_key)
-    doc["dpop"]["authorizer_cache_off"] = False
-    caplog.clear()
-    authorizer(doc)
-    warnings = [r for r in caplog.records if r.getMessage().startswith("DPoP is enabled")]
-    assert len(warnings) == 1
-    assert warnings[0].levelname == "WARNING"
-    caplog.clear()
-    authorizer(document(rsa_key))
-    assert not [r for r in caplog.records if r.getMessage().startswith("DPoP is enabled")]
+# ------------------------------------------------------------------- the stage, without the handler
+
+RULES = ProofRules(
+    algorithms=frozenset({"ES256", "RS256"}), max_age_seconds=60, clock_skew_seconds=5
+)
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
 
 
-# --------------------------------------------------------------------- certificate binding
+def test_a_proof_yields_its_key_thumbprint_jti_and_iat(client: DpopClient) -> None:
+    now = 1_767_225_600
+    proof = client.proof("GET", REST_URL, TOKEN, claims={"iat": now - 3, "jti": "j-1"})
+    assert verify_proof(
+        proof, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=now
+    ) == Proof(jkt=client.jkt, jti="j-1", iat=now - 3)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_certificate_bound_tokens(
-    rsa_key: SigningKey, kind: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key, dpop="off", mtls="allowed"))
-    pem, thumbprint = client_certificate()
-    other_pem, _ = client_certificate("someone-else")
-    token = bound_token(rsa_key, **{"x5t#S256": thumbprint})
-    assert allowed(auth(event(kind, f"Bearer {token}", cert_pem=pem), None))
-    assert (
-        rejected(auth, event(kind, f"Bearer {token}", cert_pem=other_pem), caplog)
-        == "certificate_mismatch"
+def test_the_window_edges_are_inclusive(client: DpopClient) -> None:
+    now = 1_767_225_600
+    for iat in (now - 60, now + 5):
+        proof = client.proof("GET", REST_URL, TOKEN, claims={"iat": iat})
+        verify_proof(
+            proof, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=now
+        )
+    for iat, detail in (
+        (now - 61, "iat is older than dpop.max_age_seconds"),
+        (now + 6, "iat is in the future"),
+    ):
+        proof = client.proof("GET", REST_URL, TOKEN, claims={"iat": iat})
+        with pytest.raises(InvalidDpopProof) as caught:
+            verify_proof(
+                proof, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=now
+            )
+        assert caught.value.detail == detail
+
+
+def test_an_unknown_request_url_refuses_every_proof(client: DpopClient) -> None:
+    proof = client.proof("GET", REST_URL, TOKEN)
+    with pytest.raises(InvalidDpopProof) as caught:
+        verify_proof(proof, rules=RULES, method="GET", urls=(), access_token=TOKEN, now=time.time())
+    assert caught.value.detail == "the request URL is unknown: set dpop.htu_base_urls"
+
+
+def test_rfc7638_thumbprint_and_rfc9449_ath_examples() -> None:
+    # RFC 7638 section 3.1 and RFC 9449 section 7.1 (the access token of its example request).
+    rfc7638 = {
+        "kty": "RSA",
+        "e": "AQAB",
+        "alg": "RS256",
+        "kid": "2011-04-29",
+        "n": (
+            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSo"
+            "c_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YG"
+            "jQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt"
+            "-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDK"
+            "gw"
+        ),
+    }
+    assert thumbprint(rfc7638) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU") == (
+        "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
     )
-    assert rejected(auth, event(kind, f"Bearer {token}"), caplog) == "missing_client_certificate"
-    assert allowed(auth(event(kind, f"Bearer {rsa_key.sign(claims())}"), None))
 
 
-def test_required_certificate_binding(
-    rsa_key: SigningKey, caplog: pytest.LogCaptureFixture
-) -> None:
-    auth = authorizer(document(rsa_key, dpop="off", mtls="required"))
-    pem, _ = client_certificate()
-    assert (
-        rejected(auth, event("request", f"Bearer {rsa_key.sign(claims())}", cert_pem=pem), caplog)
-        == "certificate_mismatch"
+def test_expected_urls() -> None:
+    configured = ProofRules(
+        algorithms=frozenset({"ES256"}),
+        max_age_seconds=60,
+        clock_skew_seconds=5,
+        htu_base_urls=("https://api.example.com/shop", "https://shop.example.com"),
     )
+    assert expected_urls(configured, host=HOST, path="/prod/orders", api_path="/orders") == (
+        "https://api.example.com/shop/orders",
+        "https://shop.example.com/orders",
+    )
+    assert expected_urls(RULES, host=HOST, path="/prod/orders", api_path="/orders") == (REST_URL,)
+    assert expected_urls(RULES, host="127.0.0.1:3000", path="/orders", api_path="/orders") == (
+        "https://127.0.0.1:3000/orders",
+        "http://127.0.0.1:3000/orders",
+    )
+    assert expected_urls(RULES, host=None, path="/orders", api_path="/orders") == ()
+    assert expected_urls(RULES, host=HOST, path=None, api_path="/orders") == ()
 
 
-def test_dpop_and_certificate_binding_together(
+# ----------------------------------------------------------------------------- properties
+
+_HOSTS = st.from_regex(r"[a-z][a-z0-9-]{0,12}(\.[a-z][a-z0-9-]{0,12}){0,3}", fullmatch=True)
+_SEGMENTS = st.lists(
+    st.text(
+        alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="/?#%"),
+        max_size=8,
+    ),
+    max_size=5,
+)
+
+
+#: Reserved characters a path holds as they are: percent-encoding one changes the URL's meaning.
+_KEPT_AS_IS = frozenset("!$&'()*+,;=:@/")
+
+
+def _variant(text: str, flips: list[bool]) -> str:
+    """``text`` with some characters percent-encoded where that leaves the URL equivalent
+    (RFC 3986 section 6.2.2: unreserved characters, and characters a path cannot hold raw)."""
+    out = []
+    for char, flip in zip(text, flips + [False] * len(text), strict=False):
+        encode = flip and char not in _KEPT_AS_IS
+        out.append("".join(f"%{b:02x}" for b in char.encode()) if encode else char)
+    return "".join(out)
+
+
+@PROPERTIES
+@given(
+    host=_HOSTS,
+    segments=_SEGMENTS,
+    flips=st.lists(st.booleans(), max_size=60),
+    upper=st.booleans(),
+    port=st.booleans(),
+)
+def test_equivalent_urls_normalise_alike_and_normalisation_is_idempotent(
+    host: str, segments: list[str], flips: list[bool], upper: bool, port: bool
+) -> None:
+    path = "/" + "/".join(segments)
+    plain = f"https://{host}{path}"
+    authority = (host.upper() if upper else host) + (":443" if port else "")
+    variant = f"{'HTTPS' if upper else 'https'}://{authority}{_variant(path, flips)}"
+    normal = normalise_url(plain)
+    assert normal is not None
+    assert normalise_url(variant) == normal
+    assert normalise_url(normal) == normal
+    assert normalise_url(f"{plain}?q=1#f") == normal
+
+
+@PROPERTIES
+@given(host=_HOSTS, segments=_SEGMENTS, other=_HOSTS)
+def test_another_host_or_scheme_never_normalises_alike(
+    host: str, segments: list[str], other: str
+) -> None:
+    path = "/" + "/".join(segments)
+    normal = normalise_url(f"https://{host}{path}")
+    assert normalise_url(f"http://{host}{path}") != normal
+    assert normalise_url(f"https://{host}:8443{path}") != normal
+    if other != host:
+        assert normalise_url(f"https://{other}{path}") != normal
+
+
+@PROPERTIES
+@given(junk=st.text(max_size=200))
+def test_normalisation_never_raises(junk: str) -> None:
+    result = normalise_url(junk)
+    assert result is None or result.startswith(("https://", "http://"))
+
+
+_HEADER_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(max_size=8), st.lists(st.text(max_size=4), max_size=2)
+)
+_CLAIM_VALUES = st.one_of(st.none(), st.integers(), st.floats(), st.booleans(), st.text(max_size=8))
+
+
+def _acceptable(name: str, value: Any, client: DpopClient, now: float) -> bool:
+    """Whether a proof may carry ``value`` as ``name`` (None: the member is absent)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # NaN and Infinity are not JSON: the strict parser refuses the proof
+    if name in ("kid", "nonce"):  # not checked (no server nonces, see docs/dpop.md)
+        return True
+    if name == "crit":
+        return value is None
+    if name == "typ":
+        return isinstance(value, str) and value.lower() in ("dpop+jwt", "application/dpop+jwt")
+    if name == "jti":
+        return isinstance(value, str) and bool(value)
+    if name == "iat":
+        return type(value) in (int, float) and now - 60 <= value <= now + 5
+    expected: object = {"alg": "ES256", "jwk": client.jwk, "htm": "GET"}.get(name, object())
+    return expected == value
+
+
+@PROPERTIES
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["typ", "alg", "jwk", "crit", "kid"]), _HEADER_VALUES, max_size=3
+    ),
+    claims=st.dictionaries(
+        st.sampled_from(["jti", "htm", "htu", "iat", "ath", "nonce"]), _CLAIM_VALUES, max_size=4
+    ),
+)
+def test_a_changed_proof_is_refused_with_invalid_dpop_proof_and_nothing_else(
+    client: DpopClient, header: dict[str, Any], claims: dict[str, Any]
+) -> None:
+    """Any change a proof may not carry is refused, and only ever as a bad proof."""
+    now = float(int(time.time()))
+    changed = client.proof("GET", REST_URL, TOKEN, header=header, claims={"iat": now, **claims})
+    acceptable = all(
+        _acceptable(name, value, client, now) for name, value in (header | claims).items()
+    )
+    try:
+        verify_proof(
+            changed, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=now
+        )
+    except InvalidDpopProof:
+        assert not acceptable, (header, claims)
+        return
+    assert acceptable, (header, claims)
+
+
+@PROPERTIES
+@given(
+    junk=st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.=", max_size=300
+    )
+)
+def test_proof_shaped_junk_is_always_invalid_dpop_proof(junk: str) -> None:
+    with pytest.raises(InvalidDpopProof):
+        verify_proof(
+            junk, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=time.time()
+        )
+
+
+def test_a_bad_proof_never_reaches_the_logs(
     rsa_key: SigningKey, client: DpopClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = authorizer(document(rsa_key, mtls="allowed"))
-    pem, thumbprint = client_certificate()
-    token = bound_token(rsa_key, client, **{"x5t#S256": thumbprint})
-    proof = client.proof("GET", REST_URL, token)
-    assert allowed(auth(event("request", f"DPoP {token}", [proof], cert_pem=pem), None))
-    proof = client.proof("GET", REST_URL, token)
+    auth = authorizer(document(rsa_key))
+    token = bound_token(rsa_key, client)
+    proof = client.proof("POST", REST_URL, token)
     assert (
-        rejected(auth, event("request", f"DPoP {token}", [proof]), caplog)
-        == "missing_client_certificate"
+        rejected(auth, event("request", f"DPoP {token}", [proof]), caplog) == "invalid_dpop_proof"
     )
-
-
-# ----------------------------------------------------------------------------- configuration
-
-
-def test_configuration(rsa_key: SigningKey) -> None:
-    base = {"issuers": [issuer_entry(rsa_key)]}
-    with pytest.raises(ConfigError) as caught:
-        parse_config({**base, "dpop": {"replay_store": "memory"}})
-    assert caught.value.field == "dpop"
-    with pytest.raises(ConfigError) as caught:
-        parse_config({"issuers": [issuer_entry(rsa_key, dpop="allowed")]})
-    assert caught.value.field == "dpop.replay_table"
-    with pytest.raises(ConfigError) as caught:
-        parse_config({"issuers": [issuer_entry(rsa_key, dpop="sometimes")]})
-    assert caught.value.field == "issuers[0].dpop"
-    with pytest.raises(ConfigError) as caught:
-        parse_config(document(rsa_key, algorithms=["HS256"]))
-    assert caught.value.field == "dpop.algorithms"
-    with pytest.raises(ConfigError) as caught:
-        parse_config(document(rsa_key, htu_base_urls=["http://api.example.com"]))
-    assert caught.value.field == "dpop.htu_base_urls"
-    config = parse_config(
-        {"issuers": [issuer_entry(rsa_key, dpop="required")], "dpop": {"replay_table": "t"}}
-    )
-    assert config.dpop.replay_table == "t"
-    assert config.dpop.max_age_seconds == 60
-
-
-def test_template_variables_fill_the_dpop_block(rsa_key: SigningKey) -> None:
-    from jwt_authorizer import load_config
-
-    doc = json.dumps({"issuers": [issuer_entry(rsa_key, dpop="allowed")]})
-    config = load_config(
-        {"AUTH_CONFIG": doc, "DPOP_REPLAY_TABLE": "replay", "DPOP_AUTHORIZER_CACHE_OFF": "true"}
-    )
-    assert config.dpop.replay_table == "replay"
-    assert config.dpop.authorizer_cache_off
-    plain = json.dumps({"issuers": [issuer_entry(rsa_key)]})
-    assert not load_config({"AUTH_CONFIG": plain, "DPOP_REPLAY_TABLE": "replay"}).uses_dpop
-    simple = load_config(
-        {
-            "ISSUER": "https://idp.example.com/",
-            "AUDIENCE": "api",
-            "DPOP": "required",
-            "DPOP_REPLAY_TABLE": "replay",
-        }
-    )
-    assert simple.issuers[0].dpop == "required"
-    assert simple.dpop.replay_table == "replay"
-
-
-def test_b64json_helper_is_what_tokens_use() -> None:
-    assert b64json({"a": 1}) == "eyJhIjoxfQ"
-
-
-def test_nothing_new_is_imported_at_init_without_sender_constrained_tokens() -> None:
-    """Cold start without DPoP or mTLS: the DPoP modules (and boto3 for them) stay unloaded."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(root / "src" / "authorizer"),
-        "ISSUER": "https://idp.example.com/",
-        "AUDIENCE": "api",
-        "JWKS_URI": "https://127.0.0.1:9/jwks",
-    }
-    code = (
-        "import sys, jwt_authorizer.app; "
-        "print(' '.join(m for m in sys.modules if m.startswith(('jwt_authorizer', 'boto3'))))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()
-    assert "jwt_authorizer.handler" in loaded
-    assert not {
-        "jwt_authorizer.dpop",
-        "jwt_authorizer.replay",
-        "jwt_authorizer.binding",
-        "boto3",
-    } & set(loaded)
+    text = caplog.text
+    for part in proof.split(".") + token.split("."):
+        assert part not in text
+    assert json.dumps(client.jwk["x"]) not in text
