@@ -27,7 +27,7 @@ from .errors import AuthorizerError, KeysUnavailable, TokenRejected
 from .event import AuthorizerRequest, read_event, require_token
 from .fetch import EarlyFetches, Fetcher, deadline_in
 from .jwk import load_verifiers
-from .keys import KeyRegistry
+from .keyring import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import Policies, PolicyBuilder, RouteAnswer, find_conflicts
 from .principal import Principal
