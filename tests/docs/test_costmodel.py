@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_cli_prints_the_table_and_rejects_nonsense() -> None:
 
 
 def test_snapstart_bills_restores_and_the_snapshot_cache_instead_of_init() -> None:
-    common = {"rps": 10, "tokens": 1, "ttl": 0, "warm_ms": 1, "memory_mb": 512}
+    common: dict[str, Any] = {"rps": 10, "tokens": 1, "ttl": 0, "warm_ms": 1, "memory_mb": 512}
     plain = model(Inputs(**common, init_ms=300, cold_start_rate=0.01))
     snap = model(
         Inputs(
