@@ -405,9 +405,9 @@ def _acceptable(name: str, value: Any, client: DpopClient, now: float) -> bool:
     if name == "jti":
         return isinstance(value, str) and bool(value)
     if name == "iat":
-        return type(value) in (int, float) and now - 60 <= value <= now + 5
+        return type(value) in (int, float) and bool(now - 60 <= value <= now + 5)
     expected: object = {"alg": "ES256", "jwk": client.jwk, "htm": "GET"}.get(name, object())
-    return expected == value
+    return bool(expected == value)
 
 
 @PROPERTIES

@@ -15,6 +15,8 @@ from jwt_authorizer.errors import (
     Expired,
     KeysUnavailable,
     MalformedToken,
+    ReplayStoreUnavailable,
+    SenderConstraintFailed,
     TokenRejected,
     loggable,
 )
@@ -50,11 +52,20 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
         "WrongTokenUse": ("wrong_token_use", 401),
         "ClientNotAllowed": ("client_not_allowed", 401),
         "ClaimMismatch": ("claim_mismatch", 401),
+        "SenderConstraintFailed": ("error", 401),
+        "InvalidDpopProof": ("invalid_dpop_proof", 401),
+        "DpopReplay": ("dpop_replay", 401),
+        "MissingDpopProof": ("missing_dpop_proof", 401),
+        "DpopBindingMismatch": ("dpop_binding_mismatch", 401),
+        "DpopUnsupportedEvent": ("dpop_unsupported_event", 401),
+        "MissingClientCertificate": ("missing_client_certificate", 401),
+        "CertificateMismatch": ("certificate_mismatch", 401),
         "AccessDenied": ("error", 403),
         "InsufficientScope": ("insufficient_scope", 403),
         "RouteNotPermitted": ("route_not_permitted", 403),
         "CacheUnsafe": ("cache_unsafe", 403),
         "KeysUnavailable": ("keys_unavailable", 500),
+        "ReplayStoreUnavailable": ("replay_store_unavailable", 500),
         "ConfigError": ("config_error", 500),
     }
 
@@ -62,9 +73,38 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
 def test_the_families() -> None:
     rejected = {name for name, cls in CLASSES.items() if issubclass(cls, TokenRejected)}
     denied = {name for name, cls in CLASSES.items() if issubclass(cls, AccessDenied)}
-    assert len(rejected) == 21  # TokenRejected and its 20 reasons
+    assert len(rejected) == 29  # TokenRejected, its 27 reasons and SenderConstraintFailed
+    sender = {name for name, cls in CLASSES.items() if issubclass(cls, SenderConstraintFailed)}
+    assert sender == {
+        "SenderConstraintFailed",
+        "InvalidDpopProof",
+        "DpopReplay",
+        "MissingDpopProof",
+        "DpopBindingMismatch",
+        "DpopUnsupportedEvent",
+        "MissingClientCertificate",
+        "CertificateMismatch",
+    }
     assert denied == {"AccessDenied", "InsufficientScope", "RouteNotPermitted", "CacheUnsafe"}
     assert not issubclass(KeysUnavailable, TokenRejected | AccessDenied)
+    assert not issubclass(ReplayStoreUnavailable, TokenRejected | AccessDenied)
+
+
+def test_each_sender_constraint_failure_names_its_dpop_challenge() -> None:
+    challenges = {
+        name: cls.challenge
+        for name, cls in CLASSES.items()
+        if issubclass(cls, SenderConstraintFailed) and cls is not SenderConstraintFailed
+    }
+    assert challenges == {
+        "InvalidDpopProof": "invalid_dpop_proof",
+        "DpopReplay": "invalid_dpop_proof",
+        "MissingDpopProof": "invalid_token",
+        "DpopBindingMismatch": "invalid_token",
+        "DpopUnsupportedEvent": "invalid_token",
+        "MissingClientCertificate": "",
+        "CertificateMismatch": "",
+    }
 
 
 def test_the_message_is_fixed_and_the_detail_bounded() -> None:
