@@ -29,6 +29,7 @@ Run ``python -m devkit idp --help`` (with ``tools/`` on ``PYTHONPATH``) for the 
 from __future__ import annotations
 
 from devkit.idp.clients import DEFAULT_CLIENTS_FILE, Client, load_clients
+from devkit.idp.dpop import DpopKey
 from devkit.idp.profiles import (
     B2C_POLICY,
     DEFAULT_API_AUDIENCE,
@@ -55,6 +56,7 @@ __all__ = [
     "PATH_KINDS",
     "PROFILES",
     "Client",
+    "DpopKey",
     "LocalIdentityProvider",
     "Mode",
     "PathKind",

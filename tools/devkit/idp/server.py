@@ -13,13 +13,14 @@ import http.server
 import logging
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Final, Protocol, cast
 from urllib.parse import urlsplit
 
 from devkit.idp.clients import Client
+from devkit.idp.dpop import token_request_jkt
 from devkit.idp.oauth import MAX_FORM_BYTES, OAuthError, authenticate, form_params, grant_scopes
 from devkit.idp.profiles import OVERSIZED_BYTES, Mode, PathKind, Profile
 from devkit.idp.tokens import JSONDict, compact_json
@@ -59,7 +60,15 @@ class Provider(Protocol):
     def jwks(self) -> JSONDict: ...
     def index(self) -> JSONDict: ...
     def find_client(self, client_id: str) -> Client | None: ...
-    def mint(self, *, scopes: Iterable[str] | None = None, client_id: str | None = None) -> str: ...
+    @property
+    def token_endpoint(self) -> str: ...
+    def mint(
+        self,
+        *,
+        scopes: Iterable[str] | None = None,
+        client_id: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -269,10 +278,15 @@ def _token_response(idp: Provider, headers: Message, body: bytes | None) -> _Res
             f"only client_credentials is supported, not {grant_type!r}",
         )
     granted = grant_scopes(params.get("scope"), client)
-    token = idp.mint(client_id=client.client_id, scopes=granted)
+    # RFC 9449 section 5: a token request with a DPoP proof gets a token bound to its key.
+    proofs = headers.get_all("DPoP") or []
+    if len(proofs) > 1:
+        raise OAuthError(400, "invalid_dpop_proof", "more than one DPoP header")
+    bound = {"cnf": {"jkt": token_request_jkt(proofs[0], url=idp.token_endpoint)}} if proofs else {}
+    token = idp.mint(client_id=client.client_id, scopes=granted, claims=bound)
     answer = {
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if proofs else "Bearer",
         "expires_in": idp.token_lifetime,
         "scope": " ".join(granted),
     }
