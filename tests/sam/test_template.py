@@ -513,11 +513,13 @@ def test_log_group_with_retention(function: str) -> None:
     assert default("LogRetentionDays") == 30
 
 
-def test_keys_unavailable_alarm() -> None:
+@pytest.mark.parametrize("metric", ["KeysUnavailable", "ReplayStoreUnavailable"])
+def test_fail_closed_alarms(metric: str) -> None:
     (alarm,) = [
-        r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        r["Properties"]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["MetricName"] == metric
     ]
-    assert alarm["MetricName"] == "KeysUnavailable"
     variables = AUTHORIZER["Environment"]["Variables"]
     assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
     assert alarm["Dimensions"] == [
@@ -591,3 +593,51 @@ def test_resolver_rejects_unknown_override() -> None:
 
 def test_template_path() -> None:
     assert Path(paths.TEMPLATE).name == "template.yaml"
+
+
+# ------------------------------------------------------------------------------------ DPoP
+
+
+def test_dpop_is_off_by_default_and_needs_uncached_answers() -> None:
+    assert default("Dpop") == "off"
+    assert TEMPLATE["Parameters"]["Dpop"]["AllowedValues"] == ["off", "allowed", "required"]
+    rule = TEMPLATE["Rules"]["DpopNeedsUncachedAnswers"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [ref("Dpop"), "off"]}]}
+    assert [a["Assert"] for a in rule["Assertions"]] == [
+        {"Fn::Equals": [ref("AuthorizerCacheTtl"), "0"]}
+    ]
+    # Every authorizer's TTL is that parameter, so the rule covers all of them.
+    ttls = [
+        authorizer["Identity"]["ReauthorizeEvery"]
+        for resource in RESOURCES.values()
+        if resource["Type"] in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+        for authorizer in resource["Properties"]["Auth"]["Authorizers"].values()
+    ]
+    assert ttls and all(ttl == ref("AuthorizerCacheTtl") for ttl in ttls)
+
+
+def test_dpop_replay_table_and_the_one_permission_on_it() -> None:
+    table = RESOURCES["DpopReplayTable"]
+    assert table["Condition"] == "DpopEnabled"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    policy = RESOURCES["DpopReplayPolicy"]
+    assert policy["Condition"] == "DpopEnabled"
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ClaimDpopProofs",
+            "Effect": "Allow",
+            "Action": "dynamodb:PutItem",
+            "Resource": {"Fn::GetAtt": ["DpopReplayTable", "Arn"]},
+        }
+    ]
+    variables = AUTHORIZER["Environment"]["Variables"]
+    assert variables["DPOP"] == ref("Dpop")
+    assert variables["DPOP_REPLAY_TABLE"] == {
+        "Fn::If": ["DpopEnabled", ref("DpopReplayTable"), ""]
+    }
+    assert variables["DPOP_AUTHORIZER_CACHE_OFF"] == {"Fn::If": ["DpopEnabled", "true", ""]}
