@@ -613,7 +613,7 @@ def test_dpop_is_off_by_default_and_needs_uncached_answers() -> None:
         if resource["Type"] in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
         for authorizer in resource["Properties"]["Auth"]["Authorizers"].values()
     ]
-    assert ttls and all(ttl == ref("AuthorizerCacheTtl") for ttl in ttls)
+    assert ttls == [ref("AuthorizerCacheTtl")] * 3
 
 
 def test_dpop_replay_table_and_the_one_permission_on_it() -> None:
@@ -637,7 +637,5 @@ def test_dpop_replay_table_and_the_one_permission_on_it() -> None:
     ]
     variables = AUTHORIZER["Environment"]["Variables"]
     assert variables["DPOP"] == ref("Dpop")
-    assert variables["DPOP_REPLAY_TABLE"] == {
-        "Fn::If": ["DpopEnabled", ref("DpopReplayTable"), ""]
-    }
+    assert variables["DPOP_REPLAY_TABLE"] == {"Fn::If": ["DpopEnabled", ref("DpopReplayTable"), ""]}
     assert variables["DPOP_AUTHORIZER_CACHE_OFF"] == {"Fn::If": ["DpopEnabled", "true", ""]}

@@ -464,3 +464,15 @@ def test_a_bad_proof_never_reaches_the_logs(
     for part in proof.split(".") + token.split("."):
         assert part not in text
     assert json.dumps(client.jwk["x"]) not in text
+
+
+def test_what_a_proof_key_says_reaches_the_log_escaped(client: DpopClient) -> None:
+    jwk = client.jwk | {"use": "enc\n\u2028"}
+    proof = client.proof("GET", REST_URL, TOKEN, header={"jwk": jwk})
+    with pytest.raises(InvalidDpopProof) as caught:
+        verify_proof(
+            proof, rules=RULES, method="GET", urls=(REST_URL,), access_token=TOKEN, now=time.time()
+        )
+    assert caught.value.detail == (
+        "jwk: has use 'enc\\n\\u2028'; an inline key set holds signing keys (\"sig\")"
+    )

@@ -147,3 +147,25 @@ def test_a_proof_refused_for_another_reason_is_not_used_up(
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         auth(event("request", f"DPoP {token}", [client.proof("POST", REST_URL, token)]), None)
     assert store.calls == []
+
+
+def test_clear_forgets_the_local_cache_but_not_the_store() -> None:
+    store = MemoryReplayStore()
+    guard = ReplayGuard(store, cache_size=10, wall_clock=lambda: 100.0)
+    assert guard.first_use("a", 200) is True
+    guard.clear()
+    assert guard.first_use("a", 200) is False  # the store still knows it
+    store.clear()
+    guard.clear()
+    assert guard.first_use("a", 200) is True
+
+
+def test_snapshot_clears_the_local_cache(rsa_key: SigningKey, client: DpopClient) -> None:
+    store = CountingStore()
+    auth = authorizer(document(rsa_key), replay_store=store)
+    token = bound_token(rsa_key, client)
+    evt = event("request", f"DPoP {token}", [client.proof("GET", REST_URL, token)])
+    assert allowed(auth(evt, None))
+    auth.before_snapshot()
+    assert allowed(auth(evt, None))  # the store (which remembers nothing here) was asked again
+    assert len(store.calls) == 2

@@ -62,6 +62,11 @@ class SenderCheck:
         self._guard = guard
         self._now = wall_clock
 
+    def clear(self) -> None:
+        """Forget the proofs this execution environment remembers (the store keeps them)."""
+        if self._guard is not None:
+            self._guard.clear()
+
     def check(self, request: AuthorizerRequest, token: str, principal: Principal) -> None:
         """Raise a :class:`SenderConstraintFailed` (or ``malformed_token``) unless the token
         is presented as its issuer's modes require."""

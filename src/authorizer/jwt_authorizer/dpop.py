@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .errors import AuthorizerError, InvalidDpopProof
+from .errors import AuthorizerError, InvalidDpopProof, loggable
 from .jwk import embedded_key_verifier
 from .tokens import decompose_unverified
 
@@ -114,8 +114,8 @@ def verify_proof(
     jwk = header.get("jwk")
     try:
         verify = embedded_key_verifier(jwk, alg)
-    except ValueError as err:
-        raise InvalidDpopProof(f"jwk: {err}") from None
+    except ValueError as err:  # the problem may quote the proof's kty, crv, use or alg
+        raise InvalidDpopProof(loggable(f"jwk: {err}", 160) or "jwk") from None
     try:
         verified = verify(jwt.signing_input, jwt.signature)
     except Exception:  # a library error on hostile input is a bad signature

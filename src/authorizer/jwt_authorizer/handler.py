@@ -204,6 +204,8 @@ class Authorizer:
         """The snapshot must hold parsed keys, no socket and no pending metric (the metrics
         counted during init go out now, once, instead of from every restored environment)."""
         self._validator.before_snapshot()
+        if self._sender is not None:
+            self._sender.clear()
         self._observer.flush()
         self._snapshot_at = self._wall_clock()
 

@@ -64,6 +64,10 @@ class MemoryReplayStore:
             self._claims[key] = expires_at
             return True
 
+    def clear(self) -> None:
+        with self._lock:
+            self._claims.clear()
+
 
 class DynamoDbReplayStore:
     """One conditional ``PutItem`` per proof: the item is written only if no live item has the
@@ -136,6 +140,11 @@ class ReplayGuard:
         first = self.store.claim(key, expires_at, now)
         self._remember(key, float(expires_at), now)
         return first
+
+    def clear(self) -> None:
+        """Forget the local cache (the store still knows every claim): SnapStart, tests."""
+        with self._lock:
+            self._seen.clear()
 
     def _remember(self, key: str, expires_at: float, now: float) -> None:
         if not self.cache_size:
