@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from jwt_authorizer.dpop import (
     Proof,
+    ProofKeys,
     ProofRules,
     access_token_hash,
     expected_urls,
@@ -476,3 +477,37 @@ def test_what_a_proof_key_says_reaches_the_log_escaped(client: DpopClient) -> No
     assert caught.value.detail == (
         "jwk: has use 'enc\\n\\u2028'; an inline key set holds signing keys (\"sig\")"
     )
+
+
+def test_known_proof_keys_skip_parsing_but_never_the_signature(client: DpopClient) -> None:
+    keys = ProofKeys(size=2)
+    now = time.time()
+
+    def check(proof: str) -> Proof:
+        return verify_proof(
+            proof,
+            rules=RULES,
+            method="GET",
+            urls=(REST_URL,),
+            access_token=TOKEN,
+            now=now,
+            keys=keys,
+        )
+
+    first = check(client.proof("GET", REST_URL, TOKEN))
+    segment = client.proof("GET", REST_URL, TOKEN).split(".")[0]
+    assert keys.key(segment) is not None
+    assert check(client.proof("GET", REST_URL, TOKEN)).jkt == first.jkt == client.jkt
+    forged = client.proof("GET", REST_URL, TOKEN, signer=SigningKey.generate("ES256"))
+    assert forged.split(".")[0] == segment  # the same header, another key's signature
+    with pytest.raises(InvalidDpopProof) as caught:
+        check(forged)
+    assert caught.value.detail == "signature does not verify with the embedded jwk"
+    with pytest.raises(InvalidDpopProof) as caught:
+        check(client.proof("POST", REST_URL, TOKEN))
+    assert caught.value.detail == "htm is not the request method"
+    for _ in range(2):  # full: emptied, then refilled
+        check(DpopClient.generate("ES256").proof("GET", REST_URL, TOKEN))
+    assert keys.key(segment) is None
+    keys.clear()
+    assert keys.get(segment) is None

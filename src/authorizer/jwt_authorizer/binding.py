@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .dpop import ProofRules, b64url, expected_urls, verify_proof
+from .dpop import ProofKeys, ProofRules, b64url, clear_caches, expected_urls, verify_proof
 from .errors import (
     CertificateMismatch,
     DpopBindingMismatch,
@@ -61,11 +61,15 @@ class SenderCheck:
         self.rules = rules
         self._guard = guard
         self._now = wall_clock
+        self._keys = ProofKeys()
 
     def clear(self) -> None:
-        """Forget the proofs this execution environment remembers (the store keeps them)."""
+        """Forget the proofs this execution environment remembers (the store keeps them), the
+        proof keys it parsed and the request URLs it normalised."""
         if self._guard is not None:
             self._guard.clear()
+        self._keys.clear()
+        clear_caches()
 
     def check(self, request: AuthorizerRequest, token: str, principal: Principal) -> None:
         """Raise a :class:`SenderConstraintFailed` (or ``malformed_token``) unless the token
@@ -121,6 +125,7 @@ class SenderCheck:
             urls=urls,
             access_token=token,
             now=self._now(),
+            keys=self._keys,
         )
         if jkt is None:
             raise DpopBindingMismatch("token has no cnf.jkt")

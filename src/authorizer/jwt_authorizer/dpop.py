@@ -24,7 +24,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .errors import AuthorizerError, InvalidDpopProof, loggable
-from .jwk import embedded_key_verifier
+from .jwk import Verifier, embedded_key_verifier
 from .tokens import decompose_unverified
 
 #: A proof carries one public key and a handful of claims: 8 KiB is several times a proof with
@@ -62,6 +62,38 @@ class ProofRules:
         return " ".join(sorted(self.algorithms))
 
 
+class ProofKeys:
+    """The keys of proofs that verified, by header segment: a client signs every proof with the
+    same header (``typ``, ``alg``, ``jwk``), so its key is parsed, checked and thumbprinted once.
+    Anyone can make a valid self-signed proof, so this only saves time: bounded, and emptied
+    when full; every other check still runs on every proof."""
+
+    __slots__ = ("_keys", "size")
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._keys: dict[str, tuple[dict[str, Any], Verifier, str]] = {}
+
+    def get(self, segment: str) -> dict[str, Any] | None:
+        """The decoded header (for :func:`tokens.decompose_unverified`)."""
+        known = self._keys.get(segment)
+        return known[0] if known is not None else None
+
+    def key(self, segment: str) -> tuple[Verifier, str] | None:
+        known = self._keys.get(segment)
+        return (known[1], known[2]) if known is not None else None
+
+    def remember(self, segment: str, header: dict[str, Any], verify: Verifier, jkt: str) -> None:
+        if len(segment) > MAX_PROOF_BYTES // 2:
+            return
+        if len(self._keys) >= self.size:
+            self._keys.clear()
+        self._keys[segment] = (header, verify, jkt)
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Proof:
     """A proof that passed every stateless check: who holds the key, and its one-time id."""
@@ -97,11 +129,12 @@ def verify_proof(
     urls: tuple[str, ...],
     access_token: str,
     now: float,
+    keys: ProofKeys | None = None,
 ) -> Proof:
     """Every stateless RFC 9449 section 4.3 check; raise :class:`InvalidDpopProof` naming the
-    first that fails (``detail``: never proof material)."""
+    first that fails (``detail``: never proof material). ``keys``: proof keys already parsed."""
     try:
-        jwt = decompose_unverified(proof, max_bytes=MAX_PROOF_BYTES)
+        jwt = decompose_unverified(proof, max_bytes=MAX_PROOF_BYTES, known_headers=keys)
     except AuthorizerError as err:
         raise InvalidDpopProof(f"not a well-formed JWS: {err.reason} {err.detail}") from None
     header, payload = jwt.header, jwt.payload
@@ -111,19 +144,26 @@ def verify_proof(
     alg = jwt.alg
     if alg not in rules.algorithms:
         raise InvalidDpopProof("alg is not in dpop.algorithms")
-    jwk = header.get("jwk")
-    try:
-        verify = embedded_key_verifier(jwk, alg)
-    except ValueError as err:  # the problem may quote the proof's kty, crv, use or alg
-        raise InvalidDpopProof(loggable(f"jwk: {err}", 160) or "jwk") from None
+    known = keys.key(jwt.header_segment) if keys is not None else None
+    if known is None:
+        jwk = header.get("jwk")
+        try:
+            verify = embedded_key_verifier(jwk, alg)
+        except ValueError as err:  # the problem may quote the proof's kty, crv, use or alg
+            raise InvalidDpopProof(loggable(f"jwk: {err}", 160) or "jwk") from None
+        if not isinstance(jwk, dict):  # embedded_key_verifier accepted it: never
+            raise InvalidDpopProof("jwk is not an object")
+        jkt = thumbprint(jwk)
+    else:
+        verify, jkt = known
     try:
         verified = verify(jwt.signing_input, jwt.signature)
     except Exception:  # a library error on hostile input is a bad signature
         verified = False
     if not verified:
         raise InvalidDpopProof("signature does not verify with the embedded jwk")
-    if not isinstance(jwk, dict):  # embedded_key_verifier accepted it: never
-        raise InvalidDpopProof("jwk is not an object")
+    if known is None and keys is not None:
+        keys.remember(jwt.header_segment, header, verify, jkt)
     jti = payload.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidDpopProof("jti missing")
@@ -143,7 +183,7 @@ def verify_proof(
         ath.encode("utf-8", "surrogatepass"), access_token_hash(access_token).encode("ascii")
     ):
         raise InvalidDpopProof("ath is not the hash of the access token")
-    return Proof(jkt=thumbprint(jwk), jti=jti, iat=float(iat))
+    return Proof(jkt=jkt, jti=jti, iat=float(iat))
 
 
 def expected_urls(
@@ -163,11 +203,33 @@ def expected_urls(
     return tuple(urls)
 
 
+#: Request URLs already normalised: the same few routes come back on every call. Bounded, and
+#: emptied when full (a path or Host header is the caller's); :func:`clear_caches`.
+_NORMALISED: dict[str, str | None] = {}
+_NORMALISED_SIZE: Final = 1024
+
+
 def _htu_matches(htu: str, urls: tuple[str, ...]) -> bool:
     if not urls:
         raise InvalidDpopProof("the request URL is unknown: set dpop.htu_base_urls")
     claimed = normalise_url(htu)
-    return claimed is not None and any(normalise_url(url) == claimed for url in urls)
+    return claimed is not None and any(_normalised(url) == claimed for url in urls)
+
+
+def _normalised(url: str) -> str | None:
+    try:
+        return _NORMALISED[url]
+    except KeyError:
+        pass
+    if len(_NORMALISED) >= _NORMALISED_SIZE:
+        _NORMALISED.clear()
+    normal = _NORMALISED[url] = normalise_url(url)
+    return normal
+
+
+def clear_caches() -> None:
+    """Forget the normalised request URLs (tests, SnapStart)."""
+    _NORMALISED.clear()
 
 
 def normalise_url(url: str) -> str | None:
