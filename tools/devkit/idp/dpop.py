@@ -1,6 +1,7 @@
-"""DPoP (RFC 9449) for the development identity provider: a client key that makes proofs, and
-the token endpoint's check of the proof a token request carries (§4.3, for ``POST`` to the token
-endpoint), after which the endpoint issues ``token_type: DPoP`` with ``cnf.jkt``.
+"""Sender-constrained tokens for the development identity provider. DPoP (RFC 9449): a client
+key that makes proofs, and the token endpoint's check of the proof a token request carries
+(§4.3, for ``POST`` to the token endpoint), after which the endpoint issues ``token_type: DPoP``
+with ``cnf.jkt``. Certificate-bound tokens (RFC 8705): the ``x5t#S256`` of a client certificate.
 
 Independent of the authorizer's own DPoP code (the IdP is a peer in the tests): ES256 only,
 built on ``cryptography``. Development only: no replay cache at the token endpoint.
@@ -17,8 +18,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -28,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from devkit.idp.oauth import OAuthError
 from devkit.idp.tokens import b64url, compact_json
 
-__all__ = ["DpopKey", "jwk_thumbprint", "token_request_jkt"]
+__all__ = ["DpopKey", "certificate_thumbprint", "jwk_thumbprint", "token_request_jkt"]
 
 #: How old (or how far ahead) a token request's proof may be.
 PROOF_WINDOW_SECONDS: Final = 60
@@ -77,6 +79,18 @@ class DpopKey:
         der = self.private.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def certificate_thumbprint(pem: str) -> str:
+    """RFC 8705 ``x5t#S256``: base64url SHA-256 of the certificate's DER (``invalid_request``
+    when the PEM is not a certificate)."""
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise OAuthError(
+            400, "invalid_request", "the client certificate is not a PEM certificate"
+        ) from None
+    return b64url(hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest())
 
 
 def token_request_jkt(proof: str, *, url: str, now: float | None = None) -> str:

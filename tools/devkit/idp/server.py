@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Final, Protocol, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from devkit.constants import CLIENT_CERT_HEADER
 from devkit.idp.clients import Client
-from devkit.idp.dpop import token_request_jkt
+from devkit.idp.dpop import certificate_thumbprint, token_request_jkt
 from devkit.idp.oauth import MAX_FORM_BYTES, OAuthError, authenticate, form_params, grant_scopes
 from devkit.idp.profiles import OVERSIZED_BYTES, Mode, PathKind, Profile
 from devkit.idp.tokens import JSONDict, compact_json
@@ -282,7 +283,12 @@ def _token_response(idp: Provider, headers: Message, body: bytes | None) -> _Res
     proofs = headers.get_all("DPoP") or []
     if len(proofs) > 1:
         raise OAuthError(400, "invalid_dpop_proof", "more than one DPoP header")
-    bound = {"cnf": {"jkt": token_request_jkt(proofs[0], url=idp.token_endpoint)}} if proofs else {}
+    cnf = {"jkt": token_request_jkt(proofs[0], url=idp.token_endpoint)} if proofs else {}
+    # RFC 8705 section 3, with the development stand-in for the mutual-TLS connection.
+    certificate = headers.get(CLIENT_CERT_HEADER)
+    if certificate:
+        cnf["x5t#S256"] = certificate_thumbprint(unquote(certificate))
+    bound = {"cnf": cnf} if cnf else {}
     token = idp.mint(client_id=client.client_id, scopes=granted, claims=bound)
     answer = {
         "access_token": token,
