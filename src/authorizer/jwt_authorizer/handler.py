@@ -21,13 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
+from .answer import (
+    denial_context,
+    fit_context,
+    iam_answer,
+    principal_context,
+    simple_answer,
+    unauthorized_context,
+)
 from .config import Config, load_config
 from .errors import (
     AuthorizerError,
     KeysUnavailable,
     ReplayStoreUnavailable,
-    SenderConstraintFailed,
     TokenRejected,
 )
 from .event import AuthorizerRequest, read_event, require_token
@@ -317,22 +323,9 @@ class Authorizer:
             and config.response_mode == "simple"
             and config.http_unauthorized == "deny"
         ):
-            return simple_answer(False, self._challenge(err))
+            rules = self._sender.rules if self._sender is not None else None
+            return simple_answer(False, unauthorized_context(err, rules.algs if rules else None))
         raise Exception("Unauthorized")
-
-    def _challenge(self, err: AuthorizerError | None) -> dict[str, Any]:
-        """The context of an ``isAuthorized: false`` answer: RFC 9449's ``WWW-Authenticate:
-        DPoP`` challenge for a DPoP failure (API Gateway shows clients neither, see
-        docs/dpop.md), else RFC 6750's error."""
-        if isinstance(err, SenderConstraintFailed) and err.challenge and self._sender is not None:
-            rules = self._sender.rules
-            algs = f', algs="{rules.algs}"' if rules is not None else ""
-            return {
-                "error": err.challenge,
-                "reason": err.reason,
-                "www_authenticate": f'DPoP error="{err.challenge}"{algs}',
-            }
-        return {"error": "invalid_token"}
 
     # -- observability
 
