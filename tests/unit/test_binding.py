@@ -6,7 +6,11 @@ either (none of their modules imported)."""
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.dpop import (
     API,
@@ -21,6 +25,7 @@ from tests.support.dpop import (
     event,
     rejected,
 )
+from tests.support.observers import RecordingObserver
 from tests.support.signing import SigningKey, claims
 
 
@@ -202,3 +207,39 @@ def test_nothing_new_is_imported_at_init_without_sender_constrained_tokens() -> 
         "jwt_authorizer.binding",
         "boto3",
     } & set(loaded)
+
+
+_JUNK = st.one_of(
+    st.text(max_size=60),
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,", max_size=400
+    ),
+)
+
+
+@settings(
+    max_examples=150, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)
+)
+@given(
+    kind=st.sampled_from(KINDS),
+    proofs=st.lists(_JUNK, max_size=3),
+    scheme=st.sampled_from(["DPoP", "Bearer", "dpop", ""]),
+)
+def test_hostile_dpop_headers_are_refused_for_a_reason_and_never_allowed(
+    rsa_key: SigningKey, client: DpopClient, kind: str, proofs: list[str], scheme: str
+) -> None:
+    observer = RecordingObserver(keep=False)
+    auth = authorizer(document(rsa_key, dpop="required"), observer=observer)
+    token = bound_token(rsa_key, client)
+    evt = event(kind, f"{scheme} {token}".strip(), proofs)
+    if kind == "http-2.0":
+        assert auth(evt, None) == {"isAuthorized": False, "context": ANY}
+    else:
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            auth(evt, None)
+    assert observer.last_reason in {
+        "invalid_dpop_proof",
+        "missing_dpop_proof",
+        "malformed_token",
+    }
+    assert observer.counts["InternalError"] == 0
