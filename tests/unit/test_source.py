@@ -286,3 +286,18 @@ def test_simple_mode_dpop_variable() -> None:
     )
     assert doc["issuers"][0]["dpop"] == "required"
     assert doc["dpop"] == {"replay_table": "replay"}
+
+
+def test_with_auth_config_the_dpop_variable_must_match_an_issuer() -> None:
+    """The template's Dpop parameter is not silently ignored when AUTH_CONFIG is used."""
+    plain = {"AUTH_CONFIG": json.dumps(DOCUMENT)}
+    assert document({**plain, "DPOP": "off"}) == DOCUMENT
+    assert rejected({**plain, "DPOP": "required"}) == (
+        "DPOP",
+        'is \'required\' but no issuer of AUTH_CONFIG sets "dpop": "required"; with AUTH_CONFIG '
+        "the mode is set per issuer in the document",
+    )
+    allowed = {"issuers": [{"issuer": ISS, "audiences": ["api"], "dpop": "allowed"}]}
+    assert rejected({"AUTH_CONFIG": json.dumps(allowed), "DPOP": "required"})[0] == "DPOP"
+    assert document({"AUTH_CONFIG": json.dumps(allowed), "DPOP": "allowed"}) == allowed
+    assert rejected({**plain, "DPOP": "yes"}) == ("DPOP", "must be off, allowed or required")

@@ -38,6 +38,8 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
     ``RESPONSE_MODE`` applied (it must agree with the document)."""
     raw = (env.get("AUTH_CONFIG") or "").strip()
     document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
+    if raw:
+        _check_dpop_variable(env, document)
     mode = (env.get("RESPONSE_MODE") or "").strip()
     if mode:
         # The template sets RESPONSE_MODE from the same parameter as the HTTP API's
@@ -51,6 +53,26 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
         document["response_mode"] = mode
     _apply_dpop_variables(env, document)
     return document
+
+
+def _check_dpop_variable(env: Mapping[str, str], document: Mapping[str, Any]) -> None:
+    """With ``AUTH_CONFIG``, ``DPOP`` (the template's ``Dpop`` parameter) cannot set a mode: the
+    document must, or the parameter would be silently ignored (bearer tokens accepted where the
+    deployment asked for DPoP). An issuer must therefore set the same mode."""
+    mode = (env.get("DPOP") or "").strip()
+    if mode in ("", "off"):
+        return
+    if mode not in ("allowed", "required"):
+        raise ConfigError("DPOP", "must be off, allowed or required")
+    issuers = document.get("issuers")
+    if not isinstance(issuers, list) or not any(
+        isinstance(entry, dict) and entry.get("dpop") == mode for entry in issuers
+    ):
+        raise ConfigError(
+            "DPOP",
+            f'is {mode!r} but no issuer of AUTH_CONFIG sets "dpop": "{mode}"; with '
+            "AUTH_CONFIG the mode is set per issuer in the document",
+        )
 
 
 def _apply_dpop_variables(env: Mapping[str, str], document: dict[str, Any]) -> None:
