@@ -31,6 +31,18 @@ def moto_endpoint() -> Iterator[str]:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    # DynamoDB applies a conditional write atomically; moto's threaded server checks the
+    # condition and writes without a lock, so two concurrent PutItems can both pass (seen under
+    # load). Serving one request at a time gives the tests the atomicity the service guarantees.
+    wsgi: Any = server._server
+    inner = wsgi.app
+    one_at_a_time = threading.Lock()
+
+    def serial(environ: Any, start_response: Any) -> list[bytes]:
+        with one_at_a_time:
+            return list(inner(environ, start_response))
+
+    wsgi.app = serial
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
