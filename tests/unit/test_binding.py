@@ -243,3 +243,58 @@ def test_hostile_dpop_headers_are_refused_for_a_reason_and_never_allowed(
         "malformed_token",
     }
     assert observer.counts["InternalError"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cnf", "scheme", "mtls", "reason", "detail"),
+    [
+        ("not-an-object", "Bearer", "off", "malformed_token", "claim cnf is not an object"),
+        ({"jkt": 7}, "DPoP", "off", "malformed_token", "claim cnf.jkt is not a string"),
+        (
+            {"x5t#S256": ["a"]},
+            "Bearer",
+            "allowed",
+            "malformed_token",
+            "claim cnf x5t#S256 is not a string",
+        ),
+    ],
+)
+def test_a_cnf_claim_of_the_wrong_type_is_malformed(
+    rsa_key: SigningKey, cnf: object, scheme: str, mtls: str, reason: str, detail: str
+) -> None:
+    observer = RecordingObserver()
+    auth = authorizer(document(rsa_key, mtls=mtls), observer=observer)
+    token = rsa_key.sign(claims(cnf=cnf))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        auth(event("request", f"{scheme} {token}", ["proof"]), None)
+    assert [(d["reason"], d["detail"]) for d in observer.denials] == [(reason, detail)]
+
+
+def test_the_dpop_scheme_for_an_issuer_without_dpop_is_malformed(rsa_key: SigningKey) -> None:
+    """One issuer with certificate binding only: the DPoP scheme is read, and refused."""
+    observer = RecordingObserver()
+    auth = authorizer(document(rsa_key, dpop="off", mtls="allowed"), observer=observer)
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        auth(event("request", f"DPoP {rsa_key.sign(claims())}"), None)
+    assert [(d["reason"], d["detail"]) for d in observer.denials] == [
+        ("malformed_token", "DPoP scheme for an issuer without dpop")
+    ]
+
+
+@pytest.mark.parametrize(
+    "pem",
+    [
+        "no certificate here",
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----",
+        "-----BEGIN CERTIFICATE-----\nQUJD=QUJD\n-----END CERTIFICATE-----",
+    ],
+)
+def test_a_client_certificate_that_does_not_parse_is_a_mismatch(
+    rsa_key: SigningKey, pem: str
+) -> None:
+    observer = RecordingObserver()
+    auth = authorizer(document(rsa_key, dpop="off", mtls="allowed"), observer=observer)
+    token = bound_token(rsa_key, cnf={"x5t#S256": "A" * 43})
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        auth(event("request", f"Bearer {token}", cert_pem=pem), None)
+    assert [d["reason"] for d in observer.denials] == ["certificate_mismatch"]
