@@ -36,8 +36,10 @@ from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
+from tests.support.constants import AUDIENCE, ISSUER
+from tests.support.fetchers import NoNetworkFetcher
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import AUDIENCE, ISSUER, NoNetwork, issuer_entry
+from tests.support.stages import issuer_entry
 
 WSO2 = "https://is.example.com:9443/oauth2/token"
 ENDPOINT = "https://is.example.com:9443/oauth2/introspect"
@@ -166,7 +168,7 @@ def build(
     )
     validator = TokenValidator(
         config.issuers,
-        KeyRegistry(config.keys, fetcher=NoNetwork()),
+        KeyRegistry(config.keys, fetcher=NoNetworkFetcher()),
         max_token_bytes=config.max_token_bytes,
         verified_token_cache_size=config.verified_token_cache_size,
         introspection=introspection,
@@ -204,15 +206,20 @@ def test_defaults() -> None:
     config = parse_config({"issuers": [wso2_entry()]})
     spec = config.issuers[0].introspection
     assert spec is not None
-    assert (spec.endpoint, spec.client_id, spec.client_secret) == (ENDPOINT, "authorizer", SECRET_REF)
+    assert (spec.endpoint, spec.client_id) == (ENDPOINT, "authorizer")
+    assert spec.client_secret == SECRET_REF
     assert spec.auth_method == "client_secret_basic"
     assert (spec.opaque_tokens, spec.introspect_jwts) == (True, False)
     assert (spec.cache_seconds, spec.jwt_cache_seconds) == (60, 60)
     assert (spec.inactive_cache_seconds, spec.stale_seconds) == (30, 0)
     assert config.introspecting
-    assert not parse_config({"issuers": [wso2_entry(introspection_endpoint=None, **{
-        key: None for key in ("introspection_client_id", "introspection_client_secret",
-                              "opaque_tokens")})]}).introspecting  # fmt: skip
+    plain = wso2_entry(
+        introspection_endpoint=None,
+        **dict.fromkeys(
+            ("introspection_client_id", "introspection_client_secret", "opaque_tokens")
+        ),
+    )
+    assert not parse_config({"issuers": [plain]}).introspecting
 
 
 @pytest.mark.parametrize(
@@ -247,25 +254,45 @@ def test_a_secret_in_the_document_is_an_init_error_that_does_not_repeat_it(value
     [
         ({"introspection_client_id": None}, "introspection_client_id", "is required"),
         ({"introspection_client_secret": None}, "introspection_client_secret", "is required"),
-        ({"introspection_endpoint": "http://is.example.com/introspect"}, "introspection_endpoint",
-         "https"),  # fmt: skip
+        (
+            {"introspection_endpoint": "http://is.example.com/introspect"},
+            "introspection_endpoint",
+            "https",
+        ),
         ({"opaque_tokens": False}, "introspection_endpoint", "opaque_tokens or introspect_jwts"),
         ({"opaque_tokens": None}, "introspection_endpoint", "opaque_tokens or introspect_jwts"),
-        ({"introspection_auth_method": "private_key_jwt"}, "introspection_auth_method",
-         "client_secret_basic, client_secret_post"),  # fmt: skip
+        (
+            {"introspection_auth_method": "private_key_jwt"},
+            "introspection_auth_method",
+            "client_secret_basic, client_secret_post",
+        ),
         ({"opaque_tokens": "yes"}, "opaque_tokens", "true or false"),
         ({"introspection_cache_seconds": 901}, "introspection_cache_seconds", "15 minutes"),
         ({"introspection_stale_seconds": 301}, "introspection_stale_seconds", "5 minutes"),
-        ({"introspection_inactive_cache_seconds": -1}, "introspection_inactive_cache_seconds",
-         ">= 0"),  # fmt: skip
-        ({"introspection_jwt_cache_seconds": 30}, "introspection_jwt_cache_seconds",
-         "only with introspect_jwts"),  # fmt: skip
-        ({"opaque_tokens": None, "introspect_jwts": True, "introspection_cache_seconds": 30},
-         "introspection_cache_seconds", "only with opaque_tokens"),  # fmt: skip
+        (
+            {"introspection_inactive_cache_seconds": -1},
+            "introspection_inactive_cache_seconds",
+            ">= 0",
+        ),
+        (
+            {"introspection_jwt_cache_seconds": 30},
+            "introspection_jwt_cache_seconds",
+            "only with introspect_jwts",
+        ),
+        (
+            {"opaque_tokens": None, "introspect_jwts": True, "introspection_cache_seconds": 30},
+            "introspection_cache_seconds",
+            "only with opaque_tokens",
+        ),
         ({"introspection_endpoint": None}, "introspection_client_id", "applies only with"),
-        ({"issuer": "https://login.example.com/{tenantid}/v2.0",
-          "tenants": ["2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"]}, "opaque_tokens",
-         "names no tenant"),  # fmt: skip
+        (
+            {
+                "issuer": "https://login.example.com/{tenantid}/v2.0",
+                "tenants": ["2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"],
+            },
+            "opaque_tokens",
+            "names no tenant",
+        ),
         ({"introspection_endpint": ENDPOINT}, "introspection_endpint", "typo"),
     ],
 )
@@ -499,7 +526,8 @@ def test_an_unusable_answer_is_an_uncached_500(reply: Reply, detail: str) -> Non
         with pytest.raises(IntrospectionUnavailable) as caught:
             call(authorizer, OPAQUE)
         assert str(caught.value) != "Unauthorized"
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
     assert poster.calls == 2  # never cached
     assert len(stage.cache) == 0
     assert observer.counts["IntrospectionUnavailable"] == 2
@@ -647,9 +675,7 @@ def test_the_revocation_budget_is_the_cache_time_or_exp_whichever_comes_first() 
 
 def test_cache_time_zero_asks_every_time() -> None:
     poster = ScriptedPoster(json_reply(active()))
-    authorizer, _, stage = build(
-        {"issuers": [wso2_entry(introspection_cache_seconds=0)]}, poster
-    )
+    authorizer, _, stage = build({"issuers": [wso2_entry(introspection_cache_seconds=0)]}, poster)
     for _ in range(3):
         assert call(authorizer, OPAQUE) == "allow"
     assert poster.calls == 3
@@ -661,7 +687,8 @@ def test_the_cache_holds_digests_never_the_token() -> None:
     authorizer, _, stage = build({"issuers": [wso2_entry()]}, poster)
     assert call(authorizer, OPAQUE) == "allow"
     keys = list(stage.cache._answers)
-    assert len(keys) == 1 and len(keys[0]) == 32
+    assert len(keys) == 1
+    assert len(keys[0]) == 32
     assert OPAQUE.encode() not in keys[0]
     assert OPAQUE not in repr(stage.cache._answers)
     # another execution environment digests under another key
@@ -683,7 +710,8 @@ def test_answer_cache_bounds_entries_and_bytes_least_recently_used_out() -> None
         True, False, True, True,
     ]  # fmt: skip
     cache.put(bytes([4]), answer(800), now=0)  # over the byte budget: the oldest go
-    assert len(cache) == 3 and cache.bytes == 1000
+    assert len(cache) == 3
+    assert cache.bytes == 1000
     assert cache.get(bytes([0]), now=0) is None
     cache.put(bytes([5]), answer(1001), now=0)  # larger than the whole budget: not kept
     assert cache.get(bytes([5]), now=0) is None
@@ -733,7 +761,6 @@ def test_the_byte_estimate_covers_what_an_answer_really_takes() -> None:
         tracemalloc.stop()
         grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
         assert len(stage.cache) == 300
-        print("MEASURE", list(members), grown, stage.cache.bytes)
         assert grown <= stage.cache.bytes, (members.keys(), grown, stage.cache.bytes)
 
 
@@ -857,9 +884,7 @@ def test_revocation_check_of_jwts(rsa_key: SigningKey) -> None:
 
 def test_other_issuers_are_not_checked(rsa_key: SigningKey) -> None:
     poster = ScriptedPoster(json_reply({"active": False}))
-    authorizer, _, _ = build(
-        {"issuers": [issuer_entry(rsa_key), wso2_entry()]}, poster
-    )
+    authorizer, _, _ = build({"issuers": [issuer_entry(rsa_key), wso2_entry()]}, poster)
     assert call(authorizer, rsa_key.sign(claims())) == "allow"
     assert poster.calls == 0
 
