@@ -31,7 +31,7 @@ from jwt_authorizer.errors import (
 )
 from jwt_authorizer.fetch import FetchError, Reply
 from jwt_authorizer.handler import build_introspection
-from jwt_authorizer.introspect import Answer, AnswerCache, Introspection
+from jwt_authorizer.introspect import Introspection
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
@@ -694,32 +694,6 @@ def test_the_cache_holds_digests_never_the_token() -> None:
     # another execution environment digests under another key
     _, _, other = build({"issuers": [wso2_entry()]}, poster)
     assert stage._digest("opaque", WSO2, OPAQUE) != other._digest("opaque", WSO2, OPAQUE)
-
-
-def answer(size: int, until: float = 100.0) -> Answer:
-    return Answer(active=True, claims={}, fresh_until=until, usable_until=until, size=size)
-
-
-def test_answer_cache_bounds_entries_and_bytes_least_recently_used_out() -> None:
-    cache = AnswerCache(entries=3, max_bytes=1000)
-    for index in range(3):
-        cache.put(bytes([index]), answer(100), now=0)
-    assert cache.get(bytes([0]), now=0) is not None  # 0 is now the most recently used
-    cache.put(bytes([3]), answer(100), now=0)
-    assert [cache.get(bytes([i]), now=0) is not None for i in range(4)] == [
-        True, False, True, True,
-    ]  # fmt: skip
-    cache.put(bytes([4]), answer(800), now=0)  # over the byte budget: the oldest go
-    assert len(cache) == 3
-    assert cache.bytes == 1000
-    assert cache.get(bytes([0]), now=0) is None
-    cache.put(bytes([5]), answer(1001), now=0)  # larger than the whole budget: not kept
-    assert cache.get(bytes([5]), now=0) is None
-    assert cache.get(bytes([4]), now=100) is None  # past usable_until
-    cache.clear()
-    cache.put(bytes([6]), answer(10, until=5), now=0)
-    cache.put(bytes([7]), answer(10), now=6)  # the dead one at the old end goes for free
-    assert (len(cache), cache.bytes) == (1, 10)
 
 
 def test_cache_bounds_hold_under_a_flood_of_distinct_tokens() -> None:

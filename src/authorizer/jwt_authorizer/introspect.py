@@ -31,9 +31,7 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Protocol
 from urllib.parse import quote_plus
 
@@ -47,7 +45,8 @@ from .errors import (
     TokenInactive,
     UnknownIssuer,
 )
-from .fetch import FetchError, FormPoster, Reply
+from .fetch import FetchError, FormPoster, HttpFetcher, Reply
+from .introspection_cache import Answer, AnswerCache, estimated_size, lifetime
 from .issuers import IntrospectionSpec, IssuerConfig
 from .principal import Principal, permissions
 
@@ -66,11 +65,6 @@ _GRACE_SECONDS: Final = 0.1
 _MAX_RUNNING: Final = 8
 # A refused client secret is read again (bypassing the cache) at most this often.
 _SECRET_RETRY_SECONDS: Final = 60.0
-# Estimated memory of one cached answer: a fixed part (entry, digest, answer object) plus a
-# multiple of the JSON body, whose parsed form is several times larger than its text.
-# tests/integration/test_introspection_cache.py measures it against tracemalloc.
-_ENTRY_BYTES: Final = 600
-_BYTES_PER_BODY_BYTE: Final = 8
 _MAX_NUMERIC_DATE: Final = 2**53
 _TIME_MEMBERS: Final = ("exp", "nbf", "iat")
 _STRING_MEMBERS: Final = ("iss", "sub", "client_id", "username", "token_type", "jti")
@@ -91,75 +85,6 @@ class _SilentEvents:
 
     def stale_introspection(self, issuer: str) -> None:
         return None
-
-
-# --------------------------------------------------------------------------- the cache
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One introspection answer as remembered: whether the token was active and, if so, the
-    answer's members (``active`` removed). Times are on the cache's clock."""
-
-    active: bool
-    claims: Mapping[str, Any]
-    #: Trusted until then (the earlier of ``exp`` and the cache time).
-    fresh_until: float
-    #: May stand in for a failed call until then (stale-if-error); == ``fresh_until`` if off.
-    usable_until: float
-    #: Estimated bytes in memory (what the byte bound counts).
-    size: int
-
-
-class AnswerCache:
-    """Answers by token digest: at most ``entries`` of them and ``max_bytes`` estimated bytes,
-    least recently used out; an answer past its ``usable_until`` is never returned."""
-
-    def __init__(self, *, entries: int, max_bytes: int) -> None:
-        self.entries = entries
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._answers: OrderedDict[bytes, Answer] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes, now: float) -> Answer | None:
-        with self._lock:
-            answer = self._answers.get(key)
-            if answer is None:
-                return None
-            if now >= answer.usable_until:
-                self._drop(key)
-                return None
-            self._answers.move_to_end(key)
-            return answer
-
-    def put(self, key: bytes, answer: Answer, now: float) -> None:
-        if answer.size > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._answers:
-                self._drop(key)
-            self._answers[key] = answer
-            self.bytes += answer.size
-            while self._answers:  # answers past use at the old end go first, for free
-                oldest_key, oldest = next(iter(self._answers.items()))
-                if now < oldest.usable_until:
-                    break
-                self._drop(oldest_key)
-            while len(self._answers) > self.entries or self.bytes > self.max_bytes:
-                self._drop(next(iter(self._answers)))
-
-    def _drop(self, key: bytes) -> None:
-        answer = self._answers.pop(key)
-        self.bytes -= answer.size
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
-            self.bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._answers)
 
 
 # --------------------------------------------------------------------------- one endpoint
@@ -361,6 +286,7 @@ class Introspection:
         self._events: IntrospectionEvents = events if events is not None else _SilentEvents()
         self._budget = call_budget + _GRACE_SECONDS
         self._max_bytes = max_token_bytes
+        self._poster = poster
         self._clients: dict[str, _Client] = {}
         self._opaque: _Client | None = None
         for index, entry in enumerate(issuers):
@@ -432,6 +358,22 @@ class Introspection:
     def clear(self) -> None:
         """Forget every answer (calls in flight finish and are remembered)."""
         self.cache.clear()
+
+    def before_snapshot(self) -> None:
+        """SnapStart, before the snapshot: no answer and no pooled connection in it."""
+        self.cache.clear()
+        self._reset_connections()
+
+    def after_restore(self) -> None:
+        """SnapStart, after a restore: answers timed on the snapshot's clock forgotten, a new
+        HTTP session, and a digest key of this copy's own (every copy restores the same one)."""
+        self.cache.clear()
+        self._reset_connections()
+        self._digest_key = os.urandom(32)
+
+    def _reset_connections(self) -> None:
+        if isinstance(self._poster, HttpFetcher):
+            self._poster.sessions.reset()
 
     # -- answers: cache, single flight, stale-if-error
 
@@ -562,24 +504,18 @@ class Introspection:
         active, claims, size = reply
         spec = client.spec
         now = self._clock()
-        if active:
-            limit = started + (spec.cache_seconds if kind == "opaque" else spec.jwt_cache_seconds)
-            exp = claims.get("exp") if kind == "opaque" else expires_at
-            ends = now + (float(exp) - self._wall()) if exp is not None else math.inf
-            fresh = min(limit, ends)
-            usable = min(fresh + spec.stale_seconds, ends)
-        else:
-            fresh = started + spec.inactive_cache_seconds
-            usable = fresh + spec.stale_seconds
-        answer = Answer(
+        exp = claims.get("exp") if kind == "opaque" else expires_at
+        fresh, usable = lifetime(
             active=active,
-            claims=claims,
-            fresh_until=fresh,
-            usable_until=max(fresh, usable),
-            size=_ENTRY_BYTES + _BYTES_PER_BODY_BYTE * size,
+            started=started,
+            now=now,
+            expires_in=float(exp) - self._wall() if exp is not None else None,
+            cache_seconds=spec.cache_seconds if kind == "opaque" else spec.jwt_cache_seconds,
+            inactive_seconds=spec.inactive_cache_seconds,
+            stale_seconds=spec.stale_seconds,
         )
-        if now < answer.usable_until:
-            self.cache.put(key, answer, now)
+        answer = Answer(active, claims, fresh, usable, estimated_size(size))
+        self.cache.put(key, answer, now)
         return answer
 
     # -- an active answer, judged like a JWT

@@ -107,12 +107,17 @@ class TokenValidator:
     def before_snapshot(self) -> None:
         """SnapStart, before the snapshot: see :meth:`KeyRegistry.before_snapshot`."""
         self._sources.registry.before_snapshot()
+        if self._introspection is not None:
+            self._introspection.before_snapshot()
 
     def after_restore(self, elapsed: float) -> None:
         """SnapStart, ``elapsed`` seconds after the snapshot: keys re-aged (and refreshed or
-        set aside by the usual rules), no verified token trusted from before."""
+        set aside by the usual rules), no verified token trusted from before, no introspection
+        answer either."""
         self.verified_tokens.clear()
         self._sources.registry.after_restore(elapsed)
+        if self._introspection is not None:
+            self._introspection.after_restore()
 
     def start_prefetch(self) -> Prefetch:
         """Start fetching every remote key set in parallel; ``.wait()`` says which answered."""
