@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import parse_config
@@ -889,3 +891,89 @@ print(json.dumps(sorted(sys.modules)))
     assert "jwt_authorizer.validator" in modules
     assert "jwt_authorizer.introspect" not in modules
     assert not {"boto3", "aws_lambda_powertools.utilities.parameters"} & modules
+
+
+# --------------------------------------------------------------------------- properties
+
+_MEMBER_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.lists(st.one_of(st.text(max_size=8), st.integers()), max_size=3)
+    | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2)
+)
+_NOW = int(time.time())
+_ANSWERS = st.dictionaries(
+    st.sampled_from(
+        [
+            "active",
+            "exp",
+            "nbf",
+            "iat",
+            "aud",
+            "scope",
+            "client_id",
+            "sub",
+            "iss",
+            "username",
+            "token_type",
+            "jti",
+            "custom",
+        ]
+    ),
+    _MEMBER_VALUES
+    | st.sampled_from(["reader-app", "writer-app", "orders:read", WSO2, True])
+    | st.integers(_NOW - 7200, _NOW + 7200),
+    max_size=9,
+)
+_PROPERTY_STAGE: dict[str, Any] = {}
+
+
+def _property_stage() -> tuple[Authorizer, ScriptedPoster]:
+    """One authorizer for every example, caching nothing (each answer is asked for)."""
+    if not _PROPERTY_STAGE:
+        poster = ScriptedPoster(json_reply({"active": False}))
+        entry = wso2_entry(introspection_cache_seconds=0, introspection_inactive_cache_seconds=0)
+        authorizer, _, _ = build({"issuers": [entry], "routes": RULES}, poster)
+        _PROPERTY_STAGE.update(authorizer=authorizer, poster=poster)
+    return _PROPERTY_STAGE["authorizer"], _PROPERTY_STAGE["poster"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_ANSWERS | st.lists(st.integers(), max_size=2) | st.none())
+def test_any_answer_allows_only_an_active_valid_token_and_never_crashes(document: Any) -> None:
+    """Whatever the endpoint answers: an allow, a 401/403, or an uncached 500; an allow only for
+    ``active: true`` with a current ``exp`` and an allowed client or audience."""
+    authorizer, poster = _property_stage()
+    poster.reply = json_reply(document) if document is not None else Reply(200, None, 10)
+    try:
+        outcome = call(authorizer, OPAQUE)
+    except IntrospectionUnavailable:
+        return
+    assert outcome in ("allow", "deny", "unauthorized")
+    if outcome == "allow":
+        assert isinstance(document, dict)
+        assert document["active"] is True
+        exp = document["exp"]
+        assert not isinstance(exp, bool)
+        assert exp > time.time() - 60
+        audience = document.get("aud", document.get("client_id"))
+        audiences = audience if isinstance(audience, list) else [audience]
+        assert {"reader-app", "writer-app"} & set(audiences)
+        assert document.get("iss", WSO2) == WSO2
+
+
+@given(token=st.text(max_size=40))
+def test_a_jwt_shaped_or_unsafe_token_never_goes_to_introspection(token: str) -> None:
+    _, _, stage = _TAKES_STAGE
+    taken = stage.takes(token)
+    if token.count(".") == 2 or not token:
+        assert not taken
+    if taken:
+        assert token.isascii()
+        assert " " not in token
+
+
+_TAKES_STAGE = build({"issuers": [wso2_entry()]}, ScriptedPoster(json_reply({"active": False})))
