@@ -23,6 +23,12 @@ from tests.conftest import IdpFactory
 from tests.integration.conftest import auth_config, issuer_entry, token_event
 
 
+def _started(early: EarlyFetches | None) -> EarlyFetches:
+    """The early fetches of a document that names fetchable key sources, started."""
+    assert early is not None
+    return early.start()
+
+
 def _authorizer(
     idp: LocalIdentityProvider, document: dict[str, Any], early: EarlyFetches | None
 ) -> Authorizer:
@@ -54,7 +60,7 @@ def test_discovery_and_key_set_are_fetched_once_and_used(
 def test_a_document_is_handed_over_once_later_refreshes_fetch(idp_factory: IdpFactory) -> None:
     idp = idp_factory(profile="wso2")
     document = auth_config(issuer_entry(idp, jwks_uri=idp.jwks_uri))
-    early = _planned(early_fetches({"AUTH_CONFIG": json.dumps(document)}, base=Path("/"))).start()
+    early = _started(early_fetches({"AUTH_CONFIG": json.dumps(document)}, base=Path("/")))
     authorizer = _authorizer(idp, document, early)
     assert idp.request_count("jwks") == 1
 
@@ -69,7 +75,7 @@ def test_discovery_naming_another_issuer_is_not_followed(idp_factory: IdpFactory
     and the key cache still makes its own check: the fetch fails, no key set is requested."""
     idp = idp_factory(profile="entra-b2c")
     document = auth_config(issuer_entry(idp, discovery_issuer="https://elsewhere.example/"))
-    early = _planned(early_fetches({"AUTH_CONFIG": json.dumps(document)}, base=Path("/"))).start()
+    early = _started(early_fetches({"AUTH_CONFIG": json.dumps(document)}, base=Path("/")))
     authorizer = _authorizer(idp, document, early)
 
     assert idp.request_count("discovery") == 1
@@ -176,8 +182,3 @@ def test_ssm_configurations_only_import_requests_early() -> None:
     early = early_fetches({"AUTH_CONFIG": "ssm:/app/config"}, base=Path("/var/task"))
     assert early is not None
     assert early._targets == ()
-
-
-def _planned(early: EarlyFetches | None) -> EarlyFetches:
-    assert early is not None
-    return early

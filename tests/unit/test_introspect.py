@@ -34,7 +34,7 @@ from jwt_authorizer.errors import (
 from jwt_authorizer.fetch import FetchError, Reply
 from jwt_authorizer.handler import build_introspection
 from jwt_authorizer.introspect import Introspection
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .claims import check_claims
 from .errors import AuthorizerError, FirstPartyToken, UnsupportedAlgorithm
 from .issuers import IssuerConfig, IssuerSet
-from .keys import KeyRegistry, Prefetch
+from .keyring import KeyRegistry, Prefetch
 from .principal import Principal, principal_of
 from .signature import KeySources, Seen, Verified, verify_signature
 from .tokens import HeaderCache, UnverifiedJwt, decompose_unverified
