@@ -31,9 +31,10 @@ from jwt_authorizer.errors import (
     IntrospectionClientRejected,
     IntrospectionUnavailable,
 )
-from jwt_authorizer.fetch import FetchError, Reply
+from jwt_authorizer.fetch import FetchError, HttpFetcher, Reply
 from jwt_authorizer.handler import build_introspection
 from jwt_authorizer.introspect import Introspection
+from jwt_authorizer.introspection_cache import Answer
 from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
@@ -977,3 +978,19 @@ def test_a_jwt_shaped_or_unsafe_token_never_goes_to_introspection(token: str) ->
 
 
 _TAKES_STAGE = build({"issuers": [wso2_entry()]}, ScriptedPoster(json_reply({"active": False})))
+
+
+def test_snapstart_keeps_no_answer_and_no_connection_and_draws_a_new_digest_key() -> None:
+    poster = HttpFetcher(connect_timeout=1, read_timeout=1, max_response_bytes=1024)
+    config = parse_config({"issuers": [wso2_entry()]})
+    stage = build_introspection(config, poster=poster, read_secret=secrets(SECRET))
+    session = poster.sessions.get()
+    stage.cache.put(b"k" * 32, Answer(True, {}, 1e12, 1e12, 600), now=0)
+    stage.before_snapshot()
+    assert len(stage.cache) == 0
+    assert poster.sessions.get() is not session  # the pooled connections were closed
+    before = stage._digest("opaque", WSO2, OPAQUE)
+    stage.cache.put(b"k" * 32, Answer(True, {}, 1e12, 1e12, 600), now=0)
+    stage.after_restore()
+    assert len(stage.cache) == 0
+    assert stage._digest("opaque", WSO2, OPAQUE) != before
