@@ -321,7 +321,7 @@ def test_wrong_client_credentials_are_a_configuration_error_not_a_401(
     ("mode", "options"),
     [
         ("down", {}),
-        ("slow", {"delay": 1.5}),
+        ("slow", {"delay": 3.0}),
         ("error", {"status": 500}),
         ("error", {"status": 503}),
         ("html", {}),
@@ -337,7 +337,9 @@ def test_an_endpoint_that_gives_no_usable_answer_fails_closed_uncached(
     idp.set_mode(mode, targets=["introspect"], **options)
     started = time.monotonic()
     assert system.outcome(token) == "introspection_unavailable"
-    assert time.monotonic() - started < 1.5  # connect + read timeout (1 s) + 0.1 s, and slack
+    # within connect + read timeout (1 s) + 0.1 s, with slack for a busy machine; never the 3 s
+    # a slow server takes
+    assert time.monotonic() - started < 2.5
     assert system.outcome(token) == "introspection_unavailable"
     assert idp.request_count("introspect") == 2  # a failure is never cached
     assert system.observer.counts["IntrospectionUnavailable"] == 2
@@ -364,7 +366,7 @@ def test_the_invocation_deadline_bounds_a_slow_endpoint(idp: LocalIdentityProvid
     started = time.monotonic()
     # 800 ms left, of which 500 ms are kept for the answer: the call may take 300 ms
     assert system.outcome(token, context=InvocationContext(800)) == "introspection_unavailable"
-    assert time.monotonic() - started < 0.8
+    assert time.monotonic() - started < 1.5  # far from the read timeout (5 s) and the delay
 
 
 def test_a_stale_answer_stands_in_only_when_configured_and_within_its_bound(
