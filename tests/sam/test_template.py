@@ -598,9 +598,7 @@ def test_log_group_with_retention(function: str) -> None:
 
 
 def test_keys_unavailable_alarm() -> None:
-    (alarm,) = [
-        r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
-    ]
+    alarm = RESOURCES["KeysUnavailableAlarm"]["Properties"]
     assert alarm["MetricName"] == "KeysUnavailable"
     variables = AUTHORIZER["Environment"]["Variables"]
     assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
@@ -612,6 +610,40 @@ def test_keys_unavailable_alarm() -> None:
     assert alarm["EvaluationPeriods"] == 1
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_introspection_alarm_only_with_introspection() -> None:
+    alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == {"KeysUnavailableAlarm", "IntrospectionFailedAlarm"}
+    resource = RESOURCES["IntrospectionFailedAlarm"]
+    assert resource["Condition"] == "HasIntrospectionSecret"
+    alarm = resource["Properties"]
+    failures, *metrics = alarm["Metrics"]
+    assert failures == {
+        "Id": "failures",
+        "Label": "IntrospectionUnavailable + IntrospectionClientRejected",
+        "Expression": "FILL(unavailable, 0) + FILL(rejected, 0)",
+        "ReturnData": True,
+    }
+    variables = AUTHORIZER["Environment"]["Variables"]
+    assert [
+        (m["Id"], m["ReturnData"], m["MetricStat"]["Metric"]["MetricName"]) for m in metrics
+    ] == [
+        ("unavailable", False, "IntrospectionUnavailable"),
+        ("rejected", False, "IntrospectionClientRejected"),
+    ]
+    for metric in metrics:
+        stat = metric["MetricStat"]
+        assert stat["Metric"]["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+        ]
+        assert (stat["Period"], stat["Stat"]) == (300, "Sum")
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
