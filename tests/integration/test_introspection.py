@@ -309,7 +309,9 @@ def test_wrong_client_credentials_are_a_configuration_error_not_a_401(
     logged = system.observer.logged("request denied")
     assert [line["level"] for line in logged] == ["ERROR"] * 3
     assert logged[0]["endpoint"] == idp.introspection_endpoint
-    assert "not-the-secret" not in "\n".join(system.observer.sink.lines)
+    lines = "\n".join(system.observer.sink.lines)
+    assert "not-the-secret" not in lines
+    assert token not in lines
     # The secret is rotated in the store: picked up at the next forced read, without a redeploy.
     store.value = INTROSPECTOR_SECRET
     system.clock.advance(60)
@@ -344,6 +346,9 @@ def test_an_endpoint_that_gives_no_usable_answer_fails_closed_uncached(
     assert idp.request_count("introspect") == 2  # a failure is never cached
     assert system.observer.counts["IntrospectionUnavailable"] == 2
     assert system.observer.counts["IntrospectionCallFailures"] == 2
+    lines = "\n".join(system.observer.sink.lines)
+    assert token not in lines
+    assert INTROSPECTOR_SECRET not in lines
     idp.set_mode("up")
     assert system.outcome(token) == "allow"
 
