@@ -135,6 +135,8 @@ DOCUMENTED_TEMPLATE_NAMES = (
     "AuthConfigSsmParameter",
     "ResponseMode",
     "AuthorizerCacheTtl",
+    "IntrospectionSecret",
+    "IntrospectionAuthorizerCacheTtl",
     "LogLevel",
     "AlarmTopicArn",
     "RestApiUrl",

@@ -13,8 +13,9 @@ PACKAGE = Path(jwt_authorizer.__file__).parent
 # Pipeline order: a module may import only modules listed before it.
 LAYERS = [
     # the data: event -> token -> issuer -> key -> signature -> claims -> principal
+    # (-> introspection, for opaque tokens and revocation checks)
     "errors", "event", "tokens", "profiles", "issuers", "fetch", "jwk", "keys", "keyring",
-    "signature", "claims", "principal",
+    "signature", "claims", "principal", "introspection_cache", "introspect",
     # -> sender-constrained tokens (DPoP proof, replay, binding), read only when configured
     "dpop", "replay", "binding",
     "validator",

@@ -13,6 +13,7 @@ from jwt_authorizer.errors import (
     AuthorizerError,
     ConfigError,
     Expired,
+    IntrospectionFailed,
     KeysUnavailable,
     MalformedToken,
     ReplayStoreUnavailable,
@@ -52,6 +53,7 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
         "WrongTokenUse": ("wrong_token_use", 401),
         "ClientNotAllowed": ("client_not_allowed", 401),
         "ClaimMismatch": ("claim_mismatch", 401),
+        "TokenInactive": ("token_inactive", 401),
         "SenderConstraintFailed": ("error", 401),
         "InvalidDpopProof": ("invalid_dpop_proof", 401),
         "DpopReplay": ("dpop_replay", 401),
@@ -66,6 +68,9 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
         "CacheUnsafe": ("cache_unsafe", 403),
         "KeysUnavailable": ("keys_unavailable", 500),
         "ReplayStoreUnavailable": ("replay_store_unavailable", 500),
+        "IntrospectionFailed": ("error", 500),
+        "IntrospectionUnavailable": ("introspection_unavailable", 500),
+        "IntrospectionClientRejected": ("introspection_client_rejected", 500),
         "ConfigError": ("config_error", 500),
     }
 
@@ -73,7 +78,7 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
 def test_the_families() -> None:
     rejected = {name for name, cls in CLASSES.items() if issubclass(cls, TokenRejected)}
     denied = {name for name, cls in CLASSES.items() if issubclass(cls, AccessDenied)}
-    assert len(rejected) == 29  # TokenRejected, its 27 reasons and SenderConstraintFailed
+    assert len(rejected) == 30  # TokenRejected, its 28 reasons and SenderConstraintFailed
     sender = {name for name, cls in CLASSES.items() if issubclass(cls, SenderConstraintFailed)}
     assert sender == {
         "SenderConstraintFailed",
@@ -88,6 +93,13 @@ def test_the_families() -> None:
     assert denied == {"AccessDenied", "InsufficientScope", "RouteNotPermitted", "CacheUnsafe"}
     assert not issubclass(KeysUnavailable, TokenRejected | AccessDenied)
     assert not issubclass(ReplayStoreUnavailable, TokenRejected | AccessDenied)
+    failed = {name for name, cls in CLASSES.items() if issubclass(cls, IntrospectionFailed)}
+    assert failed == {
+        "IntrospectionFailed",
+        "IntrospectionUnavailable",
+        "IntrospectionClientRejected",
+    }
+    assert not issubclass(IntrospectionFailed, TokenRejected | AccessDenied)
 
 
 def test_each_sender_constraint_failure_names_its_dpop_challenge() -> None:

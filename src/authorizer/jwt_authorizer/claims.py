@@ -1,7 +1,8 @@
 """Claims stage: decide whether a token whose signature verified is acceptable.
 
 Pure functions over the verified payload; each failed rule raises its own reason, in a fixed
-order: time, token use, audience, tenant, client, required claims.
+order: time, token use, audience, tenant, client, required claims. The members of an
+introspection answer (RFC 7662) go through the same rules: there is one rule set.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from .issuers import IssuerConfig, is_guid
 
 def check_claims(
     payload: Mapping[str, Any],
-    header: Mapping[str, Any],
+    header: Mapping[str, Any] | None,
     issuer: IssuerConfig,
     *,
     now: float,
     tenant: str | None = None,
 ) -> None:
-    """Apply the time, audience, tenant, client and required-claim rules of ``issuer``."""
+    """Apply the time, audience, tenant, client and required-claim rules of ``issuer``.
+
+    ``header`` None: there is no JOSE header (an introspection answer), so the header ``typ``
+    rule (``token_types``) does not apply; every other rule does."""
     leeway = issuer.leeway_seconds
     exp = payload.get("exp")
     if exp is None:
@@ -52,7 +56,11 @@ def check_claims(
     profile = issuer.profile
     if profile.token_use is not None and payload.get("token_use") != profile.token_use:
         raise WrongTokenUse()
-    if issuer.token_types is not None and header.get("typ") not in issuer.token_types:
+    if (
+        issuer.token_types is not None
+        and header is not None
+        and header.get("typ") not in issuer.token_types
+    ):
         raise WrongTokenUse("typ")
     _check_audience(payload.get(profile.audience_claim), issuer)
     _check_tenant(payload.get("tid"), issuer, tenant)

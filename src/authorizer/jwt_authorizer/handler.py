@@ -7,7 +7,9 @@ Outcome mapping (the one place where error families become API Gateway behaviour
 * a route decision "no" -> a policy that denies the request (403), or ``isAuthorized: false``,
   with the reason in the context;
 * :class:`KeysUnavailable` and :class:`ReplayStoreUnavailable` -> raised as they are (500: the
-  message is not ``Unauthorized``, and API Gateway does not cache errors);
+  message is not ``Unauthorized``, and API Gateway does not cache errors); so is
+  :class:`IntrospectionFailed` (an introspection endpoint down, or refusing our client
+  credentials: logged as an ERROR naming the endpoint);
 * anything unexpected -> logged by type only, then treated as a rejected token (fail closed).
 """
 
@@ -32,12 +34,14 @@ from .answer import (
 from .config import Config, load_config
 from .errors import (
     AuthorizerError,
+    IntrospectionClientRejected,
+    IntrospectionFailed,
     KeysUnavailable,
     ReplayStoreUnavailable,
     TokenRejected,
 )
 from .event import AuthorizerRequest, read_event, require_token
-from .fetch import EarlyFetches, Fetcher, deadline_in
+from .fetch import EarlyFetches, Fetcher, FormPoster, deadline_in
 from .jwk import load_verifiers
 from .keyring import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
@@ -45,8 +49,9 @@ from .policy import Policies, PolicyBuilder, RouteAnswer, find_conflicts
 from .principal import Principal
 from .validator import TokenValidator
 
-if TYPE_CHECKING:  # imported at init only when an issuer enables DPoP or mTLS binding
+if TYPE_CHECKING:  # imported at init only when configured
     from .binding import SenderCheck
+    from .introspect import Introspection, IntrospectionEvents, SecretReader
     from .replay import ReplayStore
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
@@ -118,20 +123,36 @@ class Authorizer:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         replay_store: ReplayStore | None = None,
+        poster: FormPoster | None = None,
+        read_secret: SecretReader | None = None,
         early: EarlyFetches | None = None,
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
         Powertools, the signature backends and the route analysis load while the identity
         providers answer. ``early``: key documents already downloading (:mod:`app`); the key
-        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache timing)
-        and ``wall_clock`` (token and DPoP proof times) are seams for tests and the local
-        emulator; ``replay_store`` replaces the configured DPoP replay store.
+        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache and
+        introspection-cache timing) and ``wall_clock`` (token and DPoP proof times) are seams
+        for tests and the local emulator; so are ``poster`` (introspection calls),
+        ``read_secret`` (introspection client secrets, from SSM or Secrets Manager) and
+        ``replay_store`` (replaces the configured DPoP replay store).
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
         registry = KeyRegistry(
             config.keys, fetcher=fetcher, clock=clock, events=events, early=early
+        )
+        introspection = (
+            build_introspection(
+                config,
+                clock=clock,
+                wall_clock=wall_clock,
+                events=events,
+                poster=poster,
+                read_secret=read_secret,
+            )
+            if config.introspecting
+            else None
         )
         validator = TokenValidator(
             config.issuers,
@@ -139,6 +160,7 @@ class Authorizer:
             max_token_bytes=config.max_token_bytes,
             verified_token_cache_size=config.verified_token_cache_size,
             wall_clock=wall_clock,
+            introspection=introspection,
         )
         prefetch = validator.start_prefetch()
         load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
@@ -178,6 +200,13 @@ class Authorizer:
             self._observer.count("KeysUnavailable")
             self._log_denial(call, logging.ERROR, err)
             raise KeysUnavailable(err.detail) from None
+        except IntrospectionFailed as err:
+            if isinstance(err, IntrospectionClientRejected):
+                self._observer.count("IntrospectionClientRejected")
+            else:
+                self._observer.count("IntrospectionUnavailable")
+            self._log_denial(call, logging.ERROR, err, endpoint=err.endpoint)
+            raise type(err)(err.detail, endpoint=err.endpoint) from None
         except Exception as err:  # a bug must never become an allow or leak the token
             self._observer.count("InternalError")
             self._observer.denied(
@@ -329,7 +358,9 @@ class Authorizer:
 
     # -- observability
 
-    def _log_denial(self, call: Call, level: int, err: AuthorizerError) -> None:
+    def _log_denial(
+        self, call: Call, level: int, err: AuthorizerError, **extra: str | None
+    ) -> None:
         self._observer.denied(
             level=level,
             reason=err.reason,
@@ -341,6 +372,7 @@ class Authorizer:
             latency_ms=self._elapsed_ms(call),
             cold_start=call.cold,
             token_hash=token_hash(call.token),
+            **extra,
         )
 
     def _once(self, key: tuple[object, ...], metric: str, message: str, **fields: Any) -> None:
@@ -408,6 +440,45 @@ def _sender_check(
     )
     guard = ReplayGuard(store, cache_size=settings.replay_cache_size, wall_clock=wall_clock)
     return SenderCheck(config.issuers, rules=rules, guard=guard, wall_clock=wall_clock)
+
+
+def build_introspection(
+    config: Config,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+    events: IntrospectionEvents | None = None,
+    poster: FormPoster | None = None,
+    read_secret: SecretReader | None = None,
+) -> Introspection:
+    """The introspection stage of ``config``: imported, and its client secrets read (a secret
+    that cannot be read fails the init), only for a configuration that introspects."""
+    from .fetch import HttpFetcher
+    from .introspect import Introspection
+
+    settings = config.introspection
+    if read_secret is None:
+        from .source import read_secret as read_from_store
+
+        read_secret = read_from_store
+    if poster is None:
+        poster = HttpFetcher(
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+            max_response_bytes=settings.max_response_bytes,
+        )
+    return Introspection(
+        config.issuers,
+        poster=poster,
+        read_secret=read_secret,
+        call_budget=settings.connect_timeout_seconds + settings.read_timeout_seconds,
+        cache_entries=settings.cache_entries,
+        cache_bytes=settings.cache_bytes,
+        max_token_bytes=config.max_token_bytes,
+        clock=clock,
+        wall_clock=wall_clock,
+        events=events,
+    )
 
 
 def _invocation_deadline(context: Any) -> float | None:

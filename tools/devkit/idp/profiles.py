@@ -2,10 +2,10 @@
 
 ``entra-b2c`` (Azure AD B2C: per-policy discovery whose ``issuer`` is the policy-less GUID form,
 ``scp`` string), ``wso2`` (WSO2 Identity Server: ``aud`` = client id, ``scope`` string,
-``typ: at+jwt``) and ``entra-id`` (Entra ID v2.0 app-only tokens: ``roles`` array,
-``idtyp: app``). For each: the endpoints' paths, the discovery document, the standard claims of
-an access token and the ``scope`` a client asks for. Key identifiers and JWKS members are in
-:mod:`devkit.idp.tokens`.
+``typ: at+jwt``, introspection and revocation endpoints) and ``entra-id`` (Entra ID v2.0
+app-only tokens: ``roles`` array, ``idtyp: app``). For each: the endpoints' paths, the
+discovery document, the standard claims of an access token and the ``scope`` a client asks for.
+Key identifiers and JWKS members are in :mod:`devkit.idp.tokens`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = [
 
 Profile = Literal["entra-b2c", "wso2", "entra-id"]
 Mode = Literal["up", "down", "slow", "error", "html", "oversized", "malformed"]
-PathKind = Literal["discovery", "jwks", "token"]
+PathKind = Literal["discovery", "jwks", "token", "introspect", "revoke"]
 
 PROFILES: Final[tuple[str, ...]] = get_args(Profile)
 MODES: Final[tuple[str, ...]] = get_args(Mode)
@@ -73,6 +73,8 @@ def endpoint_paths(
             "jwks": "/oauth2/jwks",
             "token": "/oauth2/token",
             "authorize": "/oauth2/authorize",
+            "introspect": "/oauth2/introspect",
+            "revoke": "/oauth2/revoke",
         }
     return {
         "issuer": f"/{tenant_id}/v2.0",
@@ -94,6 +96,8 @@ def discovery_document(profile: Profile, urls: dict[str, str]) -> dict[str, Any]
     }
     if profile == "wso2":
         return common | {
+            "introspection_endpoint": urls["introspect"],
+            "revocation_endpoint": urls["revoke"],
             "response_types_supported": ["code", "id_token", "token", "code id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
