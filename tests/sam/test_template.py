@@ -622,7 +622,12 @@ def test_fail_closed_alarms(name: str, metric: str) -> None:
 
 def test_introspection_alarm_only_with_introspection() -> None:
     alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert alarms == {"KeysUnavailableAlarm", "IntrospectionFailedAlarm"}
+    assert alarms == {
+        "KeysUnavailableAlarm",
+        "IntrospectionFailedAlarm",
+        "ReplayStoreUnavailableAlarm",  # only with Dpop on (tested with DPoP below)
+    }
+    assert RESOURCES["ReplayStoreUnavailableAlarm"]["Condition"] == "DpopEnabled"
     resource = RESOURCES["IntrospectionFailedAlarm"]
     assert resource["Condition"] == "HasIntrospectionSecret"
     alarm = resource["Properties"]
