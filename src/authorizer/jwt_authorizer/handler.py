@@ -284,6 +284,7 @@ class Authorizer:
             latency_ms=self._elapsed_ms(call),
             cold_start=call.cold,
             token_hash=token_hash(call.token),
+            **err.facts,  # the values the stage compared (errors.facts): never the token
         )
 
     def _once(self, key: tuple[object, ...], metric: str, message: str, **fields: Any) -> None:
