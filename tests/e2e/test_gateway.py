@@ -307,7 +307,7 @@ def test_idp_outage_within_and_beyond_the_stale_window(
         assert call(base, late).status_code == 200
 
 
-@pytest.mark.parametrize("profile", ["wso2", "entra-id"])
+@pytest.mark.parametrize("profile", ["wso2", "entra-id", "entra-external-id", "cognito", "oidc"])
 def test_other_identity_provider_shapes(
     stack_factory: StackFactory, http: requests.Session, profile: str
 ) -> None:

@@ -106,9 +106,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def _action_regex(pattern: str) -> re.Pattern[str]:
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(body, re.IGNORECASE | re.DOTALL)
 
 

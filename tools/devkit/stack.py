@@ -26,10 +26,16 @@ import requests
 
 from devkit.constants import require_loopback
 from devkit.emulator import Emulator
-from devkit.idp import DEFAULT_CLIENTS_FILE, LocalIdentityProvider, Profile, load_clients
+from devkit.idp import (
+    DEFAULT_CLIENTS_FILE,
+    LocalIdentityProvider,
+    Profile,
+    load_clients,
+    scope_values,
+)
 from devkit.paths import TEMPLATE, state_dir
 from devkit.runtime import FunctionError, Handler, LambdaRuntime
-from devkit.template import load_template
+from devkit.template import load_template, read_template
 
 __all__ = [
     "AUTHORIZER",
@@ -60,10 +66,10 @@ def _default_authorizer(environment: Mapping[str, str]) -> Handler:
 
 def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     """Template parameter overrides that make the authorizer trust ``idp`` (and only it)."""
-    if idp.profile == "wso2":  # WSO2's aud is the client id
+    if idp.audience is None:  # WSO2's aud is the client id; Cognito's audiences are client ids
         audience = ",".join(sorted(idp.audience_for(client) for client in idp.clients))
     else:
-        audience = idp.audience or ""
+        audience = idp.audience
     require_loopback(idp.issuer, idp.discovery_url)
     return {
         "Issuer": idp.issuer,
@@ -74,12 +80,29 @@ def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     }
 
 
+def profile_routes(idp: LocalIdentityProvider, template: Path) -> dict[str, str]:
+    """The template's default ``Routes`` with the permissions named as ``idp``'s tokens name
+    them (Cognito: ``orders-api/app.read``); nothing when they are named alike."""
+    if idp.profile != "cognito":
+        return {}
+    default = read_template(template).get("Parameters", {}).get("Routes", {}).get("Default")
+    if not isinstance(default, str):
+        return {}
+    rules = json.loads(default)
+    for rule in rules:
+        for key in ("scopes", "all_scopes"):
+            if key in rule:
+                rule[key] = scope_values(idp.profile, rule[key])
+    return {"Routes": json.dumps(rules, separators=(",", ":"))}
+
+
 class LocalStack:
     """The local IdP and the emulator, wired together on 127.0.0.1; a context manager.
 
     ``parameters`` adds template parameter overrides (e.g. ``AuthConfig``) on top of
     :func:`stack_parameters`; ``authorizer_factory`` builds the authorizer from the function's
-    resolved environment (tests inject one with a fake key-cache clock).
+    resolved environment (tests inject one with a fake key-cache clock); ``idp_audience`` is the
+    ``aud`` the identity provider puts in its tokens (default: its profile's).
     """
 
     def __init__(
@@ -93,10 +116,11 @@ class LocalStack:
         authorizer_factory: AuthorizerFactory = _default_authorizer,
         signing_key_pem: str | bytes | None = None,
         emulator_clock: Callable[[], float] = time.monotonic,
+        idp_audience: str | None = None,
     ) -> None:
         self.template = Path(template)
         self.idp = LocalIdentityProvider(
-            profile=profile, port=idp_port, signing_key_pem=signing_key_pem
+            profile=profile, port=idp_port, signing_key_pem=signing_key_pem, audience=idp_audience
         )
         self._ports = dict(ports or {})
         self._parameters = parameters
@@ -116,7 +140,7 @@ class LocalStack:
         """Start the IdP, build the authorizer (prefetching keys from it), then the emulator."""
         self.idp.start()
         try:
-            overrides = stack_parameters(self.idp)
+            overrides = stack_parameters(self.idp) | profile_routes(self.idp, self.template)
             if self._parameters is not None:
                 overrides.update(self._parameters(self.idp))
             self.parameter_overrides = overrides
