@@ -12,16 +12,19 @@ freeze() {  # venv-dir requirement-files...
   "$1/bin/pip" install --quiet --disable-pip-version-check "${@:2}"
   "$1/bin/pip" freeze --all --exclude pip --exclude setuptools | LC_ALL=C sort -f
 }
+# python-jose declares ecdsa, rsa and pyasn1, which its cryptography backend never imports: the
+# layer leaves them out (layers/deps/Makefile installs with --no-deps); the dev lock pins them.
+jose_unused='^(ecdsa|rsa|pyasn1)=='
 {
-  grep -m 4 '^#' layers/deps/requirements.txt
-  freeze "$work/runtime" -r requirements-runtime.in
+  grep -m 6 '^#' layers/deps/requirements.txt
+  freeze "$work/runtime" -r requirements-runtime.in | grep -viE "$jose_unused"
 } > "$work/runtime.txt"
 freeze "$work/dev" -r "$work/runtime.txt" -r requirements-dev.in > "$work/dev-all.txt"
 # awslambdaric (and what only it pulls in) ships Linux wheels only: keep its marker in the lock,
 # so other systems skip it. Run `make lock` on Linux, or these pins disappear.
 linux_only='^(awslambdaric|simplejson|snapshot-restore-py)=='
 {
-  grep '^#' requirements-dev.txt | head -n 2
+  grep '^#' requirements-dev.txt | head -n 4
   echo "-r layers/deps/requirements.txt"
   grep -vxiFf <(grep -v '^#' "$work/runtime.txt") "$work/dev-all.txt" |
     sed -E "/$linux_only/I s/\$/ ; sys_platform == \"linux\"/"

@@ -21,6 +21,7 @@ from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 README: Final = ROOT / "README.md"
+CONTRIBUTING: Final = ROOT / "CONTRIBUTING.md"
 DOCS: Final = ROOT / "docs"
 
 NON_CONFIG_JSON_KINDS: Final = frozenset(
@@ -62,8 +63,8 @@ class Block:
 
 
 def documents() -> list[Path]:
-    """README.md and every Markdown file under docs/."""
-    return [README, *sorted(DOCS.glob("*.md"))]
+    """README.md, CONTRIBUTING.md and every Markdown file under docs/."""
+    return [README, CONTRIBUTING, *sorted(DOCS.glob("*.md"))]
 
 
 def fenced_blocks(path: Path) -> list[Block]:

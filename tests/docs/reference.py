@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Final
 
-from jwt_authorizer import config as config_module
+from jwt_authorizer.event import TokenSource
 from tests.docs.markdown import README, ROOT, code_spans, section, table_rows
 
 PACKAGE: Final = ROOT / "src" / "authorizer" / "jwt_authorizer"
@@ -86,7 +86,7 @@ def code_config_keys() -> set[str]:
         if reads_member:
             keys.add(name)
     # token_sources entries are {"header": ...} / {"query": ...} / {"cookie": ...}
-    kind = typing.get_type_hints(config_module.TokenSource)["kind"]
+    kind = typing.get_type_hints(TokenSource)["kind"]
     keys.update(typing.get_args(kind))
     return keys
 

@@ -155,9 +155,9 @@ def test_every_numeric_setting_documents_the_bounds_the_code_enforces() -> None:
 def test_the_documented_upper_bounds() -> None:
     """The bounds issue #10 asked for, as the README states them."""
     documented = documented_bounds()
-    assert documented["issuers[].leeway_seconds"] == ("integer", 0, 300)
-    assert documented["keys.refresh_seconds"] == ("integer", 60, 86400)
-    assert documented["keys.max_stale_seconds"] == ("integer", 60, 604800)
+    assert documented["issuers[].leeway_seconds"] == ("integer", 0.0, 300.0)
+    assert documented["keys.refresh_seconds"] == ("integer", 60.0, 86400.0)
+    assert documented["keys.max_stale_seconds"] == ("integer", 60.0, 604800.0)
 
 
 def _document_with(path: str, value: float) -> tuple[dict[str, Any], str]:

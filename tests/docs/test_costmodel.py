@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import Any
 
 import pytest
 
@@ -96,3 +97,31 @@ def test_cli_prints_the_table_and_rejects_nonsense() -> None:
     assert "authorizer invocations per 1M API requests         902.0" in out.getvalue()
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["costmodel", "--rps", "200", "--tokens", "50", "--ttl", "-1"]) == 2
+
+
+def test_snapstart_bills_restores_and_the_snapshot_cache_instead_of_init() -> None:
+    common: dict[str, Any] = {"rps": 10, "tokens": 1, "ttl": 0, "warm_ms": 1, "memory_mb": 512}
+    plain = model(Inputs(**common, init_ms=300, cold_start_rate=0.01))
+    snap = model(
+        Inputs(
+            **common,
+            init_ms=300,
+            cold_start_rate=0.01,
+            snapstart=True,
+            restore_ms=80,
+            snapshot_versions=2,
+            price_snapstart_cache=0.000001,
+            price_snapstart_restore=0.0001,
+        )
+    )
+    # per 1M calls: 10,000 restores * 0.5 GB * ($0.0001 per GB + 0.08 s * GB-s price)
+    restores = 10_000 * 0.5 * (0.0001 + 0.08 * 0.0000133334)
+    # 2 cached versions * 0.5 GB * $0.000001 per GB-s for 30 days, spread over the month's
+    # 10/s * 30 days = 25.92M requests
+    cache_month = 2 * 0.5 * 0.000001 * 30 * 86400
+    warm = plain.cost_per_million["arm64"] - 10_000 * 0.5 * 0.3 * 0.0000133334
+    assert snap.snapstart_cache_per_month == pytest.approx(cache_month)
+    assert snap.snapstart_restore_per_million == pytest.approx(10_000 * 0.5 * 0.0001)
+    assert snap.cost_per_million["arm64"] == pytest.approx(warm + restores + cache_month / 25.92)
+    with pytest.raises(ValueError, match="snapshot"):
+        Inputs(rps=1, tokens=1, ttl=0, snapstart=True, snapshot_versions=0)

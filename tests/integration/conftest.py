@@ -2,8 +2,9 @@
 
 Nothing here mocks ``requests`` or sockets. Every test talks HTTP(S) to a real server bound to
 loopback: the devkit identity provider (:class:`devkit.idp.LocalIdentityProvider`) for the
-provider shapes and failure modes, and :class:`ScriptedServer` for the few answers the IdP cannot
-give (redirects, byte-exact bodies, bodies trickled byte by byte).
+provider shapes and failure modes, and :class:`tests.support.servers.ScriptedServer` (the
+``scripted`` fixture) for the few answers the IdP cannot give (redirects, byte-exact bodies,
+bodies trickled byte by byte).
 
 Time is faked only where the product lets it be injected: the key registry takes a monotonic
 clock, so a test moves past a TTL, a cooldown or the stale limit by advancing :class:`FakeClock`
@@ -12,14 +13,10 @@ instead of sleeping. Token lifetimes use the real wall clock (the IdP mints with
 
 from __future__ import annotations
 
-import http.server
 import json
-import socket
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
@@ -29,12 +26,14 @@ from devkit.idp import LocalIdentityProvider
 from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import Config, load_config
 from jwt_authorizer.keys import KeyRegistry, KeySource
-from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
+from tests.support.constants import rest_arn
+from tests.support.observers import RecordingObserver
+from tests.support.servers import ScriptedServer
 from tests.support.stages import validator_for
 
-METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/orders"
+METHOD_ARN = rest_arn("GET", "/orders")
 
 #: Key settings every test starts from (timeouts short: everything is on loopback).
 BASE_KEYS: Mapping[str, Any] = {
@@ -52,61 +51,6 @@ Outcome = Literal["allow", "unauthorized", "keys_unavailable"]
 def token_event(token: str) -> dict[str, Any]:
     """A REST API TOKEN-authorizer event carrying ``token`` as a Bearer credential."""
     return events.token_event(f"Bearer {token}", METHOD_ARN)
-
-
-# --------------------------------------------------------------------------- clock and observer
-
-
-class RecordingObserver(Observer):
-    """The real observer (its key-event logic included) with metrics recorded in memory.
-
-    ``count`` is what :class:`Observer` calls for every metric, including from its own
-    ``key_fetch``/``stale_keys`` handlers, so ``counts`` shows exactly what would be emitted.
-    Denials are recorded (not logged): the flood test makes ten thousand of them.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(service="integration-tests", namespace="IntegrationTests")
-        self.counts: Counter[str] = Counter()
-        self.denials: list[str] = []
-        self.fetches: list[tuple[bool, str, str]] = []
-        self.empty_sets: list[tuple[str, dict[str, int]]] = []
-        self._record_lock = threading.Lock()
-        self._local = threading.local()
-
-    def count(self, name: str, value: float = 1) -> None:
-        with self._record_lock:
-            self.counts[name] += int(value)
-
-    def latency(self, milliseconds: float) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
-
-    def denied(self, *, level: int, reason: str, **fields: Any) -> None:
-        with self._record_lock:
-            self.denials.append(reason)
-        self._local.reason = reason
-
-    def allowed(self, **fields: Any) -> None:
-        return None
-
-    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
-        with self._record_lock:
-            self.fetches.append((ok, trigger, detail))
-        super().key_fetch(source, ok=ok, trigger=trigger, detail=detail)
-
-    def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
-        with self._record_lock:
-            self.empty_sets.append((source, dict(skipped)))
-        super().key_set_empty(source, skipped=skipped)
-
-    @property
-    def last_reason(self) -> str | None:
-        """The reason of the latest denial made by the calling thread."""
-        reason: str | None = getattr(self._local, "reason", None)
-        return reason
 
 
 # --------------------------------------------------------------------------- the system under test
@@ -203,12 +147,15 @@ HarnessFactory = Callable[..., Harness]
 
 @pytest.fixture
 def build_harness() -> HarnessFactory:
-    """Build (and prefetch) an authorizer from an AUTH_CONFIG document on a fake clock."""
+    """Build (and prefetch) an authorizer from an AUTH_CONFIG document on a fake clock;
+    ``keep=False`` keeps no per-request records (floods, memory measurements)."""
 
-    def build(document: Mapping[str, Any], clock: FakeClock | None = None) -> Harness:
+    def build(
+        document: Mapping[str, Any], clock: FakeClock | None = None, *, keep: bool = True
+    ) -> Harness:
         clock = clock if clock is not None else FakeClock(0.0)
         config = load_config({"AUTH_CONFIG": json.dumps(document)})
-        observer = RecordingObserver()
+        observer = RecordingObserver(keep=keep)
         registry = KeyRegistry(config.keys, clock=clock, events=observer)
         validator = validator_for(config, registry)
         prefetched = validator.start_prefetch().wait()
@@ -216,142 +163,6 @@ def build_harness() -> HarnessFactory:
         return Harness(authorizer, validator, registry, observer, clock, config, prefetched)
 
     return build
-
-
-# --------------------------------------------------------------------------- identity providers
-
-
-# --------------------------------------------------------------------------- a scripted server
-
-
-@dataclass
-class Reply:
-    """One scripted HTTP answer.
-
-    ``chunk`` sends the body with ``Transfer-Encoding: chunked`` in pieces of that many bytes
-    (no Content-Length, so the client cannot know the size up front); ``trickle`` waits that
-    many seconds between pieces (one byte per piece unless ``chunk`` says otherwise);
-    ``header_trickle`` sends the status line and headers one byte every that many seconds;
-    ``delay`` waits that many seconds before answering at all (a slow identity provider).
-    """
-
-    status: int = 200
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    chunk: int | None = None
-    trickle: float | None = None
-    header_trickle: float | None = None
-    delay: float | None = None
-
-
-class ScriptedServer:
-    """A loopback HTTP/1.1 server answering GETs from a path -> :class:`Reply` table."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Reply] = {}
-        self.hits: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                with server._lock:
-                    server.hits[self.path] += 1
-                    reply = server.routes.get(self.path, Reply(404, b'{"error":"not_found"}'))
-                if reply.delay is not None and server._stop.wait(reply.delay):
-                    self.close_connection = True  # stopping: hang up, do not wait for more
-                    return
-                self.send_response(reply.status)
-                headers = {"Content-Type": "application/json", **reply.headers}
-                if reply.chunk is not None:
-                    headers["Transfer-Encoding"] = "chunked"
-                else:
-                    headers.setdefault("Content-Length", str(len(reply.body)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if reply.header_trickle is not None:
-                    head = b"".join(self._headers_buffer) + b"\r\n"
-                    self._headers_buffer = []
-                    for index in range(len(head)):
-                        try:
-                            self.wfile.write(head[index : index + 1])
-                            self.wfile.flush()
-                        except OSError:
-                            self.close_connection = True
-                            return
-                        if server._stop.wait(reply.header_trickle):
-                            self.close_connection = True
-                            return
-                else:
-                    self.end_headers()
-                size = reply.chunk or (1 if reply.trickle is not None else len(reply.body) or 1)
-                try:
-                    for start in range(0, len(reply.body), size):
-                        piece = reply.body[start : start + size]
-                        if reply.chunk is not None:
-                            piece = b"%x\r\n%s\r\n" % (len(piece), piece)
-                        self.wfile.write(piece)
-                        self.wfile.flush()
-                        if reply.trickle is not None and server._stop.wait(reply.trickle):
-                            self.close_connection = True
-                            return
-                    if reply.chunk is not None:
-                        self.wfile.write(b"0\r\n\r\n")
-                except OSError:  # the client gave up: that is what the deadline tests want
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return None
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def serve(self, path: str, reply: Reply) -> str:
-        with self._lock:
-            self.routes[path] = reply
-        return self.base_url + path
-
-    def serve_json(self, path: str, document: object, **headers: str) -> str:
-        return self.serve(path, Reply(200, json.dumps(document).encode(), headers))
-
-    def close(self) -> None:
-        """Stop serving (again is fine): answers in progress hang up."""
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedServer]:
-    server = ScriptedServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound then released: connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def settle(harness: Harness, *servers: ScriptedServer, timeout: float = 5.0) -> None:

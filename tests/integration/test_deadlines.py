@@ -14,14 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.servers import Reply, ScriptedServer
 from tests.support.signing import SigningKey
 
 from .conftest import (
     Harness,
     HarnessFactory,
     InvocationContext,
-    Reply,
-    ScriptedServer,
     auth_config,
     elapsed,
     settle,

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import IdpFactory
+from tests.support.servers import ScriptedServer
 from tests.support.signing import SigningKey
 
 from .conftest import (
     METHOD_ARN,
     HarnessFactory,
-    ScriptedServer,
     auth_config,
     issuer_entry,
     token_event,

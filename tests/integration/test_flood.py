@@ -34,7 +34,7 @@ def test_random_kid_flood_stays_within_the_cooldown_budget(
     record_property: Callable[[str, object], None],
 ) -> None:
     idp = idp_factory(profile="entra-id")
-    harness = build_harness(auth_config(issuer_entry(idp)))
+    harness = build_harness(auth_config(issuer_entry(idp)), keep=False)
     valid = idp.mint()
     assert harness.outcome(valid) == "allow"
     warm_fetches = harness.fetch_count
@@ -87,7 +87,7 @@ def test_random_kid_flood_during_an_outage_costs_no_more(
     """With the IdP down, misses still cost one attempt per cooldown window at most, and the
     stale keys keep answering: unknown kids are refused, real tokens still pass."""
     idp = idp_factory(profile="wso2")
-    harness = build_harness(auth_config(issuer_entry(idp)))
+    harness = build_harness(auth_config(issuer_entry(idp)), keep=False)
     valid = idp.mint()
     idp.set_mode("error", status=503)
     attacker = SigningKey.generate("RS256", bits=1024)

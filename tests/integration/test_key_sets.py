@@ -12,7 +12,6 @@ Servers are real (loopback), the key-cache clock is fake.
 from __future__ import annotations
 
 import json
-import logging
 import time
 import tracemalloc
 from typing import Any
@@ -20,14 +19,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import IdpFactory
+from tests.support.servers import Reply, ScriptedServer
 from tests.support.signing import SigningKey
 
 from .conftest import (
     Harness,
     HarnessFactory,
     InvocationContext,
-    Reply,
-    ScriptedServer,
     auth_config,
     issuer_entry,
 )
@@ -52,7 +50,7 @@ def entry(**keys_source: Any) -> dict[str, Any]:
 
 
 def test_an_empty_key_set_is_applied_as_a_rotation(
-    scripted: ScriptedServer, build_harness: HarnessFactory, caplog: pytest.LogCaptureFixture
+    scripted: ScriptedServer, build_harness: HarnessFactory
 ) -> None:
     """The provider withdraws every key: the next refresh applies that, the withdrawn key stops
     verifying, and a key published later works after the usual unknown-kid refresh."""
@@ -64,7 +62,6 @@ def test_an_empty_key_set_is_applied_as_a_rotation(
 
     scripted.serve_json("/keys", {"keys": []})
     harness.clock.advance(600)
-    caplog.clear()
     assert harness.outcome(old_token) == "no_usable_keys"
     assert harness.fetch_count == 2  # the TTL refresh only
     counts = harness.observer.counts
@@ -75,9 +72,14 @@ def test_an_empty_key_set_is_applied_as_a_rotation(
     )
     assert harness.observer.empty_sets == [(ISSUER, {})]
     assert harness.observer.fetches[-1] == (True, "ttl", "0 keys, 0 skipped")
-    (warning,) = [r for r in caplog.records if r.getMessage() == "key set holds no usable key"]
-    assert warning.levelno == logging.WARNING
-    assert (warning.source, warning.skipped, warning.skipped_reasons) == (  # type: ignore[attr-defined]
+    (warning,) = harness.observer.logged("key set holds no usable key")
+    assert (
+        warning["level"],
+        warning["source"],
+        warning["skipped"],
+        warning["skipped_reasons"],
+    ) == (
+        "WARNING",
         ISSUER,
         0,
         {},
@@ -395,7 +397,7 @@ def test_the_unknown_kid_cache_holds_digests_not_kids(
     ~9.6 KB kids leave 1024 entries of 16 bytes, not 1024 kids (9.8 MB per key set)."""
     key = SigningKey.generate("RS256", kid="k1")
     url = scripted.serve_json("/keys", jwks(key))
-    harness = build_harness(auth_config(entry(jwks_uri=url)))
+    harness = build_harness(auth_config(entry(jwks_uri=url)), keep=False)
     assert harness.outcome(sign(key)) == "allow"
     attacker = SigningKey.generate("RS256", bits=1024)
     payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "svc", "exp": 4102444800}

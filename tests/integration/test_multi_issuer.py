@@ -7,10 +7,10 @@ import json
 from devkit.idp import DEFAULT_TENANT_ID
 from jwt_authorizer.handler import Authorizer
 from tests.conftest import IdpFactory
+from tests.support.observers import RecordingObserver
 
 from .conftest import (
     HarnessFactory,
-    RecordingObserver,
     auth_config,
     elapsed,
     issuer_entry,

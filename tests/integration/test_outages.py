@@ -16,11 +16,11 @@ import pytest
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer.handler import Authorizer
 from tests.conftest import IdpFactory
+from tests.support.observers import RecordingObserver
 from tests.support.signing import SigningKey
 
 from .conftest import (
     HarnessFactory,
-    RecordingObserver,
     auth_config,
     elapsed,
     issuer_entry,

@@ -47,6 +47,8 @@ HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64":
     platform.machine().lower()
 )
 FUNCTIONS = ("AuthorizerFunction", "BackendFunction")
+#: python-jose's declared dependencies that its cryptography backend never imports: not shipped.
+UNUSED_BY_JOSE = frozenset({"ecdsa", "rsa", "pyasn1"})
 PACKAGES = {"AuthorizerFunction": "jwt_authorizer", "BackendFunction": "sample_backend"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -263,6 +265,9 @@ def test_layer_is_exactly_the_lock(sam_build: Callable[[str], Path], architectur
     assert not {"boto3", "botocore", "s3transfer"} & set(installed)
     assert not (layer / "boto3").exists()
     assert not (layer / "botocore").exists()
+    # python-jose declares them; its cryptography backend never imports them (SECURITY.md).
+    assert not UNUSED_BY_JOSE & set(installed)
+    assert not [name for name in UNUSED_BY_JOSE if (layer / name).exists()]
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -339,7 +344,12 @@ def _import_check(
     """
     handler = read_template(paths.TEMPLATE)["Resources"][function]["Properties"]["Handler"]
     modules = _modules(function_dir)
-    spec = {"paths": [str(layer), str(function_dir)], "modules": modules, "handlers": [handler]}
+    spec = {
+        "paths": [str(layer), str(function_dir)],
+        "modules": modules,
+        "handlers": [handler],
+        "verify": function == "AuthorizerFunction",
+    }
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -381,6 +391,11 @@ def test_built_function_imports_with_only_the_layer(
     assert handler.rsplit(".", 1)[0] in modules
     if function == "AuthorizerFunction":
         assert "jwt_authorizer.handler" in modules
+        # Without ecdsa, rsa and pyasn1 in the layer, python-jose still verifies RS and ES
+        # signatures (its cryptography backend), and none of the three is ever imported.
+        assert report["verified"] == ["ES256", "RS256"]
+        assert "jose" in report["top_level_loaded"]
+    assert not UNUSED_BY_JOSE & set(report["top_level_loaded"])
     # Nothing came from outside the layer, the function package and the standard library.
     stdlib = Path(PYTHON).resolve().parent.parent / "lib"
     allowed = (layer.resolve(), function_dir.resolve(), stdlib.resolve())

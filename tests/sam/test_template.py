@@ -88,6 +88,29 @@ def test_authorizer_function_contract() -> None:
     assert PARAMETERS["AuthorizerTimeout"]["MaxValue"] <= 10
 
 
+#: With SnapStart the APIs call the published alias (a snapshot exists for versions only).
+AUTHORIZER_ARN = {
+    "Fn::If": [
+        "UseSnapStart",
+        {"Ref": "AuthorizerFunctionAliaslive"},
+        {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]},
+    ]
+}
+
+
+def test_snapstart_parameter() -> None:
+    assert default("SnapStart") == "false"
+    assert set(PARAMETERS["SnapStart"]["AllowedValues"]) == {"false", "true"}
+    assert TEMPLATE["Conditions"]["UseSnapStart"] == {"Fn::Equals": [ref("SnapStart"), "true"]}
+    assert AUTHORIZER["AutoPublishAlias"] == "live"
+    assert AUTHORIZER["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+    }
+    # SnapStart excludes provisioned concurrency, EFS and ephemeral storage over 512 MB.
+    assert "ProvisionedConcurrencyConfig" not in AUTHORIZER
+    assert "FileSystemConfigs" not in AUTHORIZER
+
+
 def test_architecture_parameter() -> None:
     assert default("Architecture") == "arm64"
     assert set(PARAMETERS["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
@@ -305,13 +328,13 @@ def test_rest_api_auth() -> None:
     assert "Cors" in REST
 
     token = auth["Authorizers"]["JwtTokenAuthorizer"]
-    assert token["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert token["FunctionArn"] == AUTHORIZER_ARN
     assert token.get("FunctionPayloadType", "TOKEN") == "TOKEN"
     assert token["Identity"]["Header"] == "Authorization"
     assert token["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
 
     request = auth["Authorizers"]["JwtRequestAuthorizer"]
-    assert request["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert request["FunctionArn"] == AUTHORIZER_ARN
     assert request["FunctionPayloadType"] == "REQUEST"
     assert request["Identity"]["Headers"] == ["Authorization"]
     assert request["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
@@ -425,7 +448,7 @@ def test_http_api_authorizer() -> None:
     auth = HTTP["Auth"]
     assert auth["DefaultAuthorizer"] == "JwtHttpAuthorizer"
     authorizer = auth["Authorizers"]["JwtHttpAuthorizer"]
-    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["FunctionArn"] == AUTHORIZER_ARN
     assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"  # a string, not 2.0 the float
     assert authorizer["EnableFunctionDefaultPermissions"] is True
     identity = authorizer["Identity"]
@@ -512,9 +535,7 @@ def test_outputs() -> None:
     outputs = TEMPLATE["Outputs"]
     for name in ("RestApiUrl", "HttpApiUrl", "AuthorizerFunctionArn", "BackendFunctionArn"):
         assert name in outputs
-    assert outputs["AuthorizerFunctionArn"]["Value"] == {
-        "Fn::GetAtt": ["AuthorizerFunction", "Arn"]
-    }
+    assert outputs["AuthorizerFunctionArn"]["Value"] == AUTHORIZER_ARN
     urls = Intrinsics(TEMPLATE)
     rest_url = outputs["RestApiUrl"]["Value"]["Fn::Sub"]
     assert rest_url.endswith("/${StageName}")

@@ -163,11 +163,16 @@ def _alg(world: World) -> list[Case]:
                 token=_rs(world, _hdr(world, alg=alg), payload),
             )
         )
-    for name, alg in (("alg-missing", None), ("alg-null", "null"), ("alg-list", '["RS256"]')):
+    missing: tuple[tuple[str, str | None], ...] = (
+        ("alg-missing", None),
+        ("alg-null", "null"),
+        ("alg-list", '["RS256"]'),
+    )
+    for name, raw_alg in missing:
         header = (
             '{"typ":"JWT","kid":"b2c-rsa-1"}'
-            if alg is None
-            else '{"alg":' + alg + ',"typ":"JWT","kid":"b2c-rsa-1"}'
+            if raw_alg is None
+            else '{"alg":' + raw_alg + ',"typ":"JWT","kid":"b2c-rsa-1"}'
         )
         cases.append(
             Case(

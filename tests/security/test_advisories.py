@@ -39,9 +39,8 @@ from jwt_authorizer.errors import ConfigError, TokenRejected
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
 from tests.security.world import world
+from tests.support.fetchers import NoNetworkFetcher, ServingFetcher
 from tests.support.hostile import (
-    NoNetworkFetcher,
-    ServingFetcher,
     der_secret,
     hmac_jws,
     jwe_compact,

@@ -21,17 +21,15 @@ documented cost.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Final
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwt_authorizer import Authorizer
 from tests.security.conftest import (
     LONG_FACTOR,
     PROFILE,
@@ -39,13 +37,14 @@ from tests.security.conftest import (
     record_examples,
     record_note,
 )
+from tests.support.constants import HTTP_PREFIX, REST_PREFIX
 from tests.support.hostile import Route, make_event
 from tests.support.iam_oracle import IamOracle
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import NoNetwork, issuer_entry
+from tests.support.stages import issuer_entry, make_authorizer
 
-REST: Final = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
-HTTP: Final = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
+REST: Final = REST_PREFIX
+HTTP: Final = HTTP_PREFIX
 LITERALS: Final = ("a", "b", "files", "public")
 METHODS: Final = ("GET", "POST", "DELETE")
 SCOPES: Final = ("s1", "s2")
@@ -177,7 +176,7 @@ request_segments = st.sampled_from(
 def requests(draw: st.DrawFn, table: Table) -> tuple[str, str]:
     """A hostile request, or a concrete instance of one of the table's routes."""
     method = draw(st.sampled_from(METHODS))
-    if table.rules and draw(st.booleans()):
+    if len(table.rules) > 0 and draw(st.booleans()):
         rule = draw(st.sampled_from(table.rules))
         segments = []
         for template in rule.segments:
@@ -198,13 +197,7 @@ def canonical(path: str) -> bool:
     return "//" not in path and (path == "/" or not path.endswith("/"))
 
 
-def authorizer_for(document: dict[str, Any]) -> Authorizer:
-    return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)}, fetcher=NoNetwork())
-
-
-def budget(ci_examples: int) -> Any:
-    from hypothesis import settings
-
+def budget(ci_examples: int) -> settings:
     factor = LONG_FACTOR if PROFILE_NAME == "long" else 1
     return settings(PROFILE, max_examples=ci_examples * factor)
 
@@ -216,7 +209,7 @@ def test_no_cached_answer_allows_what_the_rules_deny(iam_oracle: IamOracle) -> N
     @budget(250)
     @given(data=st.data(), table=tables(), held=st.frozensets(st.sampled_from(SCOPES)))
     def prop(data: st.DataObject, table: Table, held: frozenset[str]) -> None:
-        authorizer = authorizer_for(table.document("iam"))
+        authorizer = make_authorizer(table.document("iam"))
         token = KEY.sign(claims(scp=" ".join(sorted(held)) or None))
         firsts = data.draw(st.lists(requests(table), min_size=1, max_size=3))
         laters = data.draw(st.lists(requests(table), min_size=4, max_size=12))
@@ -224,7 +217,7 @@ def test_no_cached_answer_allows_what_the_rules_deny(iam_oracle: IamOracle) -> N
         for kind in ("token", "request", "http-1.0", "http-2.0"):
             prefix = HTTP if kind.startswith("http") else REST
             for method, path in firsts:
-                event = make_event(kind, f"Bearer {token}", Route(method, path))  # type: ignore[arg-type]
+                event = make_event(kind, f"Bearer {token}", Route(method, path))
                 answer = authorizer(event, None)
                 arns = [f"{prefix}/{m}{p}" for m, p in [(method, path), *laters]]
                 verdicts = iam_oracle.evaluate(answer["policyDocument"], arns)
@@ -271,7 +264,7 @@ def test_simple_answers_are_never_reused_for_a_denied_request() -> None:
     @budget(150)
     @given(data=st.data(), table=tables(), held=st.frozensets(st.sampled_from(SCOPES)))
     def prop(data: st.DataObject, table: Table, held: frozenset[str]) -> None:
-        authorizer = authorizer_for(table.document("simple"))
+        authorizer = make_authorizer(table.document("simple"))
         token = KEY.sign(claims(scp=" ".join(sorted(held)) or None))
         calls = data.draw(st.lists(requests(table), min_size=2, max_size=10))
         granted: set[str] = set()

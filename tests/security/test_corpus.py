@@ -18,16 +18,9 @@ from jwt_authorizer import Authorizer, errors
 from tests.security.conftest import STATS
 from tests.security.corpus import Case, corpus
 from tests.security.world import world
-from tests.support.hostile import (
-    Kind,
-    NoNetworkFetcher,
-    RecordingObserver,
-    ServingFetcher,
-    emitted_metrics,
-    event_arn,
-    invoke,
-    json_lines,
-)
+from tests.support.fetchers import NoNetworkFetcher, ServingFetcher
+from tests.support.hostile import Kind, event_arn, invoke
+from tests.support.observers import RecordingObserver, emitted_metrics, json_lines
 
 CASES: Final = corpus()
 CHANNELS: Final[tuple[tuple[Kind, str], ...]] = (

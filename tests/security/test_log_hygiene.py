@@ -25,9 +25,9 @@ from tests.support.hostile import (
     event_arn,
     leaked,
     make_event,
-    policy_allows,
     secret_fragments,
 )
+from tests.support.iam import allows
 
 CHANNELS: Final[tuple[tuple[Kind, str], ...]] = (
     ("token", "simple"),
@@ -101,12 +101,12 @@ def test_no_output_line_contains_token_material(
             if "isAuthorized" in answer:
                 granted = answer["isAuthorized"] is True
             else:
-                granted = policy_allows(answer, event_arn(kind, case.route))
+                granted = allows(answer, event_arn(kind, case.route))
             allowed += granted
             denied += not granted
-    out, err = capfd.readouterr()
+    out, stderr = capfd.readouterr()
     records = [json.dumps(vars(record), default=str) for record in caplog.records]
-    lines = [*out.splitlines(), *err.splitlines(), *records, *raised]
+    lines = [*out.splitlines(), *stderr.splitlines(), *records, *raised]
 
     denials = [line for line in out.splitlines() if '"request denied"' in line]
     assert messages == {"Exception: Unauthorized"}
@@ -117,7 +117,7 @@ def test_no_output_line_contains_token_material(
     assert len(secrets) > len(cases), "secret extraction found too little to check"
     hits = leaked(lines, secrets)
     assert not hits, f"token material in output: {hits[:5]}"
-    assert err == "", "nothing should be written to stderr"
+    assert stderr == "", "nothing should be written to stderr"
 
 
 def test_secret_fragments_cover_every_segment() -> None:

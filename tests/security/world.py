@@ -27,24 +27,26 @@ from jwt_authorizer.config import parse_config
 from jwt_authorizer.keys import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
-from tests.support.hostile import NoNetworkFetcher
+from tests.support import constants
+from tests.support.fetchers import NoNetworkFetcher
 from tests.support.signing import SigningKey
 from tests.support.stages import validator_for
 
-B2C_TENANT: Final = "7c1e0b52-3a9d-4f6e-8b21-5d0f9a4c2e71"
-B2C_ISSUER: Final = f"https://contoso.b2clogin.com/{B2C_TENANT}/v2.0/"
-B2C_AUDIENCE: Final = "4a8d2f60-91b3-4c7e-a5d2-0e6f13b97c48"
+# The shared identities (tests/support/constants.py), under the names the security suite uses.
+B2C_TENANT: Final = constants.B2C_TENANT
+B2C_ISSUER: Final = constants.ISSUER
+B2C_AUDIENCE: Final = constants.AUDIENCE
 OIDC_ISSUER: Final = "https://idp.example.test/realms/orders"
 OIDC_AUDIENCE: Final = "orders-api"
-ENTRA_TENANT: Final = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
-ENTRA_ISSUER: Final = f"https://login.microsoftonline.com/{ENTRA_TENANT}/v2.0"
+ENTRA_TENANT: Final = constants.ENTRA_TENANT
+ENTRA_ISSUER: Final = constants.ENTRA_ISSUER
 ENTRA_AUDIENCE: Final = "6f1d3b8a-2c47-4e95-a0b6-93e8d1c5f742"
-MULTI_ISSUER: Final = "https://login.microsoftonline.com/{tenantid}/v2.0"
-PARTNER_TENANT: Final = "9f3a6c2e-1b74-4d8a-a05f-6e2c8d91b7f3"
+MULTI_ISSUER: Final = constants.ENTRA_TEMPLATE
+PARTNER_TENANT: Final = constants.CIAM_TENANT
 STRANGER_TENANT: Final = "d4c3b2a1-0f9e-4d8c-b7a6-958473625140"
 GRAPH_AUDIENCE: Final = "00000003-0000-0000-c000-000000000000"
-CLIENT_ID: Final = "5d3e8f21-6c7b-4a90-8e15-b2f4d6a0c973"
-SUBJECT: Final = "0f6c2b9d-8e41-4a73-b5d0-7e9a1c3f4b28"
+CLIENT_ID: Final = constants.CLIENT_ID
+SUBJECT: Final = constants.SUBJECT
 
 ROUTES: Final = [
     {"route": "GET /orders", "scopes": ["app.read"]},

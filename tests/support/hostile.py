@@ -4,12 +4,13 @@
   any signature bytes, HMAC with alternative encodings of a public key, compact JWE (also
   compressed), self-signed certificates for ``x5c``;
 * events of every API Gateway kind (REST TOKEN, REST REQUEST, HTTP payload 1.0 and 2.0);
-* instruments that do not trust the code under test: an IAM evaluator written independently of
-  ``jwt_authorizer.policy`` (dynamic programming, no regular expressions), an answer-shape checker,
-  an observer that records every denial instead of printing it, and a fetcher that never fetches.
+* instruments that do not trust the code under test: an answer-shape checker, the outcome API
+  Gateway would make of an answer (IAM answers evaluated by :mod:`tests.support.iam`), and the
+  token material a log line must never hold.
 
-Only :class:`RecordingObserver` touches the authorizer's own code (it implements its observer
-interface). Everything else here is deliberately separate so a bug cannot hide in both places.
+Nothing here uses the authorizer's own code but the :class:`KeysUnavailable` it raises, so a bug
+cannot hide in both places. The recording
+observer is :mod:`tests.support.observers`, the fetchers :mod:`tests.support.fetchers`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import io
-import itertools
 import json
-import logging
 import os
 import zlib
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from cryptography import x509
@@ -36,15 +33,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
 from jwt_authorizer import KeysUnavailable
-from jwt_authorizer.keys import FetchError
-from jwt_authorizer.observe import Observer
+from tests.support.constants import HTTP_PREFIX, REST_PREFIX
+from tests.support.iam import allows
 from tests.support.signing import SigningKey, b64url
 
 Kind = Literal["token", "request", "http-1.0", "http-2.0"]
 EVENT_KINDS: Final[tuple[Kind, ...]] = ("token", "request", "http-1.0", "http-2.0")
 REQUEST_KINDS: Final[tuple[Kind, ...]] = ("request", "http-1.0", "http-2.0")
-REST_PREFIX: Final = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
-HTTP_PREFIX: Final = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
 _HMAC: Final = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -280,36 +275,6 @@ def make_event(
 # --------------------------------------------------------------------------- answers
 
 
-def wildcard_match(pattern: str, value: str) -> bool:
-    """IAM ARN matching (``*`` any run including ``/``, ``?`` one character), by dynamic
-    programming: linear memory, O(len(pattern) * len(value)) time, no backtracking."""
-    reachable = [True] + [False] * len(value)
-    for char in pattern:
-        if char == "*":
-            for index in range(1, len(value) + 1):
-                reachable[index] = reachable[index] or reachable[index - 1]
-            continue
-        following = [False] * (len(value) + 1)
-        for index in range(len(value)):
-            if reachable[index] and (char == "?" or value[index] == char):
-                following[index + 1] = True
-        reachable = following
-    return reachable[len(value)]
-
-
-def policy_allows(answer: Mapping[str, Any], arn: str) -> bool:
-    """Would API Gateway let this request through (explicit Deny wins, else any Allow)?"""
-    allowed = False
-    for statement in answer["policyDocument"]["Statement"]:
-        resources = statement["Resource"]
-        resources = [resources] if isinstance(resources, str) else resources
-        if any(wildcard_match(resource, arn) for resource in resources):
-            if statement["Effect"] == "Deny":
-                return False
-            allowed = True
-    return allowed
-
-
 def grants_anything(answer: Mapping[str, Any]) -> bool:
     """An answer that could let *some* request through (any Allow, or ``isAuthorized`` true)."""
     if "isAuthorized" in answer:
@@ -415,7 +380,7 @@ def invoke(authorizer: Any, event: Any, *, arn: str | None, simple: bool | None)
         # The ARN API Gateway evaluates: routeArn for payload 2.0, methodArn otherwise.
         candidate = event.get("routeArn" if event.get("version") == "2.0" else "methodArn")
         arn = candidate if isinstance(candidate, str) else None
-    if arn is not None and policy_allows(answer, arn):
+    if arn is not None and allows(answer, arn):
         return Outcome(200, answer)
     return Outcome(403, answer)
 
@@ -451,135 +416,3 @@ def leaked(lines: Sequence[str], fragments: set[str]) -> list[str]:
                 hits.append(f"{len(fragment)}-character fragment in line {number}")
                 break
     return hits
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    """Every JSON object line in captured output (other lines are ignored)."""
-    found = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                found.append(value)
-    return found
-
-
-def emitted_metrics(lines: Sequence[Mapping[str, Any]]) -> set[str]:
-    names: set[str] = set()
-    for line in lines:
-        aws = line.get("_aws")
-        if isinstance(aws, dict):
-            for directive in aws.get("CloudWatchMetrics", []):
-                names.update(metric["Name"] for metric in directive.get("Metrics", []))
-    return names
-
-
-class Utf8Sink(io.TextIOBase):
-    """A log stream that behaves like Lambda's stdout (UTF-8, strict) and keeps every line.
-
-    A line that cannot be encoded is kept in ``failures`` instead (the real stream would raise
-    and the logging module would print a traceback to stderr in place of the line).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self.failures: list[str] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            self.failures.append(f"{type(err).__name__} at {err.start}")
-            return len(text)
-        self.lines.extend(line for line in text.splitlines() if line)
-        return len(text)
-
-
-_observers = itertools.count(1)
-
-
-class RecordingObserver(Observer):
-    """The real observer (real Powertools log formatting) writing to a :class:`Utf8Sink`, with
-    metrics kept in memory instead of printed as EMF: fast enough for fuzzing, faithful enough
-    to check that every denial is logged and that no line carries token material.
-    """
-
-    def __init__(self) -> None:
-        service = f"jwt-authorizer-recorded-{next(_observers)}"
-        super().__init__(service=service)
-        logging.getLogger(service).propagate = False  # thousands of records: keep them here
-        self.sink = Utf8Sink()
-        handler = self.logger.registered_handler
-        assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(self.sink)
-        self.metrics: Counter[str] = Counter()
-        self.denials: list[dict[str, Any]] = []
-        self.allows: list[dict[str, Any]] = []
-
-    @property
-    def unloggable(self) -> list[str]:
-        return self.sink.failures
-
-    def reset(self) -> None:
-        self.metrics.clear()
-        self.denials.clear()
-        self.allows.clear()
-        self.sink.lines.clear()
-        self.sink.failures.clear()
-
-    def count(self, name: str, value: float = 1) -> None:
-        self.metrics[name] += int(value)
-
-    def latency(self, milliseconds: float) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
-
-    def denied(self, *, level: int, reason: str, **fields: Any) -> None:
-        self.denials.append({"reason": reason, **fields})
-        super().denied(level=level, reason=reason, **fields)
-
-    def allowed(self, **fields: Any) -> None:
-        self.allows.append(fields)
-        super().allowed(**fields)
-
-    def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
-        self.metrics["KeySetFetches"] += 1
-
-
-@dataclass
-class NoNetworkFetcher:
-    """A key fetcher that records every URL it is asked for and never fetches anything.
-
-    It raises :class:`FetchError` (the authorizer then fails closed); tests assert ``calls`` is
-    empty, because an exception alone could be swallowed by the handler's fail-closed path.
-    """
-
-    calls: list[str] = field(default_factory=list)
-
-    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
-        self.calls.append(url)
-        raise FetchError("network access is disabled in the security suite")
-
-
-@dataclass
-class ServingFetcher:
-    """Serves fixed documents for exact URLs and records every request (anything else fails)."""
-
-    documents: Mapping[str, object]
-    calls: list[str] = field(default_factory=list)
-
-    def get_json(self, url: str, *, ca_bundle: str | None) -> object:
-        self.calls.append(url)
-        if url not in self.documents:
-            raise FetchError("not a configured URL")
-        return self.documents[url]

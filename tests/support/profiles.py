@@ -10,9 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-B2C_TENANT = "7c1e0b52-3a9d-4f6e-8b21-5d0f9a4c2e71"
-ENTRA_TENANT = "2b7e4c91-58a3-4f0d-96c2-e1a07b3d5f84"
-CIAM_TENANT = "9f3a6c2e-1b74-4d8a-a05f-6e2c8d91b7f3"
+from tests.support.constants import B2C_TENANT, CIAM_TENANT, ENTRA_TENANT
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-_HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+from tests.support.constants import AUDIENCE, CLIENT_ID, ISSUER, SUBJECT
+
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
+}
 _CURVES = {
     "ES256": (ec.SECP256R1, "P-256", 32),
     "ES384": (ec.SECP384R1, "P-384", 48),
@@ -78,27 +85,31 @@ class SigningKey:
         return {k: v for k, v in jwk.items() if v is not None}
 
     def public_pem(self) -> bytes:
-        return self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        return bytes(
+            self.private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
 
     def sign_bytes(self, message: bytes, alg: str | None = None) -> bytes:
         alg = alg or self.alg
         if alg.startswith("RS"):
-            return self.private.sign(message, padding.PKCS1v15(), _HASHES[alg[2:]]())
+            return bytes(self.private.sign(message, padding.PKCS1v15(), _HASHES[alg[2:]]()))
         if alg.startswith("PS"):
             digest = _HASHES[alg[2:]]()
-            return self.private.sign(
-                message,
-                padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
-                digest,
+            return bytes(
+                self.private.sign(
+                    message,
+                    padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size),
+                    digest,
+                )
             )
         if alg.startswith("ES"):
             der = self.private.sign(message, ec.ECDSA(_HASHES[alg[2:]]()))
             r, s = decode_dss_signature(der)
             size = _CURVES[alg][2]
             return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-        return self.private.sign(message)
+        return bytes(self.private.sign(message))
 
     def sign(
         self,
@@ -120,13 +131,13 @@ def claims(**overrides: Any) -> dict[str, Any]:
     """A valid B2C client-credentials payload (shape from identity-provider-tokens.md §1.6)."""
     now = int(time.time())
     payload: dict[str, Any] = {
-        "iss": "https://contoso.b2clogin.com/7c1e0b52-3a9d-4f6e-8b21-5d0f9a4c2e71/v2.0/",
+        "iss": ISSUER,
         "exp": now + 3600,
         "nbf": now - 10,
         "iat": now - 10,
-        "aud": "4a8d2f60-91b3-4c7e-a5d2-0e6f13b97c48",
-        "sub": "0f6c2b9d-8e41-4a73-b5d0-7e9a1c3f4b28",
-        "azp": "5d3e8f21-6c7b-4a90-8e15-b2f4d6a0c973",
+        "aud": AUDIENCE,
+        "sub": SUBJECT,
+        "azp": CLIENT_ID,
         "scp": "app.read app.write",
         "tfp": "B2C_1A_SIGNUP_SIGNIN",
         "ver": "1.0",

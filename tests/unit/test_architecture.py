@@ -1,5 +1,6 @@
 """Structure checks: stages depend only on earlier stages, the handler only orchestrates, the
-public surface is pinned, and the deployed package holds nothing but the function code."""
+public surface is pinned, the deployed package holds nothing but the function code, and each
+stage has its unit tests in a module named after it."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def imports_of(module: str) -> tuple[set[str], set[str]]:
         elif isinstance(node, ast.Import):
             external.update(alias.name.split(".")[0] for alias in node.names)
     return internal, external
+
+
+def test_each_stage_has_a_test_module_named_after_it() -> None:
+    here = Path(__file__).parent
+    modules = {path.stem for path in here.glob("test_*.py")}
+    assert modules == {f"test_{stage}" for stage in LAYERS} | {"test_architecture"}
 
 
 def test_every_module_is_placed_in_the_pipeline() -> None:

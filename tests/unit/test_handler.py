@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from typing import Any
 
 import pytest
 
 from jwt_authorizer import Authorizer, KeysUnavailable
-from tests.support.profiles import ENTRA_TENANT
+from jwt_authorizer.config import parse_config
+from jwt_authorizer.errors import FACT_CHARS, FACT_ITEMS
+from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.observe import token_hash
+from jwt_authorizer.principal import Principal
+from jwt_authorizer.validator import TokenValidator
+from tests.support.constants import (
+    AUDIENCE,
+    B2C_TENANT,
+    CLIENT_ID,
+    ENTRA_ISSUER,
+    ENTRA_TENANT,
+    HTTP_PREFIX,
+    ISSUER,
+    OTHER_TENANT,
+    SUBJECT,
+    http_arn,
+    rest_arn,
+)
+from tests.support.fetchers import NoNetworkFetcher, ServingFetcher
+from tests.support.iam import Decision, decision
+from tests.support.observers import RecordingObserver, metrics_line
+from tests.support.servers import closed_port
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import AUDIENCE, ISSUER, issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer, validator_for
 
-REST_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/GET/orders"
-ROUTE_ARN = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default/GET/orders"
+REST_ARN = rest_arn("GET", "/orders")
+MISMATCH = (
+    "a route rule is not a route of this API: API Gateway routed one of its paths to a wider "
+    "route, whose cached simple answers also answer that rule's paths (add the route to the API, "
+    "or set simple_cache_key to request)"
+)
+ROUTE_ARN = http_arn("GET", "/orders")
 RULES = [
     {"route": "GET /orders", "scopes": ["app.read"]},
     {"route": "POST /orders", "scopes": ["app.write"]},
@@ -58,7 +84,7 @@ def http2_event(
     event: dict[str, Any] = {
         "version": "2.0",
         "type": "REQUEST",
-        "routeArn": f"arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default/{method}{path}",
+        "routeArn": http_arn(method, path),
         "identitySource": [headers.get("authorization", "")] if headers else [],
         "routeKey": route_key,
         "rawPath": path,
@@ -104,28 +130,30 @@ def authorizer(key: SigningKey) -> Authorizer:
 
 class TestRestToken:
     def test_allow_answer_shape(self, authorizer: Authorizer, key: SigningKey) -> None:
-        answer = authorizer(token_event("Bearer " + key.sign(claims(scp="app.read"))), None)
+        token = key.sign(claims(scp="app.read", exp=2000000000))
+        answer = authorizer(token_event("Bearer " + token), None)
         assert set(answer) == {"principalId", "policyDocument", "context"}
-        assert answer["principalId"] == claims()["sub"]
+        assert answer["principalId"] == SUBJECT
         assert set(answer["policyDocument"]) == {"Version", "Statement"}
         assert answer["policyDocument"]["Version"] == "2012-10-17"
         for statement in answer["policyDocument"]["Statement"]:
             assert set(statement) == {"Action", "Effect", "Resource"}
         no_nulls(answer)
-        context = answer["context"]
-        assert context["sub"] == claims()["sub"]
-        assert context["issuer"] == ISSUER
-        assert context["client_id"] == claims()["azp"]
-        assert context["scopes"] == "app.read"
-        assert isinstance(context["token_expires"], int)
-        assert all(isinstance(v, str | int | float | bool) for v in context.values())
+        assert answer["context"] == {
+            "sub": SUBJECT,
+            "issuer": ISSUER,
+            "client_id": CLIENT_ID,
+            "scopes": "app.read",
+            "token_expires": 2000000000,
+            "tenant": B2C_TENANT,  # the tenant a B2C issuer names in its path
+        }
 
     @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "  Bearer", "Bearer\t"])
     def test_scheme_is_case_insensitive_and_trimmed(
         self, authorizer: Authorizer, key: SigningKey, scheme: str
     ) -> None:
         token = key.sign(claims(scp="app.read"))
-        assert authorizer(token_event(f"{scheme} {token}  "), None)["principalId"]
+        assert authorizer(token_event(f"{scheme} {token}  "), None)["principalId"] == SUBJECT
 
     @pytest.mark.parametrize("value", ["", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz"])
     def test_missing_or_non_bearer_credentials_are_401(
@@ -137,7 +165,7 @@ class TestRestToken:
         token = key.sign(claims(scp="app.read"))
         unauthorized(make_authorizer({"issuers": [issuer_entry(key)]}), token_event(token))
         lenient = make_authorizer({"issuers": [issuer_entry(key)], "allow_bare_token": True})
-        assert lenient(token_event(token), None)["principalId"]
+        assert lenient(token_event(token), None)["principalId"] == SUBJECT
 
 
 class TestRestRequestAndHttp10:
@@ -145,7 +173,7 @@ class TestRestRequestAndHttp10:
         self, authorizer: Authorizer, key: SigningKey
     ) -> None:
         event = request_event({"authorization": "Bearer " + key.sign(claims(scp="app.read"))})
-        assert authorizer(event, None)["principalId"] == claims()["sub"]
+        assert authorizer(event, None)["principalId"] == SUBJECT
 
     def test_two_authorization_headers_are_rejected(
         self, authorizer: Authorizer, key: SigningKey
@@ -162,14 +190,15 @@ class TestRestRequestAndHttp10:
         by_query = make_authorizer(
             {"issuers": [issuer_entry(key)], "token_sources": [{"query": "access_token"}]}
         )
-        assert by_query(event, None)["principalId"]
+        assert by_query(event, None)["principalId"] == SUBJECT
 
     def test_token_from_cookie(self, key: SigningKey) -> None:
         token = key.sign(claims(scp="app.read"))
         authorizer = make_authorizer(
             {"issuers": [issuer_entry(key)], "token_sources": [{"cookie": "at"}]}
         )
-        assert authorizer(request_event({"Cookie": f"theme=dark; at={token}"}), None)["principalId"]
+        event = request_event({"Cookie": f"theme=dark; at={token}"})
+        assert authorizer(event, None)["principalId"] == SUBJECT
         http = http2_event(cookies=["theme=dark", f"at={token}"])
         assert authorizer(http, None)["isAuthorized"] is True
 
@@ -185,7 +214,8 @@ class TestRestRequestAndHttp10:
         )
         event["requestContext"]["routeKey"] = "GET /orders"
         answer = authorizer(event, None)
-        assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        assert set(answer) == {"principalId", "policyDocument", "context"}
+        assert decision(answer, REST_ARN) is Decision.ALLOW
 
     def test_request_template_decides_the_rule(self, key: SigningKey) -> None:
         rules = [
@@ -199,8 +229,9 @@ class TestRestRequestAndHttp10:
             path="/orders/7",
             methodArn=REST_ARN.replace("/GET/orders", "/GET/orders/7"),
         )
-        statements = authorizer(event, None)["policyDocument"]["Statement"]
-        assert any(s["Effect"] == "Allow" for s in statements)
+        answer = authorizer(event, None)
+        assert decision(answer, event["methodArn"]) is Decision.ALLOW
+        assert answer["context"]["scopes"] == "app.read"
 
 
 class TestHttp20:
@@ -241,8 +272,40 @@ class TestHttp20:
         )
         token = key.sign(claims(scp="app.read"))
         answer = authorizer(http2_event({"authorization": f"Bearer {token}"}), None)
-        resources = answer["policyDocument"]["Statement"][0]["Resource"]
-        assert f"{ROUTE_ARN.rsplit('/GET', 1)[0]}/GET/orders" in resources
+        assert decision(answer, ROUTE_ARN) is Decision.ALLOW
+        resources = [
+            resource
+            for statement in answer["policyDocument"]["Statement"]
+            for resource in statement["Resource"]
+        ]
+        assert [r for r in resources if not r.startswith(HTTP_PREFIX + "/")] == []
+
+    def test_a_simple_answer_shared_with_denied_requests_is_false(self, key: SigningKey) -> None:
+        """The API has only ANY /{proxy+}: its cached ``true`` would answer every path, most of
+        which need app.admin. The rules allow this request (GET /reports/{id}), yet a shared
+        answer may not be true: 403 ``cache_unsafe``, and the rule that is not a route of the
+        API is reported once, counted every time."""
+        rules = [
+            {"route": "GET /reports/{id}", "scopes": ["app.read"]},
+            {"route": "ANY /{proxy+}", "scopes": ["app.admin"]},
+        ]
+        config = parse_config({"issuers": [issuer_entry(key)], "routes": rules})
+        observer = RecordingObserver()
+        registry = KeyRegistry(config.keys, fetcher=NoNetworkFetcher())
+        authorizer = Authorizer(config, validator_for(config, registry), observer)
+        token = key.sign(claims(scp="app.read"))
+        event = http2_event({"authorization": f"Bearer {token}"}, route_key="GET /reports/1")
+        event["routeKey"] = event["requestContext"]["routeKey"] = "ANY /{proxy+}"
+        for _ in range(2):
+            answer = authorizer(event, None)
+            assert (answer["isAuthorized"], answer["context"]["reason"]) == (False, "cache_unsafe")
+        assert (observer.counts["RouteMismatch"], observer.counts["Reason_cache_unsafe"]) == (2, 2)
+        (warning,) = [line for line in observer.logged(MISMATCH) if line["level"] == "WARNING"]
+        assert (warning["rule"], warning["route_key"]) == ("GET /reports/{id}", "ANY /{proxy+}")
+        request_key = make_authorizer(
+            {"issuers": [issuer_entry(key)], "routes": rules, "simple_cache_key": "request"}
+        )
+        assert request_key(event, None)["isAuthorized"] is True
 
     def test_comma_joined_duplicate_headers_are_rejected(
         self, authorizer: Authorizer, key: SigningKey
@@ -285,9 +348,7 @@ def reason_token(key: SigningKey, reason: str) -> tuple[dict[str, Any], str]:
         return base, "Bearer " + key.sign(claims())
     if reason == "wrong_tenant":
         base["issuers"] = [issuer_entry(key, issuer=entra_iss, profile="entra-id")]
-        return base, "Bearer " + key.sign(
-            claims(iss=entra_iss, tid="11111111-2222-3333-4444-555555555555")
-        )
+        return base, "Bearer " + key.sign(claims(iss=entra_iss, tid=OTHER_TENANT))
     if reason == "first_party_token":
         base["issuers"] = [issuer_entry(key, issuer=entra_iss, profile="entra-id")]
         return base, "Bearer " + key.sign(claims(iss=entra_iss, tid=ENTRA_TENANT), {"nonce": "n"})
@@ -361,12 +422,6 @@ def test_access_reasons_are_403_with_an_explicit_deny(
     assert answer["context"]["reason"] == reason
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_keys_unavailable_is_a_distinct_500(
     key: SigningKey, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -376,11 +431,16 @@ def test_keys_unavailable_is_a_distinct_500(
         "jwks_uri": f"http://127.0.0.1:{closed_port()}/keys",
     }
     authorizer = Authorizer.from_environ({"AUTH_CONFIG": json.dumps({"issuers": [entry]})})
+    capsys.readouterr()
     with pytest.raises(KeysUnavailable) as caught:
         authorizer(token_event("Bearer " + key.sign(claims())), None)
-    assert str(caught.value) != "Unauthorized"
-    output = capsys.readouterr().out
-    assert '"KeysUnavailable":[1.0]' in output.replace(" ", "")
+    assert (type(caught.value), str(caught.value), caught.value.detail) == (
+        KeysUnavailable,
+        "signing keys are unavailable",
+        "no keys fetched yet",
+    )
+    metrics = metrics_line(capsys.readouterr().out)
+    assert (metrics["KeysUnavailable"], "Unauthorized" in metrics) == ([1.0], False)
 
 
 @pytest.mark.parametrize(
@@ -400,18 +460,31 @@ def test_malformed_events_are_401(authorizer: Authorizer, event: Any) -> None:
     unauthorized(authorizer, event)
 
 
-def test_unexpected_errors_fail_closed(
-    authorizer: Authorizer,
-    key: SigningKey,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    def broken(token: str) -> Any:
+class BrokenValidator(TokenValidator):
+    """A validator with a bug: every token raises an exception no stage raises on purpose."""
+
+    def validate(self, token: str, *, deadline: float | None = None) -> Principal:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(authorizer._validator, "validate", broken)
+
+def test_unexpected_errors_fail_closed(key: SigningKey) -> None:
+    config = parse_config({"issuers": [issuer_entry(key)], "routes": RULES})
+    broken = BrokenValidator(
+        config.issuers,
+        KeyRegistry(config.keys, fetcher=NoNetworkFetcher()),
+        max_token_bytes=config.max_token_bytes,
+        verified_token_cache_size=config.verified_token_cache_size,
+    )
+    observer = RecordingObserver()
+    authorizer = Authorizer(config, broken, observer)
     unauthorized(authorizer, token_event("Bearer " + key.sign(claims())))
-    assert '"InternalError":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    (denial,) = observer.denials
+    assert (denial["reason"], denial["error_type"], denial["location"].split(":")[0]) == (
+        "internal_error",
+        "ZeroDivisionError",
+        "test_handler.py",
+    )
+    assert (observer.counts["InternalError"], observer.counts["Unauthorized"]) == (1, 0)
 
 
 class TestContext:
@@ -423,9 +496,11 @@ class TestContext:
         authorizer = make_authorizer(document)
         token = key.sign(claims(emails=["a@x", "b@x"], ext={"b": 1, "a": [2]}, f=True))
         context = authorizer(token_event("Bearer " + token), None)["context"]
-        assert context["emails"] == "a@x b@x"
-        assert context["extra"] == '{"a":[2],"b":1}'
-        assert context["flag"] is True
+        assert {k: context[k] for k in ("emails", "extra", "flag")} == {
+            "emails": "a@x b@x",
+            "extra": '{"a":[2],"b":1}',
+            "flag": True,
+        }
 
     def test_size_budget_drops_what_does_not_fit(
         self, key: SigningKey, capsys: pytest.CaptureFixture[str]
@@ -437,42 +512,156 @@ class TestContext:
         }
         authorizer = make_authorizer(document)
         capsys.readouterr()
-        context = authorizer(token_event("Bearer " + key.sign(claims(blob="x" * 3000))), None)[
-            "context"
-        ]
-        assert "blob" not in context
-        assert context["tiny"] == claims()["tfp"]
-        assert len(json.dumps(context)) <= 1024
-        assert '"ContextTruncated":[1.0]' in capsys.readouterr().out.replace(" ", "")
+        token = key.sign(claims(blob="x" * 3000, exp=2000000000))
+        context = authorizer(token_event("Bearer " + token), None)["context"]
+        assert context == {
+            "sub": SUBJECT,
+            "issuer": ISSUER,
+            "client_id": CLIENT_ID,
+            "scopes": "app.read app.write",
+            "token_expires": 2000000000,
+            "tenant": B2C_TENANT,
+            "tiny": "B2C_1A_SIGNUP_SIGNIN",
+        }
+        assert metrics_line(capsys.readouterr().out)["ContextTruncated"] == [1.0]
 
     def test_principal_falls_back_to_client_id(self, key: SigningKey) -> None:
         authorizer = make_authorizer({"issuers": [issuer_entry(key)]})
-        assert (
-            authorizer(token_event("Bearer " + key.sign(claims(sub=None))), None)["principalId"]
-            == claims()["azp"]
-        )
+        answer = authorizer(token_event("Bearer " + key.sign(claims(sub=None))), None)
+        assert (answer["principalId"], answer["context"]["sub"]) == (CLIENT_ID, CLIENT_ID)
+
+    def test_without_subject_or_client_the_principal_is_the_token_hash(
+        self, key: SigningKey
+    ) -> None:
+        authorizer = make_authorizer({"issuers": [issuer_entry(key)]})
+        token = key.sign(claims(sub=None, azp=None))
+        answer = authorizer(token_event("Bearer " + token), None)
+        assert answer["principalId"] == f"token:{token_hash(token)}"
 
 
 def test_key_fetches_during_init_reach_the_observer(key: SigningKey) -> None:
     """Keys download while Powertools is imported; their outcome must still be logged/counted."""
-    from jwt_authorizer.observe import Observer
-
-    class Recording(Observer):
-        def __init__(self) -> None:
-            super().__init__()
-            self.fetches: list[bool] = []
-
-        def key_fetch(self, source: str, *, ok: bool, trigger: str, detail: str) -> None:
-            self.fetches.append(ok)
-
-    class Served:
-        def get_json(self, url: str, *, ca_bundle: str | None) -> object:
-            return {"keys": [key.public_jwk()]}
-
-    observer = Recording()
-    entry = {"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": "https://idp.example/keys"}
+    url = "https://idp.example/keys"
+    fetcher = ServingFetcher({url: {"keys": [key.public_jwk()]}})
+    observer = RecordingObserver()
+    entry = {"issuer": ISSUER, "audiences": [AUDIENCE], "jwks_uri": url}
     authorizer = Authorizer.from_environ(
-        {"AUTH_CONFIG": json.dumps({"issuers": [entry]})}, fetcher=Served(), observer=observer
+        {"AUTH_CONFIG": json.dumps({"issuers": [entry]})}, fetcher=fetcher, observer=observer
     )
-    assert observer.fetches == [True]
-    assert authorizer(token_event("Bearer " + key.sign(claims())), None)["principalId"]
+    assert observer.fetches == [(True, "prefetch", "1 keys, 0 skipped")]
+    assert observer.counts["KeySetFetches"] == 1
+    assert authorizer(token_event("Bearer " + key.sign(claims())), None)["principalId"] == SUBJECT
+    assert fetcher.calls == [url]
+
+
+# Denial log lines carry the values each stage compared (errors.facts), never the token.
+
+
+@pytest.fixture(scope="module")
+def facts_key() -> SigningKey:
+    return SigningKey.generate("RS256", kid="facts-1")
+
+
+def denial_fields(
+    document: dict[str, Any], credential: str, caplog: pytest.LogCaptureFixture
+) -> dict[str, Any]:
+    """The one ``request denied`` record's fields for ``credential``."""
+    authorizer = make_authorizer(document)
+    caplog.clear()
+    unauthorized(authorizer, token_event("Bearer " + credential))
+    (record,) = [r for r in caplog.records if r.getMessage() == "request denied"]
+    fields = dict(vars(record))
+    assert credential not in repr(fields)
+    return fields
+
+
+def test_wrong_audience_names_both_sides(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = {"issuers": [issuer_entry(facts_key)]}
+    fields = denial_fields(document, facts_key.sign(claims(aud=["api://x", "api://y/"])), caplog)
+    assert fields["reason"] == "wrong_audience"
+    assert fields["token_aud"] == ["api://x", "api://y/"]
+    assert fields["audiences"] == [AUDIENCE]
+
+
+def test_unknown_issuer_names_the_closest_configured_one(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(iss=ISSUER + "x")), caplog
+    )
+    assert fields["reason"] == "unknown_issuer"
+    assert fields["issuer"] == ISSUER + "x"
+    assert fields["closest_issuer"] == ISSUER
+    far = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(iss="urn:zzz")), caplog
+    )
+    assert far["closest_issuer"] is None
+
+
+def test_time_claims_name_the_clock_and_the_leeway(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    exp = int(time.time()) - 3600
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(exp=exp)), caplog
+    )
+    assert fields["reason"] == "expired"
+    assert fields["exp"] == exp
+    assert fields["leeway"] == 60
+    assert abs(fields["now"] - time.time()) < 60
+
+
+def test_tenant_and_client_name_what_was_expected(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    entra = {"issuers": [issuer_entry(facts_key, issuer=ENTRA_ISSUER, profile="entra-id")]}
+    other = OTHER_TENANT
+    fields = denial_fields(entra, facts_key.sign(claims(iss=ENTRA_ISSUER, tid=other)), caplog)
+    assert (fields["token_tid"], fields["expected_tenant"]) == (other, ENTRA_TENANT)
+    clients = {"issuers": [issuer_entry(facts_key, allowed_client_ids=["a", "b"])]}
+    fields = denial_fields(clients, facts_key.sign(claims(azp="intruder")), caplog)
+    assert fields["token_client_id"] == "intruder"
+    assert fields["allowed_client_ids"] == ["a", "b"]
+
+
+def test_algorithm_and_required_claims(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    required = {"issuers": [issuer_entry(facts_key, required_claims={"tfp": ["B2C_1A_X"]})]}
+    fields = denial_fields(required, facts_key.sign(claims(tfp="B2C_1_other")), caplog)
+    assert (fields["claim"], fields["token_value"], fields["accepted"]) == (
+        "tfp",
+        "B2C_1_other",
+        ["B2C_1A_X"],
+    )
+    ps = SigningKey.generate("PS256", kid="facts-1")
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, ps.sign(claims(), alg="PS256"), caplog
+    )
+    assert (fields["alg"], fields["algorithms"]) == ("PS256", ["RS256"])
+
+
+def test_unknown_kid_lists_the_published_kids(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(), kid="other"), caplog
+    )
+    assert fields["reason"] == "unknown_kid"
+    assert fields["known_kids"] == ["facts-1"]
+
+
+def test_hostile_values_are_bounded_and_escaped(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    aud = ["\u2028evil\x00" + "a" * 500] + [f"x{i}" for i in range(50)]
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(aud=aud)), caplog
+    )
+    shown = fields["token_aud"]
+    assert len(shown) == FACT_ITEMS + 1
+    assert shown[-1] == f"+{len(aud) - FACT_ITEMS} more"
+    assert shown[0].startswith("\\u2028evil\\u0000")
+    assert len(shown[0]) <= FACT_CHARS + 20

@@ -1,4 +1,5 @@
-"""Every log line is written, whatever the request carried: request-derived strings are escaped.
+"""Observe stage: logs and metrics behind a few methods, and every log line written, whatever
+the request carried: request-derived strings are escaped.
 
 Powertools writes UTF-8 with ``ensure_ascii=False``: a lone surrogate (``"\\ud800"``, which JSON
 events may carry) in any field made the write fail, so the line vanished and a traceback went to
@@ -7,17 +8,18 @@ stderr. A ``PolicyFallback`` warning naming such a route was the case reproduced
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import hashlib
+import logging
 
 import pytest
 
-from devkit.iam import Decision, evaluate, parse_authorizer_answer
-from jwt_authorizer.observe import Observer
+from jwt_authorizer.observe import DeferredEvents, Observer, Telemetry, token_hash
+from tests.support.constants import REST_PREFIX as PREFIX
+from tests.support.iam import Decision, decision
+from tests.support.observers import RecordingObserver, json_lines, metrics_line
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer
 
-PREFIX = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
 # GET /files/{name} needs a scope the caller lacks, so a cacheable answer denies GET/files/*; a
 # deeper path under it belongs to $default and is allowed: the answer has to be narrowed to this
 # route (PolicyFallback), and the warning names the route.
@@ -25,10 +27,6 @@ FALLBACK_RULES = [
     {"route": "GET /files/{name}", "scopes": ["files.admin"]},
     {"route": "$default"},
 ]
-
-
-def json_lines(output: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def test_policy_fallback_warning_with_a_lone_surrogate_in_the_path_is_logged(
@@ -49,8 +47,7 @@ def test_policy_fallback_warning_with_a_lone_surrogate_in_the_path_is_logged(
         "methodArn": f"{PREFIX}/GET/files/a/\ud800b",
     }
     answer = authorizer(event, None)
-    statements = parse_authorizer_answer(answer).statements
-    assert evaluate(statements, event["methodArn"]) is Decision.ALLOW
+    assert decision(answer, event["methodArn"]) is Decision.ALLOW
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     (warning,) = [line for line in json_lines(captured.out) if line.get("level") == "WARNING"]
@@ -108,3 +105,108 @@ def test_denied_escapes_nested_request_strings(
     )
     (line,) = json_lines(capsys.readouterr().out)
     assert (line["route"], line["detail"]) == ("\\ud800", ["a\\ud800"])
+
+
+# --------------------------------------------------------------------------- the methods
+
+
+def test_a_token_hash_is_twelve_hex_digits_of_sha256() -> None:
+    assert token_hash("abc") == hashlib.sha256(b"abc").hexdigest()[:12] == "ba7816bf8f01"
+    assert token_hash("\ud800") == hashlib.sha256(b"\xed\xa0\x80").hexdigest()[:12]
+    assert (token_hash(""), token_hash(None)) == ("", "")
+
+
+def test_metrics_are_counted_and_flushed_as_one_emf_line(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = observer(request)
+    recorder.count("Allowed")
+    recorder.count("Allowed")
+    recorder.count("Reason_expired", 3)
+    recorder.latency(1.23456)
+    recorder.flush()
+    metrics = metrics_line(capsys.readouterr().out)
+    assert (metrics["Allowed"], metrics["Reason_expired"], metrics["ValidationLatency"]) == (
+        [1.0, 1.0],
+        [3.0],
+        [1.235],
+    )
+    assert metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ObserveTest"
+
+
+def test_a_denial_is_one_line_at_its_level(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = observer(request)
+    recorder.denied(level=logging.INFO, reason="expired", status=401, client_id="", kid=None)
+    recorder.denied(level=logging.ERROR, reason="keys_unavailable", status=500)
+    first, second = json_lines(capsys.readouterr().out)
+    assert (first["level"], first["message"], first["reason"], first["status"]) == (
+        "INFO",
+        "request denied",
+        "expired",
+        401,
+    )
+    # Empty strings become null, and Powertools leaves null fields out of the line.
+    assert ("client_id" in first, "kid" in first) == (False, False)
+    assert (second["level"], second["reason"]) == ("ERROR", "keys_unavailable")
+
+
+def test_allows_are_logged_at_debug_only(capsys: pytest.CaptureFixture[str]) -> None:
+    quiet = Observer(service="observe-allow-info", namespace="ObserveTest", log_level="INFO")
+    quiet.allowed(route="GET /orders")
+    assert json_lines(capsys.readouterr().out) == []
+    loud = Observer(service="observe-allow-debug", namespace="ObserveTest", log_level="DEBUG")
+    loud.allowed(route="GET /orders")
+    (line,) = json_lines(capsys.readouterr().out)
+    assert (line["level"], line["message"], line["route"]) == (
+        "DEBUG",
+        "request allowed",
+        "GET /orders",
+    )
+
+
+def test_key_events(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> None:
+    recorder = RecordingObserver()
+    recorder.key_fetch("https://idp/keys", ok=True, trigger="ttl", detail="1 keys, 0 skipped")
+    recorder.key_fetch("https://idp/keys", ok=False, trigger="ttl", detail="HTTP 500")
+    recorder.stale_keys("https://idp/keys", age_seconds=4000.0)
+    recorder.key_set_empty("https://idp/keys", skipped={"private_key": 1, "malformed": 2})
+    assert dict(recorder.counts) == {
+        "KeySetFetches": 2,
+        "KeySetFetchFailures": 1,
+        "StaleKeysInUse": 1,
+        "KeySetEmpty": 1,
+    }
+    assert [line["message"] for line in json_lines("\n".join(recorder.sink.lines))] == [
+        "key set fetched",
+        "key set fetch failed",
+        "key set holds no usable key",
+    ]
+    (empty,) = recorder.logged("key set holds no usable key")
+    assert (empty["level"], empty["skipped"], empty["skipped_reasons"]) == (
+        "WARNING",
+        3,
+        {"malformed": 2, "private_key": 1},
+    )
+
+
+def test_an_observer_of_the_telemetry_settings() -> None:
+    built = Observer.of(Telemetry(service="observe-of", namespace="ObserveOf", log_level="ERROR"))
+    assert (built.logger.service, built.logger.log_level) == ("observe-of", logging.ERROR)
+
+
+def test_key_events_before_the_observer_exists_are_replayed() -> None:
+    deferred = DeferredEvents()
+    deferred.key_fetch("a", ok=True, trigger="prefetch", detail="1 keys, 0 skipped")
+    deferred.key_set_empty("b", skipped={"malformed": 1})
+    deferred.stale_keys("c", age_seconds=1.0)
+    recorder = RecordingObserver()
+    deferred.attach(recorder)
+    assert (recorder.fetches, recorder.empty_sets) == (
+        [(True, "prefetch", "1 keys, 0 skipped")],
+        [("b", {"malformed": 1})],
+    )
+    assert recorder.counts["StaleKeysInUse"] == 1
+    deferred.key_fetch("a", ok=False, trigger="ttl", detail="down")  # forwarded at once
+    assert recorder.fetches[-1] == (False, "ttl", "down")

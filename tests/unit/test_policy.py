@@ -1,10 +1,13 @@
-"""Cache safety: an answer API Gateway caches must never allow, on any later request, what the
-route rules deny; it may deny more (a lockout) only where the init analysis says so.
+"""Policy stage: which statements answer a request, chosen so that an answer API Gateway caches
+never allows, on any later request, what the route rules deny; it may deny more (a lockout)
+only where the init analysis says so.
 
-Answers are evaluated with the emulator's IAM evaluator (devkit.iam), written independently
-from the product, with API Gateway's rules: explicit Deny wins, no matching Allow denies.
-tests/security/test_cache_safety.py repeats this with a third-party evaluator and generated
-route tables.
+First the plans and answers themselves, pure (``make_plan``, ``PolicyBuilder``) on small tables
+with exact statements; then the cache-safety matrix through the handler, every token x first
+request x later request on every event kind. Answers are evaluated with the devkit's IAM
+evaluator (tests/support/iam.py), written independently from the product, with API Gateway's
+rules: explicit Deny wins, no matching Allow denies. tests/security/test_cache_safety.py repeats
+this with a third-party evaluator and generated route tables.
 """
 
 from __future__ import annotations
@@ -15,18 +18,30 @@ from typing import Any, ClassVar
 
 import pytest
 
-from devkit.iam import Decision, evaluate, parse_authorizer_answer
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import parse_config
-from jwt_authorizer.policy import PolicyBuilder, find_conflicts
+from jwt_authorizer.coverage import bits
+from jwt_authorizer.event import MethodArn
+from jwt_authorizer.iam import Statement
+from jwt_authorizer.policy import (
+    Conflict,
+    Plan,
+    PolicyBuilder,
+    SimpleAnswer,
+    find_conflicts,
+    make_plan,
+    route_of,
+)
 from jwt_authorizer.routes import RouteTable
+from tests.support import iam
+from tests.support.constants import HTTP_PREFIX, REST_PREFIX, rest_arn
 from tests.support.hostile import Route, make_event
 from tests.support.signing import SigningKey, claims
-from tests.unit.conftest import issuer_entry, make_authorizer
+from tests.support.stages import issuer_entry, make_authorizer, route_rule
 
-REST = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod"
-HTTP = "arn:aws:execute-api:eu-west-1:123456789012:h7t8p9/$default"
-RULES = [
+REST = REST_PREFIX
+HTTP = HTTP_PREFIX
+RULES: list[dict[str, Any]] = [
     {"route": "GET /whoami"},
     {"route": "GET /orders", "scopes": ["app.read"]},
     {"route": "POST /orders", "scopes": ["app.write"]},
@@ -85,8 +100,7 @@ def key() -> SigningKey:
 
 
 def allows(answer: dict[str, Any], prefix: str, method: str, path: str) -> bool:
-    parsed = parse_authorizer_answer(answer)
-    return evaluate(parsed.statements, f"{prefix}/{method}{path}") is Decision.ALLOW
+    return iam.allows(answer, f"{prefix}/{method}{path}")
 
 
 def call(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> dict[str, Any]:
@@ -111,6 +125,210 @@ def governing_route(builder: PolicyBuilder, method: str, path: str) -> str:
     return rule.route_key if rule is not None else "(requests no rule matches)"
 
 
+# --------------------------------------------------------------------------- plans, pure
+
+FILES = RouteTable(
+    [route_rule("GET /files/public"), route_rule("GET /files/{name}", scopes=["files.read"])],
+    unmatched_allows=True,
+)
+ALL_METHODS = ["GET/*", "POST/*", "PUT/*", "PATCH/*", "DELETE/*", "HEAD/*", "OPTIONS/*"]
+SLASHES = ["*//*", "*/*/"]
+
+
+def plan_texts(builder: PolicyBuilder, plan: Plan) -> tuple[list[str], list[str], list[str]]:
+    """(allowed patterns, denied patterns, lockout witnesses) of a plan."""
+    texts = [candidate.text for candidate in builder.coverage.candidates]
+    return (
+        [texts[i] for i in bits(plan.allow)],
+        [texts[i] for i in bits(plan.deny)],
+        [signature.witness for signature in plan.lockouts],
+    )
+
+
+def planned(
+    keys: list[str], verdicts: tuple[bool, ...], default_allowed: bool
+) -> tuple[list[str], list[str], list[str]]:
+    builder = PolicyBuilder(RouteTable([route_rule(k) for k in keys], unmatched_allows=False))
+    return plan_texts(builder, make_plan(builder.coverage, verdicts, default_allowed))
+
+
+def short(statements: tuple[Statement, ...]) -> list[tuple[str, list[str]]]:
+    """Statements with the REST prefix cut off their resources."""
+    cut = len(REST) + 1
+    return [(s.effect, [resource[cut:] for resource in s.resources]) for s in statements]
+
+
+class TestPlans:
+    def test_an_allowed_literal_route_and_nothing_else(self) -> None:
+        assert planned(["GET /a"], (True,), False) == (["GET/a"], [], [])
+
+    def test_nothing_allowed_is_an_empty_plan(self) -> None:
+        assert planned(["GET /a"], (False,), False) == ([], [], [])
+
+    def test_everything_allowed(self) -> None:
+        assert planned(["GET /a"], (True,), True) == (ALL_METHODS, [], [])
+
+    def test_a_denied_route_inside_an_allowed_default(self) -> None:
+        """The wildcard Allows need a Deny for the route, and for paths with empty segments."""
+        assert planned(["GET /a"], (False,), True) == (ALL_METHODS, ["GET/a", *SLASHES], [])
+
+    def test_a_parameter_allows_one_segment_and_takes_back_deeper_paths(self) -> None:
+        assert planned(["GET /orders/{id}"], (True,), False) == (
+            ["GET/orders/*"],
+            ["GET/orders/*/*", *SLASHES],
+            [],
+        )
+
+    def test_the_readme_lockouts(self) -> None:
+        """README, *What it costs: lockouts*: a Deny that safety needs covers an allowed route."""
+        builder = PolicyBuilder(FILES)
+        assert plan_texts(builder, builder.plan(frozenset())) == (
+            ALL_METHODS,
+            ["GET/files/*", *SLASHES],
+            ["GET/files/public", "GET/files/x/x"],
+        )
+        assert plan_texts(builder, builder.plan(frozenset({"files.read"}))) == (
+            ALL_METHODS,
+            [],
+            [],
+        )
+        assert planned(["GET /orders/{id}", "GET /orders/{id}/items"], (True, True), False) == (
+            ["GET/orders/*"],
+            ["GET/orders/*/*", *SLASHES],
+            ["GET/orders/x/items"],
+        )
+
+    def test_keep_out_drops_denies_that_would_match_the_request(self) -> None:
+        builder = PolicyBuilder(FILES)
+        _, matched = builder.coverage.signature_of("GET", "/files/public")
+        narrowed = builder.plan(frozenset(), keep_out=matched & builder.deny_capable)
+        assert plan_texts(builder, narrowed) == (
+            ["GET/files/public", *ALL_METHODS[1:]],
+            SLASHES,
+            ["GET/", "GET/x", "GET/files/x/x"],
+        )
+
+
+class TestAnswers:
+    BUILDER = PolicyBuilder(FILES)
+
+    def answer(self, path: str, held: frozenset[str], allowed: bool) -> tuple[object, ...]:
+        found = self.BUILDER.iam_answer(MethodArn.parse(rest_arn("GET", path)), held, allowed)
+        return short(found.statements), found.narrowed, found.refused
+
+    def test_the_general_answer(self) -> None:
+        assert self.answer("/other", frozenset(), True) == (
+            [("Allow", ALL_METHODS), ("Deny", ["GET/files/*", *SLASHES])],
+            False,
+            False,
+        )
+
+    def test_a_denied_request_is_denied_explicitly(self) -> None:
+        assert self.answer("/files/secret", frozenset(), False) == (
+            [("Allow", ALL_METHODS), ("Deny", ["GET/files/*", *SLASHES])],
+            False,
+            False,
+        )
+
+    def test_an_allowed_request_the_general_answer_denies_gets_a_narrower_one(self) -> None:
+        assert self.answer("/files/public", frozenset(), True) == (
+            [("Allow", ["GET/files/public", *ALL_METHODS[1:]]), ("Deny", SLASHES)],
+            True,
+            False,
+        )
+        assert self.answer("/files/a/b", frozenset(), True) == (
+            [("Allow", ["GET/files/a/b", "GET/files/public", *ALL_METHODS[1:]]), ("Deny", SLASHES)],
+            True,
+            False,
+        )
+
+    def test_a_request_no_cacheable_answer_can_allow_is_refused(self) -> None:
+        """Its path holds a wildcard: its own ARN cannot be an Allow (``cache_unsafe``)."""
+        assert self.answer("/files/public/*", frozenset(), True) == (
+            [("Allow", ["GET/files/public", *ALL_METHODS[1:]]), ("Deny", SLASHES)],
+            False,
+            True,
+        )
+
+    def test_everything_allowed_is_one_resource(self) -> None:
+        assert self.answer("/files/x", frozenset({"files.read"}), True) == (
+            [("Allow", ["*"])],
+            False,
+            False,
+        )
+
+    def test_nothing_allowed_still_has_a_statement(self) -> None:
+        only_a = [route_rule("GET /a", scopes=["x"])]
+        builder = PolicyBuilder(RouteTable(only_a, unmatched_allows=False))
+        arn = MethodArn.parse(rest_arn("GET", "/b*"))
+        assert short(builder.iam_answer(arn, frozenset(), False).statements) == [("Deny", ["*"])]
+        arn = MethodArn.parse(rest_arn("GET", "/b"))
+        assert short(builder.iam_answer(arn, frozenset(), False).statements) == [
+            ("Deny", ["GET/b"])
+        ]
+
+    def test_plans_are_cached_per_relevant_permissions(self) -> None:
+        assert self.BUILDER.key(frozenset({"files.read", "unrelated"})) == {"files.read"}
+        assert self.BUILDER.plan(frozenset()) is self.BUILDER.plan(frozenset({"unrelated"}))
+        first = self.BUILDER.plan(frozenset())
+        self.BUILDER.clear()
+        assert self.BUILDER.plan(frozenset()) == first
+        assert self.BUILDER.plan(frozenset()) is not first
+
+
+class TestSharedSimpleAnswers:
+    BUILDER = PolicyBuilder(FILES)
+
+    def test_true_only_when_every_request_sharing_the_entry_is_allowed(self) -> None:
+        builder = self.BUILDER
+        reader = frozenset({"files.read"})
+        assert (builder.simple_allowed(frozenset()), builder.simple_allowed(reader)) == (
+            False,
+            True,
+        )
+        assert builder.simple_allowed(frozenset(), "GET", "/files/public") is True
+        assert builder.simple_allowed(frozenset(), "GET", "/files/{name}") is False
+        assert builder.simple_allowed(frozenset(), "ANY", "$default") is True
+
+    def test_per_route_key(self) -> None:
+        arn = MethodArn.parse(rest_arn("GET", "/files/public"))
+        assert self.BUILDER.simple_answer(frozenset(), arn, "GET /files/public") == SimpleAnswer(
+            allowed=True
+        )
+        assert self.BUILDER.simple_answer(frozenset(), arn, None) == SimpleAnswer(allowed=False)
+
+    def test_a_rule_that_is_not_a_route_of_the_api(self) -> None:
+        """API Gateway routed GET /files/secret to a wider route: the rule that decides it is
+        not a route of the API, and its paths share that route's cache entry."""
+        arn = MethodArn.parse(rest_arn("GET", "/files/secret"))
+        assert self.BUILDER.simple_answer(frozenset(), arn, "ANY /{proxy+}") == SimpleAnswer(
+            allowed=True, mismatched="GET /files/{name}"
+        )
+
+    @pytest.mark.parametrize(
+        ("route_key", "route"),
+        [
+            ("GET /orders/{id}", ("GET", "/orders/{id}")),
+            ("$default", ("ANY", "$default")),
+            (None, None),
+        ],
+    )
+    def test_route_of(self, route_key: str | None, route: tuple[str, str] | None) -> None:
+        assert route_of(route_key) == route
+
+
+def test_the_readme_lockouts_are_reported_at_init() -> None:
+    assert find_conflicts(PolicyBuilder(FILES)) == (
+        Conflict("GET /files/public", "GET/files/public", (), ("GET /files/{name}",)),
+        Conflict("(requests no rule matches)", "GET/files/x/x", (), ("GET /files/{name}",)),
+    )
+    builder = PolicyBuilder(RouteTable([route_rule("GET /a")], unmatched_allows=False))
+    assert find_conflicts(builder) == ()
+
+
+# --------------------------------------------------------------------------- through the handler
+
+
 @pytest.mark.parametrize("kind", ["token", "request", "http-1.0", "http-2.0"])
 @pytest.mark.parametrize(
     ("unmatched", "default_rule"),
@@ -122,7 +340,8 @@ def test_no_cached_answer_allows_what_the_rules_deny(
     """Every token x first request x later request, on every event kind: a cached answer never
     allows a later request that a fresh call denies, and every lockout of a route (a cached 403
     where a fresh call would pass) concerns a route the init analysis reports."""
-    rules = [*RULES, {"route": "$default", "scopes": ["app.read"]}] if default_rule else RULES
+    default = [{"route": "$default", "scopes": ["app.read"]}] if default_rule else []
+    rules = [*RULES, *default]
     document = {"issuers": [issuer_entry(key)], "routes": rules, "unmatched": unmatched}
     document["response_mode"] = "iam"
     authorizer = make_authorizer(document)
@@ -183,7 +402,7 @@ def test_every_event_kind_decides_the_same(key: SigningKey) -> None:
     for route, expected in cases:
         for kind in ("token", "request", "http-1.0", "http-2.0"):
             prefix = HTTP if kind.startswith("http") else REST
-            event = make_event(kind, f"Bearer {reader}", route)  # type: ignore[arg-type]
+            event = make_event(kind, f"Bearer {reader}", route)
             assert allows(iam(event, None), prefix, route.method, route.path) is expected, (
                 kind,
                 route,
@@ -243,12 +462,19 @@ class TestIssueAttacks:
     def test_deny_deeper_paths_versus_a_greedy_route(self, key: SigningKey) -> None:
         """Deny GET/files/*/* (deeper paths under {name}) also covers GET /files/public/x, which
         ANY /{proxy+} allows: reported at init, and the request itself is answered right."""
-        rules = [
+        rules: list[dict[str, Any]] = [
             {"route": "GET /files/{name}", "scopes": ["files.read"]},
             {"route": "ANY /{proxy+}"},
         ]
         builder = builder_for(rules, key, "deny")
-        assert {c.route for c in find_conflicts(builder)} >= {"ANY /{proxy+}"}
+        assert find_conflicts(builder) == (
+            Conflict(
+                route="ANY /{proxy+}",
+                example="GET/files/x/x",
+                permissions=(),
+                blocked_by=("GET /files/{name}",),
+            ),
+        )
         authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
         token = key.sign(claims(scp="files.read"))
         fresh = call(authorizer, "token", token, "GET", "/files/public/x")
@@ -316,7 +542,9 @@ class TestSimpleAnswers:
 
         def decide(route: Route, scp: str) -> bool:
             event = make_event("http-2.0", f"Bearer {key.sign(claims(scp=scp))}", route)
-            return bool(authorizer(event, None)["isAuthorized"])
+            allowed = authorizer(event, None)["isAuthorized"]
+            assert isinstance(allowed, bool)
+            return allowed
 
         return decide
 
@@ -324,13 +552,13 @@ class TestSimpleAnswers:
         self, key: SigningKey
     ) -> None:
         decide = self.make(key, "route")
-        assert decide(Route("GET", "/orders/1", "/orders/{id}"), "app.read")
-        assert not decide(Route("GET", "/orders/summary", "/orders/summary"), "app.read")
-        assert decide(Route("GET", "/other", "/{proxy+}"), "app.read")
+        assert decide(Route("GET", "/orders/1", "/orders/{id}"), "app.read") is True
+        assert decide(Route("GET", "/orders/summary", "/orders/summary"), "app.read") is False
+        assert decide(Route("GET", "/other", "/{proxy+}"), "app.read") is True
 
     def test_the_default_route_answers_for_unmatched_requests(self, key: SigningKey) -> None:
         decide = self.make(key, "route")
-        assert not decide(Route("GET", "/", "$default"), "app.read app.report")
+        assert decide(Route("GET", "/", "$default"), "app.read app.report") is False
 
     def test_a_rule_finer_than_the_api_routes_is_reported_and_decided_fresh(
         self, key: SigningKey
@@ -351,8 +579,8 @@ class TestSimpleAnswers:
 
     def test_per_request_cache_keys_answer_the_request(self, key: SigningKey) -> None:
         decide = self.make(key, "request")
-        assert decide(Route("GET", "/other", "$default"), "app.read")
-        assert not decide(Route("GET", "/orders/summary", "$default"), "app.read")
+        assert decide(Route("GET", "/other", "$default"), "app.read") is True
+        assert decide(Route("GET", "/orders/summary", "$default"), "app.read") is False
 
 
 def test_expected_decisions_for_a_reader(key: SigningKey) -> None:
@@ -409,8 +637,7 @@ def test_no_rules_allow_everything_in_one_resource(key: SigningKey) -> None:
 def test_denied_route_gets_an_explicit_deny(key: SigningKey) -> None:
     authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": RULES})
     answer = call(authorizer, "token", key.sign(claims(scp="app.read")), "POST", "/orders")
-    parsed = parse_authorizer_answer(answer)
-    assert evaluate(parsed.statements, f"{REST}/POST/orders") is Decision.EXPLICIT_DENY
+    assert iam.decision(answer, f"{REST}/POST/orders") is iam.Decision.EXPLICIT_DENY
     assert answer["context"]["error"] == "insufficient_scope"
     assert answer["context"]["scope"] == "app.write"
 

@@ -11,6 +11,9 @@ A back-of-the-envelope model, documented in docs/scaling.md (which derives every
     HTTP requests to IdP/h     = key-set fetches/h * (2 with discovery, 1 with jwks_uri)
     Lambda $ per 1M requests   = calls per 1M * (P_req / 1e6 + GB * ceil(d_warm) / 1000 * P_gbs)
                                  + cold starts per 1M * GB * ceil(d_init) / 1000 * P_gbs
+    with SnapStart (--snapstart), a cold start is a restore instead of an init:
+                                 + restores per 1M * GB * (P_restore + ceil(d_restore)/1000 * P_gbs)
+                                 + versions * GB * P_cache * seconds per month / requests per month
 
 R requests/s, N distinct tokens in use, K cache keys per token (routes per token when
 ``$context.routeKey`` is an identity source), T cache TTL (s), L token lifetime (s), c cold-start
@@ -35,6 +38,12 @@ LAMBDA_GB_SECOND: Final = {"x86_64": 0.0000166667, "arm64": 0.0000133334}  # USD
 APIGW_REQUEST_PER_MILLION: Final = {"rest": 3.50, "http": 1.00}  # USD per 1M API calls, for scale
 # Since 2025-08-01 AWS bills the init phase of on-demand functions on managed runtimes too;
 # --free-init models the earlier behaviour.
+# SnapStart (Python): a charge per GB-second for each cached snapshot (every published version
+# with SnapStart, while it is active, at least 3 hours) and one per GB restored. UNCONFIRMED:
+# these are the us-east-1 figures of AWS's pricing example as quoted by third parties; they could
+# not be checked against the pricing page from here. Pass --price-snapstart-* with yours.
+SNAPSTART_CACHE_GB_SECOND: Final = 0.0000015046  # USD per GB-second cached (UNCONFIRMED)
+SNAPSTART_RESTORE_GB: Final = 0.0001397998  # USD per GB restored (UNCONFIRMED)
 
 SECONDS_PER_MONTH: Final = 30 * 24 * 3600
 
@@ -60,6 +69,11 @@ class Inputs:
     price_gb_second_x86_64: float = LAMBDA_GB_SECOND["x86_64"]
     price_gb_second_arm64: float = LAMBDA_GB_SECOND["arm64"]
     api_type: str = "rest"
+    snapstart: bool = False
+    restore_ms: float = 100.0  # Billed Restore Duration: runtime load + after-restore hooks
+    snapshot_versions: int = 1  # published versions whose snapshot stays cached
+    price_snapstart_cache: float = SNAPSTART_CACHE_GB_SECOND
+    price_snapstart_restore: float = SNAPSTART_RESTORE_GB
 
     def __post_init__(self) -> None:
         if self.rps <= 0 or self.tokens < 1 or self.routes_per_token < 1:
@@ -70,6 +84,8 @@ class Inputs:
             raise ValueError("cold-start rate is a fraction between 0 and 1")
         if self.memory_mb < 128 or self.warm_ms <= 0 or self.init_ms < 0:
             raise ValueError("memory >= 128 MB, warm duration > 0, init duration >= 0")
+        if self.restore_ms < 0 or self.snapshot_versions < 1:
+            raise ValueError("restore duration >= 0, at least one snapshot version")
 
 
 @dataclass(frozen=True)
@@ -85,6 +101,9 @@ class Result:
     kid_flood_extra_fetches_per_hour: float
     cost_per_million: dict[str, float]
     cost_per_month: dict[str, float]
+    #: SnapStart only: restore charges and snapshot cache per 1M requests (both architectures).
+    snapstart_restore_per_million: float = 0.0
+    snapstart_cache_per_month: float = 0.0
 
 
 def invocations_per_second(inputs: Inputs) -> float:
@@ -112,14 +131,29 @@ def model(inputs: Inputs) -> Result:
     gigabytes = inputs.memory_mb / 1024
     prices = {"arm64": inputs.price_gb_second_arm64, "x86_64": inputs.price_gb_second_x86_64}
     cost_per_million = {}
+    monthly_requests = inputs.rps * SECONDS_PER_MONTH
+    restore_charge = cache_month = 0.0
+    if inputs.snapstart:
+        # Each cold start restores the snapshot: a charge per GB restored, and the billed restore
+        # duration. The init runs once per published version (at publish), not per cold start.
+        restore_charge = per_million * cold * gigabytes * inputs.price_snapstart_restore
+        cache_month = (
+            inputs.snapshot_versions * gigabytes * inputs.price_snapstart_cache * SECONDS_PER_MONTH
+        )
     for arch, gb_second in prices.items():
         warm_cost = per_million * (
             inputs.price_request_per_million / 1_000_000
             + gigabytes * warm_billed / 1000 * gb_second
         )
-        init_cost = per_million * cold * gigabytes * init_billed / 1000 * gb_second
-        cost_per_million[arch] = warm_cost + init_cost
-    monthly_requests = inputs.rps * SECONDS_PER_MONTH
+        if inputs.snapstart:
+            restore_billed = math.ceil(inputs.restore_ms)
+            start_cost = restore_charge + (
+                per_million * cold * gigabytes * restore_billed / 1000 * gb_second
+            )
+            start_cost += cache_month / monthly_requests * 1_000_000
+        else:
+            start_cost = per_million * cold * gigabytes * init_billed / 1000 * gb_second
+        cost_per_million[arch] = warm_cost + start_cost
     return Result(
         invocations_per_second=calls,
         cache_hit_ratio=1 - calls / inputs.rps,
@@ -137,6 +171,8 @@ def model(inputs: Inputs) -> Result:
         cost_per_month={
             arch: cost * monthly_requests / 1_000_000 for arch, cost in cost_per_million.items()
         },
+        snapstart_restore_per_million=restore_charge,
+        snapstart_cache_per_month=cache_month,
     )
 
 
@@ -172,9 +208,18 @@ def render(inputs: Inputs, result: Result) -> str:
          f"{_money(result.cost_per_month['arm64'])} / {_money(result.cost_per_month['x86_64'])}"),
         (f"for scale: API Gateway {inputs.api_type.upper()} price per 1M requests", _money(apigw)),
     ]  # fmt: skip
+    if inputs.snapstart:
+        rows[-1:-1] = [
+            ("  of which SnapStart restores (per 1M API requests)",
+             _money(result.snapstart_restore_per_million)),
+            (f"  of which SnapStart snapshot cache per month ({inputs.snapshot_versions} version)",
+             _money(result.snapstart_cache_per_month)),
+        ]  # fmt: skip
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
     init = "not billed (--free-init)" if inputs.free_init else f"{math.ceil(inputs.init_ms)} ms"
+    if inputs.snapstart:
+        init = f"at publish only; restore billed {math.ceil(inputs.restore_ms)} ms per cold start"
     lines.append("")
     lines.append(
         f"assumptions: warm call billed {math.ceil(inputs.warm_ms)} ms, init {init}, "
@@ -187,4 +232,9 @@ def render(inputs: Inputs, result: Result) -> str:
         f"${inputs.price_request_per_million}/1M, GB-s arm64 ${inputs.price_gb_second_arm64}, "
         f"x86_64 ${inputs.price_gb_second_x86_64}); free tier not subtracted"
     )
+    if inputs.snapstart:
+        lines.append(
+            f"SnapStart prices UNCONFIRMED: cache ${inputs.price_snapstart_cache}/GB-s, restore "
+            f"${inputs.price_snapstart_restore}/GB (AWS's us-east-1 example as quoted; check yours)"
+        )
     return "\n".join(lines)

@@ -81,6 +81,20 @@ def fit_context(
     """
     fitted: dict[str, Any] = {}
     dropped: list[str] = []
+    if scalars_only:
+        # The common case: a few short strings and numbers. JSON spends at most 6 bytes per
+        # character (\uXXXX), so when even that bound fits, nothing needs measuring.
+        bound = 2
+        for key, value in context.items():
+            if isinstance(value, str):
+                bound += 6 * (len(key) + len(value)) + 6
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
+                bound += 6 * len(key) + 26
+            else:
+                break
+        else:
+            if bound <= max_bytes:
+                return {k: v for k, v in context.items() if v is not None}, dropped
     used = 2
     for key, value in context.items():
         flat = _flatten(value) if scalars_only else _jsonable(value)

@@ -16,8 +16,9 @@ from .errors import MalformedRequest, MalformedToken, MissingToken
 
 EventKind = Literal["token", "request", "http-1.0", "http-2.0"]
 _BEARER_RE: Final = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+(\S+)$")
-#: Characters that never appear in an API Gateway ARN prefix (region, account, API id, stage).
-_NOT_IN_PREFIX: Final = frozenset("*?/ ")
+#: What never appears in an API Gateway ARN prefix (region, account, API id, stage) or method:
+#: a wildcard, a slash, a space, or an IAM policy variable.
+_UNSAFE_IN_PREFIX: Final = re.compile(r"[*?/ ]|\$\{")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class MethodArn:
         if len(api_parts) < 3 or not all(api_parts[:3]):
             raise ValueError("execute-api ARN lacks api id, stage or method")
         fixed = (parts[1], parts[3], parts[4], api_parts[0], api_parts[1], api_parts[2])
-        if any(_NOT_IN_PREFIX.intersection(value) or "${" in value for value in fixed):
+        if any(_UNSAFE_IN_PREFIX.search(value) for value in fixed):
             raise ValueError("execute-api ARN has a wildcard in its prefix or method")
         path = "/" + (api_parts[3] if len(api_parts) == 4 else "")
         return cls(
@@ -97,20 +98,33 @@ class AuthorizerRequest:
         return f"{self.arn.method} {self.arn.path}"
 
 
+#: Method ARNs already parsed (a MethodArn is immutable): the same few routes come back on every
+#: call. Bounded in entries, and only short ARNs are kept (the path is the caller's).
+_PARSED_ARNS: dict[str, MethodArn] = {}
+_ARN_MEMO_SIZE: Final = 1024
+_ARN_MEMO_LENGTH: Final = 320
+
+
 def read_event(
     event: object, *, token_sources: tuple[TokenSource, ...], allow_bare_token: bool
 ) -> AuthorizerRequest:
     """Classify the event and extract route facts; never raises for a missing token."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):
         raise MalformedRequest("event is not an object")
     kind = _kind(event)
     arn_text = event.get("routeArn" if kind == "http-2.0" else "methodArn")
     if not isinstance(arn_text, str):
         raise MalformedRequest("event has no method or route ARN")
-    try:
-        arn = MethodArn.parse(arn_text)
-    except ValueError as err:
-        raise MalformedRequest(str(err)) from err
+    arn = _PARSED_ARNS.get(arn_text)
+    if arn is None:
+        try:
+            arn = MethodArn.parse(arn_text)
+        except ValueError as err:
+            raise MalformedRequest(str(err)) from err
+        if len(arn_text) <= _ARN_MEMO_LENGTH:
+            if len(_PARSED_ARNS) >= _ARN_MEMO_SIZE:
+                _PARSED_ARNS.clear()
+            _PARSED_ARNS[arn_text] = arn
     token, problem = _credential(event, kind, token_sources, allow_bare_token)
     return AuthorizerRequest(
         kind=kind, arn=arn, route_key=_route_key(event, kind), token=token, token_problem=problem

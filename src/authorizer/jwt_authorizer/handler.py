@@ -14,6 +14,7 @@ Outcome mapping (the one place where error families become API Gateway behaviour
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,12 +24,13 @@ from typing import Any, Final
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .config import Config, load_config
 from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
-from .event import AuthorizerRequest, read_event, require_token
-from .fetch import Fetcher, deadline_in
+from .event import AuthorizerRequest, MethodArn, read_event, require_token
+from .fetch import EarlyFetches, Fetcher, deadline_in
 from .iam import Statement, evaluate
+from .jwk import load_verifiers
 from .keys import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
-from .policy import PolicyBuilder, find_conflicts
+from .policy import Answer, PolicyBuilder, find_conflicts
 from .principal import Principal
 from .routes import Decision, RouteTable
 from .validator import TokenValidator
@@ -37,6 +39,10 @@ from .validator import TokenValidator
 # line and the metrics flush still have to happen before Lambda's timeout.
 _DEADLINE_MARGIN_SECONDS: Final = 0.5
 _REPORTED_LIMIT: Final = 1024
+# The memo of IAM answers per (rule set, method ARN, relevant permissions): entries, and the
+# longest path worth remembering (the path is the caller's).
+_MEMO_SIZE: Final = 1024
+_MEMO_PATH_LIMIT: Final = 256
 
 
 @dataclass(slots=True)
@@ -59,11 +65,14 @@ class Authorizer:
         observer: Observer,
         *,
         timer: Callable[[], float] = time.perf_counter,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self._validator = validator
         self._observer = observer
         self._timer = timer
+        self._wall_clock = wall_clock
+        self._snapshot_at: float | None = None
         self._cold = True
         # One route table (and policy builder) per distinct rule set: issuers whose rules are
         # the same share the analysis.
@@ -78,6 +87,9 @@ class Authorizer:
                 shared[rules] = builder
             self._builders[entry.issuer] = builder
         self._reported: set[tuple[object, ...]] = set()
+        self._iam_answers: dict[
+            tuple[PolicyBuilder, MethodArn, frozenset[str]], tuple[Decision, Answer, str]
+        ] = {}
         self._report_conflicts(tuple(shared.values()))
 
     @classmethod
@@ -90,16 +102,20 @@ class Authorizer:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        early: EarlyFetches | None = None,
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
-        The route analysis runs while the identity providers answer. ``clock`` (monotonic,
-        key-cache timing) and ``wall_clock`` (token times) are seams for tests and the local
-        emulator.
+        Powertools, the signature backends and the route analysis load while the identity
+        providers answer. ``early``: key documents already downloading (:mod:`app`); the key
+        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache timing)
+        and ``wall_clock`` (token times) are seams for tests and the local emulator.
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
-        registry = KeyRegistry(config.keys, fetcher=fetcher, clock=clock, events=events)
+        registry = KeyRegistry(
+            config.keys, fetcher=fetcher, clock=clock, events=events, early=early
+        )
         validator = TokenValidator(
             config.issuers,
             registry,
@@ -108,10 +124,13 @@ class Authorizer:
             wall_clock=wall_clock,
         )
         prefetch = validator.start_prefetch()
+        load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
         observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
-        authorizer = cls(config, validator, observer)
+        authorizer = cls(config, validator, observer, wall_clock=wall_clock)
         prefetch.wait()
+        if early is not None:
+            early.close()
         return authorizer
 
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -146,6 +165,36 @@ class Authorizer:
             self._observer.latency((self._timer() - call.started) * 1000)
             self._observer.flush()
 
+    # -- SnapStart (runtime hooks, registered by app.py)
+
+    def register_snapstart_hooks(self) -> bool:
+        """Register :meth:`before_snapshot` and :meth:`after_restore` with the runtime's
+        ``snapshot_restore_py`` (bundled in Lambda's managed Python runtime). Without it nothing
+        is registered and nothing is paid; without SnapStart the hooks never run."""
+        try:
+            from snapshot_restore_py import register_after_restore, register_before_snapshot
+        except ImportError:
+            return False
+        register_before_snapshot(self.before_snapshot)
+        register_after_restore(self.after_restore)
+        return True
+
+    def before_snapshot(self) -> None:
+        """The snapshot must hold parsed keys, no socket and no pending metric (the metrics
+        counted during init go out now, once, instead of from every restored environment)."""
+        self._validator.before_snapshot()
+        self._observer.flush()
+        self._snapshot_at = self._wall_clock()
+
+    def after_restore(self) -> None:
+        """A restored environment may start seconds or days after its snapshot, as one of many
+        copies: new HTTP session, keys judged by their real age (refreshed past the TTL, unused
+        past the stale limit), the random generator reseeded, the next call a cold start."""
+        elapsed = 0.0 if self._snapshot_at is None else self._wall_clock() - self._snapshot_at
+        random.seed()  # every copy would otherwise draw the same numbers (urllib3 retries...)
+        self._validator.after_restore(max(0.0, elapsed))
+        self._cold = True
+
     # -- outcomes
 
     def _answer(
@@ -154,25 +203,20 @@ class Authorizer:
         builder = self._builders[principal.configured_issuer]
         arn = request.arn
         held = principal.permissions
-        decision = builder.table.decide(arn.method, arn.path, held)
         simple = request.kind == "http-2.0" and self.config.response_mode == "simple"
         statements: tuple[Statement, ...] = ()
         if simple:
+            decision = builder.table.decide(arn.method, arn.path, held)
             decision = self._simple_decision(builder, request, held, decision)
         else:
-            statements, decision = self._statements(builder, request, held, decision)
+            statements, decision = self._statements(builder, request, held)
         context = principal_context(principal, self.config.context_claims)
-        fields = {
-            "issuer": principal.issuer,
-            "client_id": principal.client_id,
-            "route": request.route,
-            "route_key": request.route_key,
-            "cold_start": call.cold,
-            "token_hash": token_hash(call.token),
-        }
         if decision.allowed:
             self._observer.count("Allowed")
-            self._observer.allowed(**fields, latency_ms=self._elapsed_ms(call))
+            if self._observer.debug:  # allowed requests are logged at DEBUG only
+                self._observer.allowed(
+                    **self._fields(call, request, principal), latency_ms=self._elapsed_ms(call)
+                )
         else:
             context.update(denial_context(decision))
             self._observer.count("Forbidden")
@@ -183,7 +227,7 @@ class Authorizer:
                 status=403,
                 missing_scopes=" ".join(sorted(decision.missing)),
                 latency_ms=self._elapsed_ms(call),
-                **fields,
+                **self._fields(call, request, principal),
             )
         fitted, dropped = fit_context(
             context, max_bytes=self.config.context_max_bytes, scalars_only=not simple
@@ -195,6 +239,17 @@ class Authorizer:
             return simple_answer(decision.allowed, fitted)
         principal_id = principal.subject or principal.client_id or f"token:{token_hash(call.token)}"
         return iam_answer(principal_id, statements, fitted)
+
+    @staticmethod
+    def _fields(call: Call, request: AuthorizerRequest, principal: Principal) -> dict[str, Any]:
+        return {
+            "issuer": principal.issuer,
+            "client_id": principal.client_id,
+            "route": request.route,
+            "route_key": request.route_key,
+            "cold_start": call.cold,
+            "token_hash": token_hash(call.token),
+        }
 
     def _simple_decision(
         self,
@@ -223,14 +278,28 @@ class Authorizer:
         return Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
 
     def _statements(
-        self,
-        builder: PolicyBuilder,
-        request: AuthorizerRequest,
-        held: frozenset[str],
-        decision: Decision,
+        self, builder: PolicyBuilder, request: AuthorizerRequest, held: frozenset[str]
     ) -> tuple[tuple[Statement, ...], Decision]:
+        """The IAM answer for this request, re-checked against it with IAM's rules.
+
+        The decision and the answer are a pure function of the method ARN and the permissions
+        the rules look at: computed once per pair (bounded memo, short ARNs only), while the
+        check against the request runs on every call."""
         arn = request.arn
-        answer = builder.iam_answer(arn, held, decision.allowed)
+        key = (builder, arn, builder.key(held))
+        found = self._iam_answers.get(key)
+        if found is None:
+            decision = builder.table.decide(arn.method, arn.path, held)
+            found = (
+                decision,
+                builder.iam_answer(arn, held, decision.allowed),
+                arn.resource(f"{arn.method}{arn.path}"),
+            )
+            if len(arn.path) <= _MEMO_PATH_LIMIT:
+                if len(self._iam_answers) >= _MEMO_SIZE:
+                    self._iam_answers.clear()
+                self._iam_answers[key] = found
+        decision, answer, current = found
         if answer.refused:
             decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
         if answer.narrowed:
@@ -242,7 +311,6 @@ class Authorizer:
                 route=request.route,
                 rule=decision.rule.route_key if decision.rule else None,
             )
-        current = arn.resource(f"{arn.method}{arn.path}")
         if evaluate(answer.statements, current) != decision.allowed:
             # Cannot happen if the analysis is right; if it ever does, deny, count and log.
             self._observer.count("PolicyMismatch")

@@ -28,6 +28,8 @@ def literal_resource(resource: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
+    """One statement of an answer: ``execute-api:Invoke`` on ``resources``."""
+
     effect: Effect
     resources: tuple[str, ...]
 
@@ -44,9 +46,9 @@ def glob_matches(pattern: str, value: str) -> bool:
     the caller's. Between stars, the leftmost occurrence of each piece is the right one, so one
     left-to-right scan decides (linear in the value, for each piece).
     """
-    if "*" not in pattern and "?" not in pattern:
+    pieces = _pieces(pattern)
+    if pieces is None:
         return pattern == value
-    pieces = pattern.split("*")
     first, last = pieces[0], pieces[-1]
     if len(pieces) == 1:
         return len(value) == len(first) and _piece_at(first, value, 0)
@@ -60,6 +62,24 @@ def glob_matches(pattern: str, value: str) -> bool:
             return False
         position = found + len(piece)
     return True
+
+
+#: Each pattern split at its stars once (None: no wildcard). The patterns are the answers'
+#: resources, a few per rule and API stage; bounded anyway.
+_PIECES: dict[str, tuple[str, ...] | None] = {}
+_PIECES_LIMIT: Final = 4096
+
+
+def _pieces(pattern: str) -> tuple[str, ...] | None:
+    try:
+        return _PIECES[pattern]
+    except KeyError:
+        pass
+    found = tuple(pattern.split("*")) if "*" in pattern or "?" in pattern else None
+    if len(_PIECES) >= _PIECES_LIMIT:
+        _PIECES.clear()
+    _PIECES[pattern] = found
+    return found
 
 
 def _piece_at(piece: str, value: str, start: int) -> bool:

@@ -86,6 +86,15 @@ def _algorithms_for(jwk: Mapping[str, Any]) -> frozenset[str]:
     return possible
 
 
+def load_verifiers(algorithms: frozenset[str]) -> None:
+    """Import the signature backends ``algorithms`` need, now rather than when the first key
+    set is parsed: init calls this while the identity provider answers."""
+    if any(alg.startswith(("RS", "ES")) for alg in algorithms):
+        import jose.backends.cryptography_backend  # noqa: F401
+    if any(alg.startswith("PS") or alg == "EdDSA" for alg in algorithms):
+        import cryptography.hazmat.primitives.asymmetric.padding  # noqa: F401
+
+
 class _ShortKey(ValueError):
     """An RSA key under 2048 bits: well-formed, never trusted."""
 

@@ -32,11 +32,20 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid, facts
-from .fetch import Fetcher, FetchError, HttpFetcher, is_fetchable_url
+from .fetch import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    EarlyFetches,
+    Fetcher,
+    FetchError,
+    HttpFetcher,
+    is_fetchable_url,
+)
 from .jwk import KeySet, NotAKeySet, VerificationKey, match_keys, parse_jwks
 
 Clock = Callable[[], float]
@@ -60,9 +69,9 @@ class KeySettings:
     kid_miss_cooldown_seconds: int = 300
     retry_seconds: int = 30
     max_stale_seconds: int = 86400
-    connect_timeout_seconds: float = 1.0
-    read_timeout_seconds: float = 2.0
-    max_response_bytes: int = 512 * 1024
+    connect_timeout_seconds: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout_seconds: float = DEFAULT_READ_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class KeyEvents(Protocol):
@@ -259,6 +268,43 @@ class KeySource:
         with self._lock:
             if self._attempts == attempt and self._flight is None and self._running is None:
                 self._start("prefetch")
+
+    def prepare_snapshot(self) -> None:
+        """Before a SnapStart snapshot: hold keys if they can be had (one more attempt when the
+        prefetch failed), and no fetch in flight (its socket would not survive the restore)."""
+        if self._inline is not None:
+            return
+        if self._snapshot is None:
+            self.start_prefetch()
+        flight = self._running
+        if flight is not None:
+            self._await(flight, None)
+
+    def restored(self, snapshot_taken: float, elapsed: float) -> None:
+        """After a SnapStart restore: ``elapsed`` seconds (wall clock) passed since the snapshot,
+        taken at ``snapshot_taken`` on this cache's clock, which may not have moved meanwhile.
+
+        The keys are given their real age, so the usual rules apply from here: past
+        ``refresh_seconds`` they are refreshed (started now, in the background), past
+        ``max_stale_seconds`` they are not used. Pacing from before the snapshot (retry pause,
+        unknown-kid cooldown, negative cache) is forgotten: it was about another moment."""
+        with self._lock:
+            now = self._clock()
+            snapshot = self._snapshot
+            if snapshot is not None and self._inline is None:
+                age = max(0.0, snapshot_taken - snapshot.fetched_at) + max(0.0, elapsed)
+                self._snapshot = replace(snapshot, fetched_at=now - age)
+            self._last_attempt = None
+            self._last_attempt_failed = False
+            self._last_miss_refresh = None
+            self.misses.clear()
+            if (
+                self._inline is None
+                and self._due(self._snapshot, now)
+                and self._flight is None
+                and self._running is None
+            ):
+                self._start("restore")
 
     def finish_prefetch(self) -> bool:
         """Wait for :meth:`start_prefetch`'s fetch (at most its budget); whether keys are held."""
@@ -539,7 +585,7 @@ class KeySource:
 
     def _reads_discovery(self, trigger: str) -> bool:
         return bool(self.spec.discovery_url) and (
-            self._jwks_uri is None or trigger in ("ttl", "initial")
+            self._jwks_uri is None or trigger in ("ttl", "initial", "restore")
         )
 
     def _fetch(self, trigger: str, now: float) -> KeySet:
@@ -594,7 +640,10 @@ class KeyRegistry:
         fetcher: Fetcher | None = None,
         clock: Clock = time.monotonic,
         events: KeyEvents | None = None,
+        early: EarlyFetches | None = None,
     ) -> None:
+        """``fetcher``: the transport (tests pass their own); by default an :class:`HttpFetcher`
+        with ``settings``' limits, which takes what ``early`` already fetched."""
         self._settings = settings
         self._fetcher = (
             fetcher
@@ -603,10 +652,13 @@ class KeyRegistry:
                 connect_timeout=settings.connect_timeout_seconds,
                 read_timeout=settings.read_timeout_seconds,
                 max_response_bytes=settings.max_response_bytes,
+                early=early,
             )
         )
         self._clock = clock
         self._events: KeyEvents = events if events is not None else _SilentEvents()
+        self._sessions = self._fetcher.sessions if isinstance(self._fetcher, HttpFetcher) else None
+        self._snapshot_taken: float | None = None
         self._sources: dict[SourceSpec, KeySource] = {}
         self._algorithms: dict[SourceSpec, set[str]] = {}
         self._inline: dict[SourceSpec, Mapping[str, Any]] = {}
@@ -656,6 +708,24 @@ class KeyRegistry:
         the declarations they were made from, are configuration and stay)."""
         for source in self.sources():
             source.clear()
+
+    def before_snapshot(self) -> None:
+        """SnapStart: keys fetched and parsed, nothing in flight, connections closed."""
+        for source in self.sources():
+            source.prepare_snapshot()
+        if self._sessions is not None:
+            self._sessions.reset()
+        self._snapshot_taken = self._clock()
+
+    def after_restore(self, elapsed: float) -> None:
+        """SnapStart: ``elapsed`` seconds (wall clock) after the snapshot. A new HTTP session
+        (pooled sockets from before the snapshot are dead); every key set aged by ``elapsed``
+        (:meth:`KeySource.restored`)."""
+        if self._sessions is not None:
+            self._sessions.reset()
+        taken = self._snapshot_taken if self._snapshot_taken is not None else self._clock()
+        for source in self.sources():
+            source.restored(taken, elapsed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,21 @@
 """Logs and metrics: one structured line per denial, EMF counters per outcome.
 
 Nothing here ever receives a raw token; callers pass :func:`token_hash` instead.
+
+Metrics are counted in a plain dictionary while an invocation runs and handed to Powertools
+Metrics once, at its end (:meth:`Observer.flush`): its ``serialize_metric_set`` builds the EMF
+document (namespace, ``service`` dimension, timestamp) from that dictionary, written in one
+write. The names and units are this module's constants, so Powertools' per-call ``add_metric``
+validation (a few microseconds per metric, on every invocation) is not needed. Counting the same
+name twice in an invocation gives one value of 2 instead of two values of 1 (the same Sum).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +25,9 @@ from .errors import loggable
 
 _NAMESPACE: Final = "JwtAuthorizer"
 _SERVICE: Final = "jwt-authorizer"
+_STANDARD_RESOLUTION: Final = 60
+# The EMF document is a fresh tree Powertools builds: no cycle to look for.
+_EMF_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def token_hash(token: str | None) -> str:
@@ -108,13 +120,19 @@ class Observer:
     ) -> None:
         from aws_lambda_powertools import Logger, Metrics
         from aws_lambda_powertools.metrics import MetricUnit
+        from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
         self.logger = Logger(service=service, level=log_level)
         self._metrics = Metrics(namespace=namespace, service=service)
-        self._count = MetricUnit.Count
-        self._milliseconds = MetricUnit.Milliseconds
+        self._count = MetricUnit.Count.value
+        self._milliseconds = MetricUnit.Milliseconds.value
+        # Powertools' own switch (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV), read once.
+        self._emit = not is_metrics_disabled()
+        self._dimensions = {"service": service}
         self._lock = threading.Lock()
-        self._debug = self.logger.log_level <= logging.DEBUG
+        self._counts: dict[str, float] = {}
+        self._latencies: list[float] = []
+        self.debug = self.logger.log_level <= logging.DEBUG
 
     @classmethod
     def of(cls, telemetry: Telemetry) -> Observer:
@@ -126,17 +144,36 @@ class Observer:
 
     def count(self, name: str, value: float = 1) -> None:
         with self._lock:
-            self._metrics.add_metric(name=name, unit=self._count, value=value)
+            self._counts[name] = self._counts.get(name, 0.0) + float(value)
 
     def latency(self, milliseconds: float) -> None:
         with self._lock:
-            self._metrics.add_metric(
-                name="ValidationLatency", unit=self._milliseconds, value=round(milliseconds, 3)
-            )
+            self._latencies.append(round(milliseconds, 3))
 
     def flush(self) -> None:
+        """Emit what was counted since the last flush as one EMF document (Powertools builds
+        it), written before the invocation returns: a frozen or killed environment loses
+        nothing an answered invocation counted."""
         with self._lock:
-            self._metrics.flush_metrics(raise_on_empty_metrics=False)
+            counts, self._counts = self._counts, {}
+            latencies, self._latencies = self._latencies, []
+        if not self._emit or not (counts or latencies):
+            return
+        metric_set: dict[str, dict[str, Any]] = {
+            name: {"Unit": self._count, "StorageResolution": _STANDARD_RESOLUTION, "Value": [value]}
+            for name, value in counts.items()
+        }
+        if latencies:
+            metric_set["ValidationLatency"] = {
+                "Unit": self._milliseconds,
+                "StorageResolution": _STANDARD_RESOLUTION,
+                "Value": latencies,
+            }
+        # Explicit dimensions: Powertools shares its dimension set between Metrics instances.
+        document = self._metrics.serialize_metric_set(
+            metrics=metric_set, dimensions=self._dimensions, metadata={}
+        )
+        sys.stdout.write(_EMF_ENCODER.encode(document) + "\n")
 
     # -- outcomes
 
@@ -145,7 +182,7 @@ class Observer:
         log("request denied", extra={"reason": reason, **_safe(fields)})
 
     def allowed(self, **fields: Any) -> None:
-        if self._debug:
+        if self.debug:
             self.logger.debug("request allowed", extra=_safe(fields))
 
     def warning(self, message: str, **fields: Any) -> None:

@@ -4,17 +4,33 @@ Every environment variable the function reads is read here, once, at init: ``AUT
 JSON document, ``file:<path>`` or ``ssm:<parameter-name>``), simple mode's ``ISSUER``,
 ``AUDIENCE``, ... (translated into the ``AUTH_CONFIG`` shape, so the two can never disagree),
 ``RESPONSE_MODE``, and the Powertools and tracing settings. :mod:`config` validates the result.
+
+:func:`early_fetches` reads the same document at the very start of init, without validating it,
+for the one thing that cannot wait: the key documents to start downloading. It imports nothing
+that ``requests`` would not import anyway.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
-from .observe import Telemetry
+from .fetch import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    EarlyFetches,
+    EarlyTarget,
+)
+
+if TYPE_CHECKING:
+    from .observe import Telemetry
+
+_WELL_KNOWN = "/.well-known/openid-configuration"
 
 
 def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
@@ -38,6 +54,8 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
 
 def read_telemetry(env: Mapping[str, str]) -> Telemetry:
     """Logging, metrics and tracing settings (Powertools' variable names)."""
+    from .observe import Telemetry
+
     defaults = Telemetry()
     level = (env.get("POWERTOOLS_LOG_LEVEL") or defaults.log_level).strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -119,3 +137,77 @@ def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
         except ValueError as err:
             raise ConfigError("ROUTES", f"not valid JSON ({err})") from err
     return document
+
+
+# --------------------------------------------------------------------------- early fetches
+
+
+def early_fetches(environ: Mapping[str, str] | None = None, *, base: Path) -> EarlyFetches | None:
+    """The key documents the configuration will fetch first, read from the environment before
+    anything is validated (``os.environ`` by default); None when there is nothing to fetch.
+
+    Only what is certain without validation is fetched: per issuer, its ``jwks_uri`` list, or
+    its discovery documents (``discovery_url``, else the issuer's well-known URL) and the key
+    set each names when it names the expected issuer. Issuers with inline keys or a
+    ``{tenantid}`` template are left to the key cache. A configuration that is not even JSON,
+    or one read from SSM (which init reads with boto3), fetches nothing early; for SSM the
+    worker still imports ``requests`` while boto3 loads. Never raises: :func:`read_document`
+    and the validation report any problem, with the field at fault.
+    """
+    env = os.environ if environ is None else environ
+    try:
+        if (env.get("AUTH_CONFIG") or "").strip().startswith("ssm:"):
+            return EarlyFetches(())
+        document = read_document(env, base)
+        entries = document.get("issuers") or ()
+        targets = tuple(dict.fromkeys(t for entry in entries for t in _targets(entry, base)))
+        keys = document.get("keys") or {}
+        limits = (
+            _positive(keys, "connect_timeout_seconds", DEFAULT_CONNECT_TIMEOUT),
+            _positive(keys, "read_timeout_seconds", DEFAULT_READ_TIMEOUT),
+            int(_positive(keys, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)),
+        )
+    except Exception:  # anything odd: no head start, the validation says what is wrong
+        return None
+    if not targets:
+        return None
+    connect, read, size = limits
+    return EarlyFetches(
+        targets, connect_timeout=connect, read_timeout=read, max_response_bytes=size
+    )
+
+
+def _targets(entry: object, base: Path) -> list[EarlyTarget]:
+    if not isinstance(entry, dict) or "jwks" in entry:
+        return []
+    issuer = entry.get("issuer")
+    if not isinstance(issuer, str) or "{tenantid}" in issuer:
+        return []
+    ca_bundle = entry.get("ca_bundle")
+    if ca_bundle is not None:
+        if not isinstance(ca_bundle, str):
+            return []
+        path = Path(ca_bundle)
+        ca_bundle = str(path if path.is_absolute() else base / path)
+    jwks_uris = _strings(entry.get("jwks_uri"))
+    if jwks_uris:
+        return [EarlyTarget(url, ca_bundle) for url in jwks_uris]
+    expected = entry.get("discovery_issuer") or issuer
+    if not isinstance(expected, str):
+        return []
+    urls = _strings(entry.get("discovery_url")) or [issuer.rstrip("/") + _WELL_KNOWN]
+    return [EarlyTarget(url, ca_bundle, frozenset({expected})) for url in urls]
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return []
+
+
+def _positive(keys: object, name: str, default: float) -> float:
+    value = keys.get(name, default) if isinstance(keys, dict) else default
+    valid = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return float(value) if valid else default

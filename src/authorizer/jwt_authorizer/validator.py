@@ -9,6 +9,7 @@ claims; the entry stands only while the key set it was verified against is still
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -43,13 +44,16 @@ class _Entry:
 
 
 class VerifiedTokens:
-    """Tokens whose signature verified, by exact string, at most ``size`` (oldest out)."""
+    """Tokens whose signature verified, by exact string, at most ``size`` (oldest out).
+
+    An ordered dictionary: evicting the oldest entry is O(1) (a plain dictionary would scan the
+    holes its earlier evictions left at its start, on every insertion of a full cache)."""
 
     __slots__ = ("_entries", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: dict[str, _Entry] = {}
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def get(self, token: str) -> _Entry | None:
         return self._entries.get(token)
@@ -58,8 +62,8 @@ class VerifiedTokens:
         if not self.size:
             return
         if len(self._entries) >= self.size:
-            with suppress(RuntimeError, StopIteration):  # another thread changed it meanwhile
-                self._entries.pop(next(iter(self._entries)), None)
+            with suppress(KeyError):  # another thread emptied it meanwhile
+                self._entries.popitem(last=False)
         self._entries[token] = entry
 
     def forget(self, token: str) -> None:
@@ -97,6 +101,16 @@ class TokenValidator:
         self.verified_tokens.clear()
         self._headers.clear()
         self._sources.clear()
+
+    def before_snapshot(self) -> None:
+        """SnapStart, before the snapshot: see :meth:`KeyRegistry.before_snapshot`."""
+        self._sources.registry.before_snapshot()
+
+    def after_restore(self, elapsed: float) -> None:
+        """SnapStart, ``elapsed`` seconds after the snapshot: keys re-aged (and refreshed or
+        set aside by the usual rules), no verified token trusted from before."""
+        self.verified_tokens.clear()
+        self._sources.registry.after_restore(elapsed)
 
     def start_prefetch(self) -> Prefetch:
         """Start fetching every remote key set in parallel; ``.wait()`` says which answered."""

@@ -10,7 +10,15 @@ from dataclasses import replace
 from typing import Final
 
 from devkit.commands.base import Subparsers, UsageError
-from devkit.costmodel import LAMBDA_GB_SECOND, LAMBDA_REQUEST_PER_MILLION, Inputs, model, render
+from devkit.costmodel import (
+    LAMBDA_GB_SECOND,
+    LAMBDA_REQUEST_PER_MILLION,
+    SNAPSTART_CACHE_GB_SECOND,
+    SNAPSTART_RESTORE_GB,
+    Inputs,
+    model,
+    render,
+)
 
 NAME: Final = "costmodel"
 
@@ -70,6 +78,35 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     )
     add("--free-init", action="store_true", help="do not bill the init phase (before 2025-08)")
     add(
+        "--snapstart",
+        action="store_true",
+        help="SnapStart: cold starts restore a snapshot (restore and cache charges, no init)",
+    )
+    add(
+        "--restore-ms",
+        type=float,
+        default=100.0,
+        help="SnapStart: Billed Restore Duration in ms (REPORT lines of restored environments)",
+    )
+    add(
+        "--snapshot-versions",
+        type=int,
+        default=1,
+        help="SnapStart: published versions whose snapshot is cached (each is charged)",
+    )
+    add(
+        "--price-snapstart-cache",
+        type=float,
+        default=SNAPSTART_CACHE_GB_SECOND,
+        help="SnapStart USD per GB-second of cached snapshot (default UNCONFIRMED)",
+    )
+    add(
+        "--price-snapstart-restore",
+        type=float,
+        default=SNAPSTART_RESTORE_GB,
+        help="SnapStart USD per GB restored (default UNCONFIRMED)",
+    )
+    add(
         "--api",
         dest="api_type",
         choices=("rest", "http"),
@@ -115,12 +152,17 @@ def _inputs(args: argparse.Namespace) -> Inputs:
         environments=args.environments,
         free_init=args.free_init,
         api_type=args.api_type,
+        snapstart=args.snapstart,
+        restore_ms=args.restore_ms,
+        snapshot_versions=args.snapshot_versions,
     )
     return replace(
         inputs,
         price_request_per_million=args.price_request,
         price_gb_second_arm64=args.price_gbs_arm64,
         price_gb_second_x86_64=args.price_gbs_x86,
+        price_snapstart_cache=args.price_snapstart_cache,
+        price_snapstart_restore=args.price_snapstart_restore,
     )
 
 
