@@ -78,6 +78,7 @@ class RecordingObserver(Observer):
     def __init__(self) -> None:  # no Powertools: nothing is printed
         self.lines: list[dict[str, Any]] = []
         self.metrics: list[str] = []
+        self.debug = True  # the handler logs allowed requests only at DEBUG: show them
 
     def count(self, name: str, value: float = 1) -> None:
         self.metrics.append(name)
