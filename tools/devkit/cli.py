@@ -12,6 +12,8 @@ This module is the top of the devkit: it imports the commands, nothing imports i
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,4 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as err:
+        if err.errno != errno.EADDRINUSE:
+            raise
+        port = getattr(args, "port", None)
+        where = f"port {port}" if port else "a port it needs"
+        print(f"devkit {args.command}: {where} is in use ({err.strerror})", file=sys.stderr)
+        return 2
     return status
