@@ -176,8 +176,9 @@ def remedy(detail: str, *, tls_reason: str | None, entry_name: str) -> str | Non
         )
     if detail.startswith("HTTP 404") and "/.well-known/openid-configuration" in detail:
         return (
-            f"no discovery document at the default URL: set {entry_name}.discovery_url (B2C: the "
-            "policy's metadata URL) or jwks_uri"
+            f"no discovery document at that URL (the default one is the issuer + "
+            f"/.well-known/openid-configuration): set {entry_name}.discovery_url to the "
+            "provider's metadata URL (B2C: the policy's) or give jwks_uri"
         )
     if detail.startswith("HTTP 30"):
         return "redirects are not followed: configure the final URL"
