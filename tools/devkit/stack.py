@@ -33,18 +33,20 @@ from devkit.idp import (
     load_clients,
     scope_values,
 )
-from devkit.paths import TEMPLATE, state_dir
+from devkit.paths import AUTHORIZER_SRC, TEMPLATE, state_dir
 from devkit.runtime import FunctionError, Handler, LambdaRuntime
 from devkit.template import load_template, read_template
 
 __all__ = [
     "AUTHORIZER",
+    "IDENTITY_PARAMETERS",
     "LocalStack",
     "client_credentials",
     "http_session",
     "running_idp_url",
     "stack_parameters",
     "state_file",
+    "user_parameters",
 ]
 
 AUTHORIZER: Final = "AuthorizerFunction"
@@ -94,6 +96,54 @@ def profile_routes(idp: LocalIdentityProvider, template: Path) -> dict[str, str]
             if key in rule:
                 rule[key] = scope_values(idp.profile, rule[key])
     return {"Routes": json.dumps(rules, separators=(",", ":"))}
+
+
+#: The template parameters that name the identity provider: ``serve`` and ``demo`` point them at
+#: the local one whatever a user's configuration says (nothing but 127.0.0.1 is ever fetched).
+IDENTITY_PARAMETERS: Final = frozenset(
+    {"Issuer", "Audience", "IssuerProfile", "DiscoveryUrl", "JwksUri", "AllowedClientIds"}
+)
+
+
+def user_parameters(
+    user: Mapping[str, str],
+) -> Callable[[LocalIdentityProvider], dict[str, str]]:
+    """A user's template parameters (``samconfig.toml``, ``--parameter-overrides``, an
+    ``AuthConfig`` document) for :class:`LocalStack`, made to trust the local IdP only.
+
+    Simple mode keeps everything but :data:`IDENTITY_PARAMETERS`. A document keeps its routes
+    and settings, its ``issuers`` become the local IdP's one entry (with the first issuer's
+    ``scope_claims`` and ``principal_claims``), and route rules lose their ``issuers`` lists,
+    which name issuers the local stack does not have. An unreadable document is a ValueError."""
+    kept = {k: v for k, v in user.items() if k not in IDENTITY_PARAMETERS}
+    kept.pop("AuthConfigSsmParameter", None)
+
+    def parameters(idp: LocalIdentityProvider) -> dict[str, str]:
+        text = kept.get("AuthConfig", "").strip()
+        if not text:
+            return dict(kept)
+        if text.startswith("file:"):
+            text = (AUTHORIZER_SRC / text[len("file:") :]).read_text(encoding="utf-8")
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("AuthConfig: not a JSON object")
+        first = (document.get("issuers") or [{}])[0]
+        local = stack_parameters(idp)
+        entry: dict[str, Any] = {
+            "issuer": local["Issuer"],
+            "audiences": local["Audience"].split(","),
+            "profile": idp.profile,
+            "discovery_url": local["DiscoveryUrl"],
+        }
+        if isinstance(first, dict):
+            entry.update({k: first[k] for k in ("scope_claims", "principal_claims") if k in first})
+        document["issuers"] = [entry]
+        for rule in document.get("routes") or []:
+            if isinstance(rule, dict):
+                rule.pop("issuers", None)
+        return kept | {"AuthConfig": json.dumps(document, separators=(",", ":"))}
+
+    return parameters
 
 
 class LocalStack:

@@ -20,8 +20,10 @@ __all__ = [
     "UsageError",
     "add_config_options",
     "add_template_option",
+    "add_user_config_options",
     "load_deployment",
     "pairs",
+    "user_config",
 ]
 
 Subparsers = Any  # argparse's _SubParsersAction, which typeshed keeps private
@@ -82,6 +84,39 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         help="template parameter values on top, as with sam (e.g. ResponseMode=iam)",
     )  # fmt: skip
     add_template_option(parser)
+
+
+def add_user_config_options(parser: argparse.ArgumentParser) -> None:
+    """``serve`` and ``demo``: a user's configuration, pointed at the local identity provider."""
+    group = parser.add_argument_group(
+        "your configuration (its routes and settings; the issuer becomes the local IdP)"
+    )
+    group.add_argument(
+        "--config", metavar="JSON|file:PATH", help="an AUTH_CONFIG document (AuthConfig)"
+    )
+    group.add_argument("--config-env", metavar="ENV", help="a samconfig.toml environment")
+    group.add_argument(
+        "--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
+        help="template parameter values on top (e.g. ResponseMode=iam AuthorizerCacheTtl=0)",
+    )  # fmt: skip
+
+
+def user_config(args: argparse.Namespace) -> dict[str, str] | None:
+    """The template parameters of ``add_user_config_options``' options, or None without them."""
+    from devkit.diagnose.source import DeploymentError, deployment
+
+    if args.config is None and args.config_env is None and not args.parameter_overrides:
+        return None
+    try:
+        deployed = deployment(
+            config=args.config,
+            config_env=args.config_env,
+            parameter_overrides=args.parameter_overrides,
+            template=args.template,
+        )
+    except DeploymentError as err:
+        raise UsageError(str(err)) from err
+    return dict(deployed.parameters)
 
 
 def load_deployment(
