@@ -254,7 +254,8 @@ TROUBLESHOOTING: list[tuple[str, Any, dict[str, Any], str, str]] = [
         lambda: token(claims={"aud": "api://x"}),
         {"audiences": ["api://x/"]},
         "verdict: reject wrong_audience",
-        "              compared: token_aud 'api://x', audiences ['api://x/'], audience_claim 'aud'",
+        "              hint: 'api://x' and 'api://x/' differ by a trailing slash: Entra v1 tokens"
+        " carry the App ID URI as requested; list both forms",
     ),
     (
         "wrong_token_use (typ outside token_types)",

@@ -397,6 +397,12 @@ def _claims(report: Report, state: _State, now: float) -> None:
     except TokenRejected as err:
         err.about(issuer=jwt.issuer, kid=jwt.kid)
         _fail(report, "claims", err)
+        if err.reason == "wrong_audience":
+            hint = hints.audience_hint(
+                payload.get("aud"), sorted(entry.audiences), entry.profile.name
+            )
+            if hint:
+                report.more(f"hint: {hint}")
         state.error = err
         return
     report.add("claims", "ok")

@@ -11,7 +11,7 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["issuer_hint", "kid_hint", "shape_hint"]
+__all__ = ["audience_hint", "issuer_hint", "kid_hint", "shape_hint"]
 
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
@@ -60,6 +60,36 @@ def issuer_hint(iss: str, closest: str | None) -> str:
         min(len(iss), len(closest)),
     )
     return f"compared character by character, they differ from position {index}"
+
+
+def audience_hint(token_aud: object, audiences: list[str], profile: str) -> str | None:
+    """Why no ``aud`` value is accepted, when a usual mix-up explains it."""
+    values = token_aud if isinstance(token_aud, list) else [token_aud]
+    tokens = [value for value in values if isinstance(value, str)]
+    if not tokens:
+        if profile == "cognito":
+            return None
+        return "the token has no aud: Cognito access tokens have none (profile cognito)"
+    for value in tokens:
+        for accepted in audiences:
+            if value.rstrip("/") == accepted.rstrip("/"):
+                return (
+                    f"{value!r} and {accepted!r} differ by a trailing slash: Entra v1 "
+                    "tokens carry the App ID URI as requested; list both forms"
+                )
+    if any(_UUID.fullmatch(a) for a in audiences) and any(v.startswith("api://") for v in tokens):
+        return (
+            "the token names the App ID URI, audiences the client id: Entra v1 tokens carry the "
+            "URI as requested; list it too (or issue v2 tokens)"
+        )
+    if any(_UUID.fullmatch(v) for v in tokens) and any(a.startswith("api://") for a in audiences):
+        return (
+            "the token names a client id, audiences an App ID URI: B2C and Entra v2 tokens carry "
+            "the API's client id GUID; list that"
+        )
+    if profile == "wso2":
+        return "WSO2 puts the calling application's client id in aud: list every caller's"
+    return None
 
 
 def shape_hint(detail: str, token: str) -> str | None:
