@@ -186,3 +186,28 @@ def test_fetch_names_a_missing_discovery_document(idp_factory: IdpFactory) -> No
         " issuers[0].discovery_url to the provider's metadata URL (B2C: the policy's) or give"
         " jwks_uri"
     )
+
+
+def test_lockouts_are_warned_while_answers_are_cached() -> None:
+    document = json.dumps(
+        {
+            "issuers": [{"issuer": "https://a.example/", "audiences": ["x"]}],
+            "routes": [
+                {"route": "GET /files/public"},
+                {"route": "GET /files/{name}", "scopes": ["files.read"]},
+            ],
+            "unmatched": "authenticated",
+        }
+    )
+    status, out, _ = run("check", "--config", document)
+    assert (status, last(out)) == (0, "config: ok, 5 warnings")
+    assert (
+        "warning       lockout: GET /files/public (e.g. GET/files/public) gets 403 from cached"
+        " answers of callers holding [] (blocked by GET /files/{name}) while the authorizer TTL"
+        " (300 s) runs; set the TTL to 0, cache per request, or change the rules (README, Route"
+        " rules)"
+    ) in out.split("\n")
+    status, out, _ = run(
+        "check", "--config", document, "--parameter-overrides", "AuthorizerCacheTtl=0"
+    )
+    assert "lockout" not in out
