@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devkit.cli import main
 from devkit.idp import LocalIdentityProvider
 from tests.conftest import IdpFactory
@@ -211,3 +213,87 @@ def test_lockouts_are_warned_while_answers_are_cached() -> None:
         "check", "--config", document, "--parameter-overrides", "AuthorizerCacheTtl=0"
     )
     assert "lockout" not in out
+
+
+ISSUER = {"issuer": "https://a.example/", "audiences": ["x"]}
+#: The development key's public JWK (events/env.json), and the same with a private member.
+PUBLIC_RSA: dict[str, Any] = json.loads(
+    json.loads((ROOT / "events" / "env.json").read_text())["AuthorizerFunction"]["AUTH_CONFIG"]
+)["issuers"][0]["jwks"]["keys"][0]
+PRIVATE_RSA = {**PUBLIC_RSA, "d": "abc", "p": "def"}
+
+
+def _doc(issuer: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
+    return {"issuers": [{**ISSUER, **(issuer or {})}], **top}
+
+
+#: The configuration errors of docs/troubleshooting.md's 500 table: the row's first message
+#: (up to any "...") and a document that produces it.
+CONFIG_ERRORS: dict[str, dict[str, Any]] = {
+    "routes[0].all_scopes: must be a JSON array of strings, each non-empty": _doc(
+        routes=[{"route": "POST /orders", "all_scopes": True}]
+    ),
+    "issuers[0].audience: is not a known setting (typo?)": _doc({"audience": ["x"]}),
+    "must be a JSON array of strings, not a string": _doc(
+        {"required_claims": {"department": "Finance Admins"}}
+    ),
+    "issuers[0].allowed_client_ids: must not be empty; omit the key to allow any client": _doc(
+        {"allowed_client_ids": []}
+    ),
+    "issuers[0].discovery_url: must not be empty": _doc({"discovery_url": ""}),
+    "issuers[0].tenants: applies only to an issuer containing {tenantid}": _doc(
+        {"tenants": ["11111111-2222-3333-4444-555555555555"]}
+    ),
+    "issuers[0].jwks: give an inline jwks or a jwks_uri / discovery_url, not both": _doc(
+        {"jwks": {"keys": []}, "jwks_uri": "https://a.example/keys"}
+    ),
+    "issuers[0].leeway_seconds: must be at most 300 seconds (5 minutes) of clock skew": _doc(
+        {"leeway_seconds": 60000}
+    ),
+    "keys.max_stale_seconds: must be at most 604800 seconds (7 days)": _doc(
+        keys={"max_stale_seconds": 10**7}
+    ),
+    "routes[3].route: GET /orders/{orderId} is already governed by routes[1] (for the same"
+    " issuers); merge the two rules": _doc(
+        routes=[
+            {"route": "GET /whoami"},
+            {"route": "GET /orders/{id}", "scopes": ["a"]},
+            {"route": "POST /orders"},
+            {"route": "GET /orders/{orderId}", "scopes": ["b"]},
+        ]
+    ),
+    "routes[0].route: path segment '${aws:username}' holds ${...}, IAM policy-variable syntax": (
+        _doc(routes=[{"route": "GET /users/${aws:username}"}])
+    ),
+    "issuers[0].jwks.keys[1]: holds private key material; publish only the public key (remove"
+    " 'd',": _doc({"jwks": {"keys": [PUBLIC_RSA, PRIVATE_RSA]}}),
+    "issuers[0].jwks.keys[0]: is a symmetric (oct) key": _doc(
+        {"jwks": {"keys": [{"kty": "oct", "k": "abc"}]}}
+    ),
+    "issuers[0].ca_bundle: file": _doc({"ca_bundle": "certs/missing.pem"}),
+    "RESPONSE_MODE: is 'simple' but AUTH_CONFIG says response_mode 'iam'; they must match the"
+    " API's EnableSimpleResponses": _doc(response_mode="iam"),
+}
+
+
+@pytest.mark.parametrize("message", list(CONFIG_ERRORS))
+def test_each_configuration_error_of_the_troubleshooting_guide(message: str) -> None:
+    status, out, _ = run("check", "--config", json.dumps(CONFIG_ERRORS[message]))
+    assert status == 1
+    line = last(out)
+    if message.startswith("must be"):
+        assert line.startswith("config: error issuers[0].required_claims.department: " + message)
+    else:
+        assert line.startswith("config: error " + message), line
+
+
+def test_the_troubleshooting_guide_configuration_errors_are_all_covered() -> None:
+    guide = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    rows = [
+        line for line in guide.split("\n") if line.startswith("| … `") and "`detail`" not in line
+    ]
+    firsts = {row.split("`")[1].split(" ...")[0] for row in rows}
+    firsts.discard("AUTH_CONFIG: cannot read SSM parameter")  # lives in AWS
+    assert {
+        first for first in firsts if not any(m.startswith(first.rstrip(".")) for m in CONFIG_ERRORS)
+    } == set()
