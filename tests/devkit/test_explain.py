@@ -379,3 +379,47 @@ def test_fetch_against_the_local_idp(idp_factory: IdpFactory, profile: Any) -> N
     idp.set_mode("down")
     status, out = run("explain", "--config", config, "--fetch", credential)
     assert (status, lines(out)[-1]) == (1, "verdict: reject keys_unavailable")
+
+
+#: The 500 rows of docs/troubleshooting.md (keys_unavailable and its `detail`): how to make the
+#: local IdP produce each, and the detail explain shows (the URL fetched is the discovery URL).
+KEY_FAILURES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "ConnectionError": ({"mode": "down"}, {}, "failed: ConnectionError fetching {discovery}"),
+    "HTTP 404": ({"mode": "error", "status": 404}, {}, "failed: HTTP 404 from {discovery}"),
+    "HTTP 403": ({"mode": "error", "status": 403}, {}, "failed: HTTP 403 from {discovery}"),
+    "HTTP 30x": ({"mode": "error", "status": 302}, {}, "failed: HTTP 302 from {discovery}"),
+    "not JSON": ({"mode": "html"}, {}, "failed: response from {discovery} is not JSON"),
+    "too large": ({"mode": "oversized"}, {}, "failed: response from {discovery} exceeds"),
+    "SSLError": ({}, {"ca_bundle": None}, "failed: SSLError fetching {discovery}"),
+    "different issuer": (
+        {},
+        {"issuer": "https://127.0.0.1/other/"},
+        "fix: set issuers[0].discovery_issuer to the issuer the document names",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(KEY_FAILURES))
+def test_each_key_failure_of_the_troubleshooting_guide(idp_factory: IdpFactory, case: str) -> None:
+    mode, changes, detail = KEY_FAILURES[case]
+    idp: LocalIdentityProvider = idp_factory(profile="oidc", tls=True)
+    entry = {
+        "issuer": idp.issuer,
+        "audiences": ["reader-app"],
+        "profile": "oidc",
+        "ca_bundle": str(idp.ca_bundle_path),
+    }
+    entry = {k: v for k, v in (entry | changes).items() if v is not None}
+    if "issuer" in changes:  # B2C-like: the metadata is elsewhere and names another issuer
+        entry["discovery_url"] = idp.discovery_url
+    credential = idp.mint(client_id="reader-app", claims={"iss": entry["issuer"]})
+    if mode:
+        idp.set_mode(mode.pop("mode"), **mode)
+    status, out = run(
+        "explain", "--config", json.dumps({"issuers": [entry]}), "--fetch", credential
+    )
+    assert (status, lines(out)[-1]) == (1, "verdict: reject keys_unavailable"), out
+    shown = [line for line in lines(out) if line.startswith(("fetched ", "              fix:"))]
+    discovery = entry.get("discovery_url", entry["issuer"] + "/.well-known/openid-configuration")
+    expected = detail.format(discovery=discovery)
+    assert any(expected in line for line in shown), out
