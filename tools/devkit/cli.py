@@ -3,8 +3,10 @@
 The commands (each has its own ``--help``) are the modules of :mod:`devkit.commands`:
 ``invoke`` (a template function on an event file, like ``sam local invoke``), ``serve`` (the
 local IdP and the API Gateway emulator until Ctrl-C), ``demo`` (the whole flow, then stop),
-``token`` (a development token), ``fixtures`` (regenerate ``events/``), ``emulator`` (serve any
-template's APIs), ``idp`` (the identity provider alone), ``bench`` and ``costmodel``.
+``token`` (a development token, shaped like any provider's), ``explain`` (why a token is
+accepted or rejected), ``check`` (a configuration before deploying it), ``discover`` (an identity
+provider's settings), ``fixtures`` (regenerate ``events/``), ``emulator`` (serve any template's
+APIs), ``idp`` (the identity provider alone), ``bench`` and ``costmodel``.
 
 This module is the top of the devkit: it imports the commands, nothing imports it (only
 ``devkit/__main__.py``).
