@@ -25,7 +25,8 @@ from devkit import events
 from devkit.idp import LocalIdentityProvider
 from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import Config, load_config
-from jwt_authorizer.keys import KeyRegistry, KeySource
+from jwt_authorizer.keyring import KeyRegistry
+from jwt_authorizer.keys import KeySource
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
 from tests.support.constants import rest_arn

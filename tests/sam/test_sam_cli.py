@@ -328,9 +328,7 @@ def _deployed_environment(function: str) -> dict[str, str]:
     """The function's environment with the default samconfig.toml environment's overrides."""
     template = read_template(paths.TEMPLATE)
     config = tomllib.loads(paths.SAMCONFIG.read_text(encoding="utf-8"))
-    overrides = parameter_pairs(
-        config["default"]["global"]["parameters"]["parameter_overrides"]
-    )
+    overrides = parameter_pairs(config["default"]["global"]["parameters"]["parameter_overrides"])
     return deployed_environment(template, function, overrides)
 
 

@@ -36,7 +36,7 @@ from jose.backends import cryptography_backend, native
 
 from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import ConfigError, TokenRejected
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
 from tests.security.world import world
 from tests.support.fetchers import NoNetworkFetcher, ServingFetcher

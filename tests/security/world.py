@@ -24,7 +24,7 @@ from typing import Any, Final, Literal
 
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import parse_config
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.observe import Observer
 from jwt_authorizer.validator import TokenValidator
 from tests.support import constants

@@ -13,7 +13,7 @@ from typing import Any
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import Config, parse_config
 from jwt_authorizer.issuers import IssuerConfig
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.profiles import PROFILES
 from jwt_authorizer.routes import RouteRule, parse_route_key
 from jwt_authorizer.tokens import UnverifiedJwt

@@ -11,7 +11,7 @@ import pytest
 from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import FACT_CHARS, FACT_ITEMS
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.observe import token_hash
 from jwt_authorizer.principal import Principal
 from jwt_authorizer.validator import TokenValidator

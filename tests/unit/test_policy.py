@@ -21,18 +21,21 @@ import pytest
 from jwt_authorizer import Authorizer
 from jwt_authorizer.config import parse_config
 from jwt_authorizer.coverage import bits
+from jwt_authorizer.errors import CacheUnsafe
 from jwt_authorizer.event import MethodArn
-from jwt_authorizer.iam import Statement
+from jwt_authorizer.iam import Statement, evaluate
 from jwt_authorizer.policy import (
     Conflict,
     Plan,
+    Policies,
     PolicyBuilder,
+    RouteAnswer,
     SimpleAnswer,
     find_conflicts,
     make_plan,
     route_of,
 )
-from jwt_authorizer.routes import RouteTable
+from jwt_authorizer.routes import Decision, RouteTable
 from tests.support import iam
 from tests.support.constants import HTTP_PREFIX, REST_PREFIX, rest_arn
 from tests.support.hostile import Route, make_event
@@ -666,3 +669,60 @@ def test_colon_path_policy_still_matches(key: SigningKey) -> None:
     authorizer = make_authorizer({"issuers": [issuer_entry(key)], "routes": rules})
     answer = call(authorizer, "token", key.sign(claims(scp="app.read")), "GET", "/files/a:b")
     assert allows(answer, REST, "GET", "/files/a:b")
+
+
+# --------------------------------------------------------------------------- Policies
+
+
+class TestPolicies:
+    """The per-request answers of a configuration: shared analysis, the memo, the re-check."""
+
+    RULES = (
+        route_rule("GET /files/public"),
+        route_rule("GET /files/{name}", scopes=["files.read"]),
+    )
+    ARN = MethodArn.parse(rest_arn("GET", "/files/secret"))
+
+    def policies(self, **options: Any) -> Policies:
+        return Policies(
+            {"https://a.example/": self.RULES, "https://b.example/": self.RULES, "https://c/": ()},
+            unmatched_allows=False,
+            **options,
+        )
+
+    def test_issuers_with_the_same_rules_share_one_builder(self) -> None:
+        assert len(self.policies().builders) == 2
+
+    def test_an_iam_answer_and_its_decision(self) -> None:
+        routed = self.policies().iam("https://a.example/", self.ARN, frozenset({"files.read"}))
+        assert routed.decision.allowed is True
+        assert routed.decision.rule == self.RULES[1]
+        assert (routed.narrowed, routed.route_mismatch, routed.mismatch) == (None, None, False)
+        assert evaluate(routed.statements, rest_arn("GET", "/files/secret")) is True
+
+    def test_the_memo_answers_again_and_clear_forgets_it(self) -> None:
+        policies = self.policies()
+        first = policies.iam("https://a.example/", self.ARN, frozenset())
+        assert policies.iam("https://a.example/", self.ARN, frozenset({"unrelated"})) == first
+        assert len(policies._memo) == 1
+        policies.clear()
+        assert len(policies._memo) == 0
+
+    def test_a_reanswer_that_disagrees_with_the_decision_denies_everything(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        policies = self.policies()
+        monkeypatch.setattr("jwt_authorizer.policy.evaluate", lambda statements, arn: False)
+        routed = policies.iam("https://a.example/", self.ARN, frozenset({"files.read"}))
+        assert routed == RouteAnswer(
+            Decision(allowed=False, rule=self.RULES[1], denial=CacheUnsafe),
+            (Statement("Deny", (f"{REST_PREFIX}/*",)),),
+            mismatch=True,
+        )
+
+    def test_simple_answers_per_request_are_the_decision(self) -> None:
+        policies = self.policies(simple_cache_key="request")
+        arn = MethodArn.parse(rest_arn("GET", "/files/public"))
+        assert policies.simple("https://a.example/", arn, "GET /files/{name}", frozenset()) == (
+            RouteAnswer(Decision(allowed=True, rule=self.RULES[0]))
+        )

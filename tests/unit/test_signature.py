@@ -16,7 +16,8 @@ from jwt_authorizer.errors import (
     UnsupportedAlgorithm,
 )
 from jwt_authorizer.issuers import IssuerConfig
-from jwt_authorizer.keys import KeyRegistry, KeySettings, SourceSpec
+from jwt_authorizer.keyring import KeyRegistry
+from jwt_authorizer.keys import KeySettings, SourceSpec
 from jwt_authorizer.signature import KeySources, Verified, source_specs, verify_signature
 from jwt_authorizer.tokens import UnverifiedJwt, decompose_unverified
 from tests.support.clock import FakeClock

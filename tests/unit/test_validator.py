@@ -23,7 +23,7 @@ from jwt_authorizer.errors import (
     UnknownKid,
     UnsupportedAlgorithm,
 )
-from jwt_authorizer.keys import KeyRegistry
+from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.validator import TokenValidator
 from tests.support.clock import FakeClock
 from tests.support.constants import (

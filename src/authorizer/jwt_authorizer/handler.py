@@ -23,26 +23,20 @@ from typing import Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .config import Config, load_config
-from .errors import AuthorizerError, CacheUnsafe, KeysUnavailable, TokenRejected
-from .event import AuthorizerRequest, MethodArn, read_event, require_token
+from .errors import AuthorizerError, KeysUnavailable, TokenRejected
+from .event import AuthorizerRequest, read_event, require_token
 from .fetch import EarlyFetches, Fetcher, deadline_in
-from .iam import Statement, evaluate
 from .jwk import load_verifiers
-from .keys import KeyRegistry
+from .keyring import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
-from .policy import Answer, PolicyBuilder, find_conflicts
+from .policy import Policies, PolicyBuilder, RouteAnswer, find_conflicts
 from .principal import Principal
-from .routes import Decision, RouteTable
 from .validator import TokenValidator
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
 # line and the metrics flush still have to happen before Lambda's timeout.
 _DEADLINE_MARGIN_SECONDS: Final = 0.5
 _REPORTED_LIMIT: Final = 1024
-# The memo of IAM answers per (rule set, method ARN, relevant permissions): entries, and the
-# longest path worth remembering (the path is the caller's).
-_MEMO_SIZE: Final = 1024
-_MEMO_PATH_LIMIT: Final = 256
 
 
 @dataclass(slots=True)
@@ -74,23 +68,16 @@ class Authorizer:
         self._wall_clock = wall_clock
         self._snapshot_at: float | None = None
         self._cold = True
-        # One route table (and policy builder) per distinct rule set: issuers whose rules are
-        # the same share the analysis.
-        unmatched_allows = config.unmatched == "authenticated"
-        shared: dict[tuple[object, ...], PolicyBuilder] = {}
-        self._builders: dict[str, PolicyBuilder] = {}
-        for entry in config.issuers:
-            rules = tuple(rule for rule in config.routes if rule.applies_to(entry.issuer))
-            builder = shared.get(rules)
-            if builder is None:
-                builder = PolicyBuilder(RouteTable(rules, unmatched_allows=unmatched_allows))
-                shared[rules] = builder
-            self._builders[entry.issuer] = builder
+        self._policies = Policies(
+            {
+                entry.issuer: tuple(rule for rule in config.routes if rule.applies_to(entry.issuer))
+                for entry in config.issuers
+            },
+            unmatched_allows=config.unmatched == "authenticated",
+            simple_cache_key=config.simple_cache_key,
+        )
         self._reported: set[tuple[object, ...]] = set()
-        self._iam_answers: dict[
-            tuple[PolicyBuilder, MethodArn, frozenset[str]], tuple[Decision, Answer, str]
-        ] = {}
-        self._report_conflicts(tuple(shared.values()))
+        self._report_conflicts(self._policies.builders)
 
     @classmethod
     def from_environ(
@@ -200,16 +187,14 @@ class Authorizer:
     def _answer(
         self, call: Call, request: AuthorizerRequest, principal: Principal
     ) -> dict[str, Any]:
-        builder = self._builders[principal.configured_issuer]
-        arn = request.arn
-        held = principal.permissions
+        issuer, held = principal.configured_issuer, principal.permissions
         simple = request.kind == "http-2.0" and self.config.response_mode == "simple"
-        statements: tuple[Statement, ...] = ()
         if simple:
-            decision = builder.table.decide(arn.method, arn.path, held)
-            decision = self._simple_decision(builder, request, held, decision)
+            routed = self._policies.simple(issuer, request.arn, request.route_key, held)
         else:
-            statements, decision = self._statements(builder, request, held)
+            routed = self._policies.iam(issuer, request.arn, held)
+        self._note(routed, request)
+        decision = routed.decision
         context = principal_context(principal, self.config.context_claims)
         if decision.allowed:
             self._observer.count("Allowed")
@@ -238,7 +223,7 @@ class Authorizer:
         if simple:
             return simple_answer(decision.allowed, fitted)
         principal_id = principal.subject or principal.client_id or f"token:{token_hash(call.token)}"
-        return iam_answer(principal_id, statements, fitted)
+        return iam_answer(principal_id, routed.statements, fitted)
 
     @staticmethod
     def _fields(call: Call, request: AuthorizerRequest, principal: Principal) -> dict[str, Any]:
@@ -251,75 +236,34 @@ class Authorizer:
             "token_hash": token_hash(call.token),
         }
 
-    def _simple_decision(
-        self,
-        builder: PolicyBuilder,
-        request: AuthorizerRequest,
-        held: frozenset[str],
-        decision: Decision,
-    ) -> Decision:
-        """A simple answer is reused for every request sharing its cache entry: with
-        ``simple_cache_key: route``, ``true`` only if the rules allow all of them."""
-        if not decision.allowed or self.config.simple_cache_key == "request":
-            return decision
-        shared = builder.simple_answer(held, request.arn, request.route_key)
-        if shared.mismatched is not None:
-            self._once(
-                ("route_mismatch", shared.mismatched, request.route_key),
-                "RouteMismatch",
-                "a route rule is not a route of this API: API Gateway routed one of its paths "
-                "to a wider route, whose cached simple answers also answer that rule's paths "
-                "(add the route to the API, or set simple_cache_key to request)",
-                rule=shared.mismatched,
-                route_key=request.route_key,
-            )
-        if shared.allowed:
-            return decision
-        return Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
-
-    def _statements(
-        self, builder: PolicyBuilder, request: AuthorizerRequest, held: frozenset[str]
-    ) -> tuple[tuple[Statement, ...], Decision]:
-        """The IAM answer for this request, re-checked against it with IAM's rules.
-
-        The decision and the answer are a pure function of the method ARN and the permissions
-        the rules look at: computed once per pair (bounded memo, short ARNs only), while the
-        check against the request runs on every call."""
-        arn = request.arn
-        key = (builder, arn, builder.key(held))
-        found = self._iam_answers.get(key)
-        if found is None:
-            decision = builder.table.decide(arn.method, arn.path, held)
-            found = (
-                decision,
-                builder.iam_answer(arn, held, decision.allowed),
-                arn.resource(f"{arn.method}{arn.path}"),
-            )
-            if len(arn.path) <= _MEMO_PATH_LIMIT:
-                if len(self._iam_answers) >= _MEMO_SIZE:
-                    self._iam_answers.clear()
-                self._iam_answers[key] = found
-        decision, answer, current = found
-        if answer.refused:
-            decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
-        if answer.narrowed:
-            self._once(
-                ("narrowed", builder.key(held), decision.rule),
-                "PolicyFallback",
-                "this caller's general answer would deny this route; answering with a narrower "
-                "policy, which API Gateway caches for the token's other routes too",
-                route=request.route,
-                rule=decision.rule.route_key if decision.rule else None,
-            )
-        if evaluate(answer.statements, current) != decision.allowed:
-            # Cannot happen if the analysis is right; if it ever does, deny, count and log.
+    def _note(self, routed: RouteAnswer, request: AuthorizerRequest) -> None:
+        """Count and log what the policy stage reports about an answer."""
+        rule = routed.decision.rule
+        if routed.mismatch:
+            # Cannot happen if the analysis is right; if it ever does, the answer denies.
             self._observer.count("PolicyMismatch")
             self._observer.warning(
                 "answer disagrees with the route decision; denying", route=request.route
             )
-            deny_all = (Statement("Deny", (arn.resource("*"),)),)
-            return deny_all, Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
-        return answer.statements, decision
+        if routed.narrowed is not None:
+            self._once(
+                ("narrowed", routed.narrowed, rule),
+                "PolicyFallback",
+                "this caller's general answer would deny this route; answering with a narrower "
+                "policy, which API Gateway caches for the token's other routes too",
+                route=request.route,
+                rule=rule.route_key if rule else None,
+            )
+        if routed.route_mismatch is not None:
+            self._once(
+                ("route_mismatch", routed.route_mismatch, request.route_key),
+                "RouteMismatch",
+                "a route rule is not a route of this API: API Gateway routed one of its paths "
+                "to a wider route, whose cached simple answers also answer that rule's paths "
+                "(add the route to the API, or set simple_cache_key to request)",
+                rule=routed.route_mismatch,
+                route_key=request.route_key,
+            )
 
     def _reject(self, call: Call, err: TokenRejected) -> dict[str, Any]:
         self._observer.count("Unauthorized")

@@ -23,17 +23,22 @@ every request that may share that cache entry (``simple_cache_key``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from threading import Lock
 from typing import Final
 
 from .coverage import Coverage, Signature, bits
+from .errors import CacheUnsafe
 from .event import MethodArn
-from .iam import Statement, explicitly_denied, literal_resource
-from .routes import DEFAULT, RouteRule, RouteTable, permits, relevant_permissions
+from .iam import Statement, evaluate, explicitly_denied, literal_resource
+from .routes import DEFAULT, Decision, RouteRule, RouteTable, permits, relevant_permissions
 
 _CACHE_SIZE: Final = 512
+# The memo of IAM answers per (rule set, method ARN, relevant permissions): entries, and the
+# longest path worth remembering (the path is the caller's).
+_MEMO_SIZE: Final = 1024
+_MEMO_PATH_LIMIT: Final = 256
 #: Deny candidates are dropped first when they lock routes out; slash patterns last.
 _ROLE_ORDER: Final = {"deeper": 0, "rule": 1, "root": 2, "slash": 3, "default": 4}
 
@@ -290,6 +295,97 @@ class PolicyBuilder:
         if winner != DEFAULT and winner not in self.route_closure(*route):
             mismatched = self.table.compiled[winner].rule.route_key
         return SimpleAnswer(self.simple_allowed(held, *route), mismatched)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAnswer:
+    """What the rules answer one request: its decision and, for an IAM answer, the statements
+    API Gateway caches. The other fields tell the handler what to count and log: the answer
+    left the caller's general policy (``narrowed``: the permissions that shaped it), a rule is
+    not a route of the API (``route_mismatch``), the re-check disagreed (``mismatch``)."""
+
+    decision: Decision
+    statements: tuple[Statement, ...] = ()
+    narrowed: frozenset[str] | None = None
+    route_mismatch: str | None = None
+    mismatch: bool = False
+
+
+class Policies:
+    """The per-request answers of one configuration.
+
+    One route table and :class:`PolicyBuilder` per distinct rule set (issuers with the same
+    rules share the analysis), and a bounded memo of IAM answers: the decision and statements
+    are a pure function of the rule set, the method ARN and the permissions the rules look at,
+    while the check of the statements against the request runs on every call."""
+
+    def __init__(
+        self,
+        rules_by_issuer: Mapping[str, tuple[RouteRule, ...]],
+        *,
+        unmatched_allows: bool,
+        simple_cache_key: str = "route",
+    ) -> None:
+        shared: dict[tuple[RouteRule, ...], PolicyBuilder] = {}
+        self._by_issuer: dict[str, PolicyBuilder] = {}
+        for issuer, rules in rules_by_issuer.items():
+            builder = shared.get(rules)
+            if builder is None:
+                builder = PolicyBuilder(RouteTable(rules, unmatched_allows=unmatched_allows))
+                shared[rules] = builder
+            self._by_issuer[issuer] = builder
+        self.builders = tuple(shared.values())
+        self._per_request = simple_cache_key == "request"
+        self._memo: dict[
+            tuple[PolicyBuilder, MethodArn, frozenset[str]], tuple[Decision, Answer, str]
+        ] = {}
+
+    def clear(self) -> None:
+        """Forget the memo and every builder's cached plans."""
+        self._memo.clear()
+        for builder in self.builders:
+            builder.clear()
+
+    def iam(self, issuer: str, arn: MethodArn, held: frozenset[str]) -> RouteAnswer:
+        """The IAM answer for ``arn``, re-checked against it with IAM's rules: if the statements
+        ever disagreed with the decision (the analysis would be wrong), deny everything."""
+        builder = self._by_issuer[issuer]
+        key = (builder, arn, builder.key(held))
+        found = self._memo.get(key)
+        if found is None:
+            decision = builder.table.decide(arn.method, arn.path, held)
+            found = (
+                decision,
+                builder.iam_answer(arn, held, decision.allowed),
+                arn.resource(f"{arn.method}{arn.path}"),
+            )
+            if len(arn.path) <= _MEMO_PATH_LIMIT:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[key] = found
+        decision, answer, current = found
+        if answer.refused:
+            decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+        if evaluate(answer.statements, current) != decision.allowed:
+            deny_all = (Statement("Deny", (arn.resource("*"),)),)
+            refused = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+            return RouteAnswer(refused, deny_all, mismatch=True)
+        narrowed = key[2] if answer.narrowed else None
+        return RouteAnswer(decision, answer.statements, narrowed=narrowed)
+
+    def simple(
+        self, issuer: str, arn: MethodArn, route_key: str | None, held: frozenset[str]
+    ) -> RouteAnswer:
+        """A simple answer is reused for every request sharing its cache entry: with
+        ``simple_cache_key: route``, ``true`` only if the rules allow all of them."""
+        builder = self._by_issuer[issuer]
+        decision = builder.table.decide(arn.method, arn.path, held)
+        if not decision.allowed or self._per_request:
+            return RouteAnswer(decision)
+        shared = builder.simple_answer(held, arn, route_key)
+        if not shared.allowed:
+            decision = Decision(allowed=False, rule=decision.rule, denial=CacheUnsafe)
+        return RouteAnswer(decision, route_mismatch=shared.mismatched)
 
 
 @dataclass(frozen=True, slots=True)

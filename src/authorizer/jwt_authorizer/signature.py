@@ -22,7 +22,8 @@ from .errors import (
 )
 from .issuers import IssuerConfig, expected_issuers
 from .jwk import KeySet, VerificationKey
-from .keys import KeyRegistry, KeySource, Lookup, Prefetch, SourceSpec
+from .keyring import KeyRegistry, Prefetch
+from .keys import KeySource, Lookup, SourceSpec
 from .tokens import UnverifiedJwt
 
 _WELL_KNOWN: Final = "/.well-known/openid-configuration"

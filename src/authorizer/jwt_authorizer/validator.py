@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .claims import check_claims
 from .errors import AuthorizerError, FirstPartyToken, UnsupportedAlgorithm, facts
 from .issuers import IssuerConfig, IssuerSet
-from .keys import KeyRegistry, Prefetch
+from .keyring import KeyRegistry, Prefetch
 from .principal import Principal, principal_of
 from .signature import KeySources, Seen, Verified, verify_signature
 from .tokens import HeaderCache, UnverifiedJwt, decompose_unverified

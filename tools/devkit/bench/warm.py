@@ -69,7 +69,7 @@ def warm_path(idp: LocalIdentityProvider, rounds: int, tokens: int) -> dict[str,
     sys.path.insert(0, str(AUTHORIZER_SRC))
     from jwt_authorizer import Authorizer
     from jwt_authorizer.config import parse_config
-    from jwt_authorizer.keys import KeyRegistry
+    from jwt_authorizer.keyring import KeyRegistry
     from jwt_authorizer.validator import TokenValidator
 
     document = {

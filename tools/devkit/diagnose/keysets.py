@@ -18,7 +18,8 @@ from typing import Any, Final
 from jwt_authorizer.fetch import FetchError, HttpFetcher
 from jwt_authorizer.issuers import IssuerConfig
 from jwt_authorizer.jwk import KeySet
-from jwt_authorizer.keys import KeyRegistry, KeySettings, SourceSpec
+from jwt_authorizer.keyring import KeyRegistry
+from jwt_authorizer.keys import KeySettings, SourceSpec
 from jwt_authorizer.signature import source_specs
 
 __all__ = [
