@@ -665,3 +665,30 @@ def test_hostile_values_are_bounded_and_escaped(
     assert shown[-1] == f"+{len(aud) - FACT_ITEMS} more"
     assert shown[0].startswith("\\u2028evil\\u0000")
     assert len(shown[0]) <= FACT_CHARS + 20
+
+
+def test_keys_unavailable_names_the_source_and_the_discovery_mismatch_whole(
+    facts_key: SigningKey,
+) -> None:
+    """A B2C-style mismatch: the denial names the discovery URL fetched, the issuer it named and
+    the issuer expected, whole (not cut at the 120 characters of a token's values)."""
+    discovery = (
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1A_SIGNUP_SIGNIN_WITH_A_LONG"
+        "_POLICY_NAME/v2.0/.well-known/openid-configuration"
+    )
+    named = "https://contoso.b2clogin.com/tfp/contoso.onmicrosoft.com/b2c_1a_signup_signin/v2.0/"
+    fetcher = ServingFetcher({discovery: {"issuer": named, "jwks_uri": "https://a.example/k"}})
+    observer = RecordingObserver()
+    entry = {"issuer": ISSUER, "audiences": [AUDIENCE], "discovery_url": discovery}
+    authorizer = Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps({"issuers": [entry]})}, fetcher=fetcher, observer=observer
+    )
+    with pytest.raises(KeysUnavailable):
+        authorizer(token_event("Bearer " + facts_key.sign(claims())), None)
+    (denial,) = observer.denials
+    assert (denial["reason"], denial["key_source"], denial["last_fetch_error"]) == (
+        "keys_unavailable",
+        discovery,
+        f"discovery document names a different issuer: {named!r} at {discovery}, expected"
+        f" {ISSUER!r}",
+    )

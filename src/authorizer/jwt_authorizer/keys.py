@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
-from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid, facts
+from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid, facts, loggable
 from .fetch import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -412,12 +412,15 @@ class KeySource:
         return snapshot
 
     def _failure_facts(self) -> dict[str, object]:
-        """Where the keys should have come from and why the last fetch failed."""
+        """Where the keys should have come from and why the last fetch failed: a URL from the
+        configuration and a message this module wrote (its network-supplied parts are already
+        bounded), kept whole up to 1000 characters, so a discovery mismatch names the issuer
+        found, the URL and the issuer expected."""
         spec = self.spec
-        return facts(
-            key_source=spec.discovery_url or spec.jwks_uri or spec.name,
-            last_fetch_error=self.last_failure,
-        )
+        return {
+            "key_source": loggable(spec.discovery_url or spec.jwks_uri or spec.name, 1000),
+            "last_fetch_error": loggable(self.last_failure, 1000),
+        }
 
     def _used(self, snapshot: KeySet, now: float) -> None:
         """Keys of ``snapshot`` are about to verify a token: report them if they are stale."""
