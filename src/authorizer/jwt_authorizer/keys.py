@@ -615,4 +615,3 @@ def _miss(snapshot: KeySet) -> UnknownKid | NoUsableKeys:
     if snapshot.keys:
         return UnknownKid(facts=facts(known_kids=[key.kid or "-" for key in snapshot.keys]))
     return NoUsableKeys(facts={"skipped": dict(sorted(snapshot.skipped.items()))})
-
