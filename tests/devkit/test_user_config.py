@@ -103,3 +103,25 @@ def test_serve_names_the_ports_when_one_is_taken(busy_port: int) -> None:
         " Address already in use (pick other ports: --idp-port, --rest-port, --http-port; 0"
         " picks a free one)",
     )
+
+
+def test_invoke_reads_a_samconfig_environment(busy_port: int) -> None:
+    """The wso2 environment's parameters apply (its ServiceName names the log lines, its issuer
+    rejects the development token); the key set is pointed at loopback: nothing leaves 127.0.0.1."""
+    event = "events/authorizer/rest-token-allowed.json"
+    status, out, err = run(
+        "invoke", "AuthorizerFunction", "-e", event, "--config-env", "wso2",
+        "--parameter-overrides", f"JwksUri=https://127.0.0.1:{busy_port}/keys",
+    )  # fmt: skip
+    assert (status, json.loads(out)) == (
+        0,
+        {"errorMessage": "Unauthorized", "errorType": "Exception"},
+    )
+    assert '"reason":"unknown_issuer"' in err
+    assert '"service":"jwt-authorizer-wso2"' in err
+    assert run("invoke", "AuthorizerFunction", "-e", event, "--config-env", "nope") == (
+        2,
+        "",
+        "devkit invoke: --config-env: samconfig.toml has no environment 'nope' (it has: default,"
+        " wso2)\n",
+    )
