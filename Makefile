@@ -23,7 +23,8 @@ $(DEMO_STAMP): requirements-demo.txt layers/deps/requirements.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
 	@touch $(DEMO_STAMP)
 
-# The independent IAM evaluator the security tests check policies with (tests/support/iam_oracle.mjs):
+# The independent IAM evaluator the security tests check policies with (tests/support/iam_oracle.mjs)
+# and the real OpenID Provider the integration tests take tokens from (tests/support/oidc_provider.mjs):
 # exact versions from package-lock.json, no install scripts; npm errors still reach stderr.
 NODE_STAMP := node_modules/.installed
 $(NODE_STAMP): package.json package-lock.json
