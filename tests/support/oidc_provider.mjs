@@ -6,13 +6,22 @@
 // serves until stdin closes). It signs JWT access tokens (RFC 9068, "at+jwt") for the client
 // credentials grant, with one resource server per signing algorithm:
 //   api://orders-rs256  RS256      api://orders-ps256  PS256      api://orders-es256  ES256
-// Clients: reader (app.read), writer (app.read app.write), both with secret "<id>-secret".
+// and one that gets opaque tokens, checked at the introspection endpoint (RFC 7662) and
+// revocable at the revocation endpoint (RFC 7009): api://orders-opaque. A token request with a
+// DPoP proof gets a DPoP-bound token (RFC 9449: token_type DPoP, cnf.jkt).
+// Clients: reader (app.read), writer (app.read app.write), both with secret "<id>-secret", and
+// the resource server "api" (secret "api-secret"), which may only introspect.
 
 import { generateKeyPairSync } from "node:crypto";
 import { createServer } from "node:http";
 import Provider from "oidc-provider";
 
-const ALGORITHMS = { "api://orders-rs256": "RS256", "api://orders-ps256": "PS256", "api://orders-es256": "ES256" };
+const ALGORITHMS = {
+  "api://orders-rs256": "RS256",
+  "api://orders-ps256": "PS256",
+  "api://orders-es256": "ES256",
+  "api://orders-opaque": null,
+};
 
 function key(type, options, kid, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
@@ -38,25 +47,31 @@ const server = createServer();
 server.listen(0, "127.0.0.1", () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
-    clients: [client("reader", "app.read"), client("writer", "app.read app.write")],
+    clients: [client("reader", "app.read"), client("writer", "app.read app.write"), { ...client("api", "app.read"), grant_types: [] }],
     jwks: { keys },
     scopes: ["app.read", "app.write"],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      dPoP: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => "api://orders-rs256",
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource) => {
           if (!(resource in ALGORITHMS)) throw new Error(`unknown resource ${resource}`);
-          return {
-            scope: "app.read app.write",
-            audience: resource,
-            accessTokenFormat: "jwt",
-            accessTokenTTL: 300,
-            jwt: { sign: { alg: ALGORITHMS[resource] } },
-          };
+          const alg = ALGORITHMS[resource];
+          return alg === null
+            ? { scope: "app.read app.write", audience: resource, accessTokenFormat: "opaque", accessTokenTTL: 300 }
+            : {
+                scope: "app.read app.write",
+                audience: resource,
+                accessTokenFormat: "jwt",
+                accessTokenTTL: 300,
+                jwt: { sign: { alg } },
+              };
         },
       },
     },
