@@ -1121,3 +1121,93 @@ def test_oidc_tokens_look_like_keycloak_service_accounts(
     )
     assert claims["preferred_username"] == "service-account-reader-app"
     verify(token, jwk_by_kid(idp_http, idp, header["kid"]))
+
+
+# ---- opaque tokens, introspection (RFC 7662), revocation (RFC 7009): WSO2 profile ----------
+
+OPAQUE_CLIENTS = [
+    {"client_id": "opaque-app", "client_secret": "opaque-secret", "scopes": ["app.read"],
+     "token_type": "opaque"},
+    {"client_id": "other-app", "client_secret": "other-secret", "scopes": ["app.read"]},
+]  # fmt: skip
+
+
+def _post_form(
+    http: requests.Session, url: str, form: dict[str, str], auth: tuple[str, str] | None
+) -> requests.Response:
+    return http.post(url, data=form, auth=auth, timeout=5)
+
+
+def test_wso2_introspection_and_revocation_urls(idp_factory: IdpFactory) -> None:
+    idp = idp_factory(profile="wso2", clients=OPAQUE_CLIENTS)
+    assert idp.introspection_endpoint == f"{idp.base_url}/oauth2/introspect"
+    assert idp.revocation_endpoint == f"{idp.base_url}/oauth2/revoke"
+    assert idp.discovery_document()["introspection_endpoint"] == idp.introspection_endpoint
+    assert idp.discovery_document()["revocation_endpoint"] == idp.revocation_endpoint
+
+
+def test_an_opaque_token_is_introspected_then_revoked(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    idp = idp_factory(profile="wso2", clients=OPAQUE_CLIENTS)
+    answer = _post_form(
+        idp_http, idp.token_endpoint, {"grant_type": "client_credentials"},
+        ("opaque-app", "opaque-secret"),
+    ).json()  # fmt: skip
+    token = answer["access_token"]
+    assert token.count("-") == 4  # a UUID, as WSO2's default token issuer makes them
+    first = _post_form(
+        idp_http, idp.introspection_endpoint, {"token": token}, ("other-app", "other-secret")
+    )
+    assert first.status_code == 200
+    body = first.json()
+    assert (body["active"], body["client_id"], body["scope"]) == (True, "opaque-app", "app.read")
+    assert body["exp"] - body["iat"] == idp.token_lifetime
+    assert set(body) == {"active", "aut", "scope", "client_id", "token_type", "exp", "iat", "nbf"}
+    # only the client the token was issued to may revoke it
+    refused = _post_form(
+        idp_http, idp.revocation_endpoint, {"token": token}, ("other-app", "other-secret")
+    )
+    assert (refused.status_code, refused.json()["error"]) == (400, "unauthorized_client")
+    revoked = _post_form(
+        idp_http, idp.revocation_endpoint, {"token": token}, ("opaque-app", "opaque-secret")
+    )
+    assert (revoked.status_code, revoked.content) == (200, b"")
+    after = _post_form(
+        idp_http, idp.introspection_endpoint, {"token": token}, ("other-app", "other-secret")
+    )
+    assert after.json() == {"active": False}
+
+
+def test_introspection_needs_client_authentication_and_a_token(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    idp = idp_factory(profile="wso2", clients=OPAQUE_CLIENTS)
+    anonymous = _post_form(idp_http, idp.introspection_endpoint, {"token": "x"}, None)
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "invalid_client")
+    wrong = _post_form(idp_http, idp.introspection_endpoint, {"token": "x"}, ("other-app", "nope"))
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+    missing = _post_form(idp_http, idp.introspection_endpoint, {}, ("other-app", "other-secret"))
+    assert (missing.status_code, missing.json()["error"]) == (400, "invalid_request")
+    unknown = _post_form(
+        idp_http, idp.introspection_endpoint, {"token": "x"}, ("other-app", "other-secret")
+    )
+    assert unknown.json() == {"active": False}
+
+
+def test_a_jwt_of_the_idp_is_introspected_from_its_claims_and_revoked_by_jti(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    idp = idp_factory(profile="wso2", clients=OPAQUE_CLIENTS)
+    token = idp.mint(client_id="other-app")
+    auth = ("other-app", "other-secret")
+    body = _post_form(idp_http, idp.introspection_endpoint, {"token": token}, auth).json()
+    assert (body["active"], body["client_id"], body["iss"]) == (True, "other-app", idp.issuer)
+    _post_form(idp_http, idp.revocation_endpoint, {"token": token}, auth)
+    assert _post_form(idp_http, idp.introspection_endpoint, {"token": token}, auth).json() == {
+        "active": False
+    }
+    forged = idp.mint(client_id="other-app")[:-4] + "AAAA"  # not the IdP's signature
+    assert _post_form(idp_http, idp.introspection_endpoint, {"token": forged}, auth).json() == {
+        "active": False
+    }

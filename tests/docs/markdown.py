@@ -35,6 +35,7 @@ NON_CONFIG_JSON_KINDS: Final = frozenset(
         "log",  # a log line
         "openapi",  # an OpenAPI fragment
         "manifest",  # an Entra app registration manifest fragment
+        "clients",  # a clients file of the development identity provider
     }
 )
 

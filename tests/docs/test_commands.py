@@ -184,6 +184,8 @@ DOCUMENTED_TEMPLATE_NAMES = (
     "AuthConfigSsmParameter",
     "ResponseMode",
     "AuthorizerCacheTtl",
+    "IntrospectionSecret",
+    "IntrospectionAuthorizerCacheTtl",
     "LogLevel",
     "AlarmTopicArn",
     "RestApiUrl",

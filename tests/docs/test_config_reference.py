@@ -22,6 +22,27 @@ from tests.docs.reference import (
 )
 
 MINIMAL = {"issuers": [{"issuer": "https://idp.example.com/", "audiences": ["api"]}]}
+# What the introspection settings need around them (alone, each would be ignored: an error).
+INTROSPECTING = {
+    "introspection_endpoint": "https://idp.example.com/introspect",
+    "introspection_client_id": "authorizer",
+    "introspection_client_secret": "ssm:/authorizer/introspection-secret",
+    "opaque_tokens": True,
+    "introspect_jwts": True,
+}
+
+
+def _introspecting() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    document["issuers"][0].update(INTROSPECTING)
+    return document
+
+
+def _is_introspection_setting(path: str) -> bool:
+    leaf = path.removeprefix("issuers[].")
+    return path.startswith("introspection.") or (
+        path.startswith("issuers[].") and (leaf in INTROSPECTING or "introspection_" in leaf)
+    )
 
 
 def _leaf(path: str) -> str:
@@ -48,6 +69,14 @@ def test_every_environment_variable_is_documented_and_real() -> None:
 
 def _default_of(path: str) -> Any:
     config = parse_config(MINIMAL)
+    if _is_introspection_setting(path) and path.startswith("issuers[]."):
+        document = _introspecting()
+        leaf = path.removeprefix("issuers[].")
+        document["issuers"][0].pop(leaf, None)  # (the other flag keeps the endpoint in use)
+        spec = parse_config(document).issuers[0].introspection
+        return getattr(spec, leaf.removeprefix("introspection_"))
+    if path.startswith("introspection."):
+        return getattr(config.introspection, path.removeprefix("introspection."))
     if path.startswith("issuers[]."):
         return getattr(config.issuers[0], path.removeprefix("issuers[]."))
     if path.startswith("keys."):
@@ -162,6 +191,11 @@ def test_the_documented_upper_bounds() -> None:
 
 def _document_with(path: str, value: float) -> tuple[dict[str, Any], str]:
     document: dict[str, Any] = json.loads(json.dumps(MINIMAL))
+    if _is_introspection_setting(path):
+        document = _introspecting()
+    if path.startswith("introspection."):
+        document["introspection"] = {path.removeprefix("introspection."): value}
+        return document, path
     if path.startswith("issuers[]."):
         document["issuers"][0][path.removeprefix("issuers[].")] = value
         return document, path.replace("[]", "[0]")

@@ -5,7 +5,8 @@ Our development IdP shares our reading of the specifications; this one does not.
 is configured as a user of a generic OIDC provider would configure it (issuer, audience,
 algorithms; discovery derived from the issuer), gets its keys over HTTP from the provider's own
 discovery document and key set, and judges RFC 9068 JWT access tokens the provider issued with
-the client credentials grant, signed RS256, PS256 and ES256.
+the client credentials grant, signed RS256, PS256 and ES256; and its opaque tokens through its
+introspection endpoint (RFC 7662), before and after it revoked them (RFC 7009).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import requests
 from devkit import events
 from devkit.paths import REPO_ROOT
 from jwt_authorizer import Authorizer
+from jwt_authorizer.errors import AuthorizerError
 from tests.support import iam
 from tests.support.constants import rest_arn
 
@@ -34,7 +36,9 @@ AUDIENCES = {
     "RS256": "api://orders-rs256",
     "PS256": "api://orders-ps256",
     "ES256": "api://orders-es256",
+    "opaque": "api://orders-opaque",
 }
+SECRET_REF = "ssm:/orders/introspection-secret"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not PACKAGE.exists(),
@@ -50,6 +54,7 @@ class Provider:
         self.issuer = issuer
 
     def token(self, client: str, scope: str, alg: str = "RS256") -> str:
+        """An access token for ``client``: a JWT signed with ``alg``, or ``alg="opaque"``."""
         response = requests.post(
             f"{self.issuer}/token",
             data={"grant_type": "client_credentials", "scope": scope, "resource": AUDIENCES[alg]},
@@ -60,6 +65,15 @@ class Provider:
         body: dict[str, Any] = response.json()
         assert body["token_type"] == "Bearer"
         return str(body["access_token"])
+
+    def revoke(self, client: str, token: str) -> None:
+        response = requests.post(
+            f"{self.issuer}/token/revocation",
+            data={"token": token},
+            auth=(client, f"{client}-secret"),
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +97,7 @@ def provider() -> Iterator[Provider]:
 
 
 def authorizer(provider: Provider, **overrides: Any) -> Authorizer:
-    entry = {
+    entry: dict[str, Any] = {
         "issuer": provider.issuer,
         "profile": "oidc",
         "audiences": sorted(AUDIENCES.values()),
@@ -91,6 +105,7 @@ def authorizer(provider: Provider, **overrides: Any) -> Authorizer:
         "token_types": ["at+jwt"],
         **overrides,
     }
+    entry = {key: value for key, value in entry.items() if value is not None}
     document = {
         "issuers": [entry],
         "routes": [
@@ -99,16 +114,38 @@ def authorizer(provider: Provider, **overrides: Any) -> Authorizer:
         ],
     }
     with redirect_stdout(io.StringIO()):
-        return Authorizer.from_environ({"AUTH_CONFIG": json.dumps(document)})
+        return Authorizer.from_environ(
+            {"AUTH_CONFIG": json.dumps(document)}, read_secret=_secret_store
+        )
+
+
+def _secret_store(reference: str, force: bool) -> str:
+    """Parameter Store as the authorizer would read it: one SecureString."""
+    assert reference == SECRET_REF
+    return "api-secret"
+
+
+def introspecting(provider: Provider, **overrides: Any) -> Authorizer:
+    """Configured for the provider's opaque tokens, as its resource server ``api``."""
+    return authorizer(
+        provider,
+        introspection_endpoint=f"{provider.issuer}/token/introspection",
+        introspection_client_id="api",
+        introspection_client_secret=SECRET_REF,
+        **overrides,
+    )
 
 
 def outcome(authorizer: Authorizer, token: str, method: str = "GET") -> str:
-    """``200``, ``403`` or ``401`` as the client would see it through a REST TOKEN authorizer
-    (the IAM answer evaluated for this request by the devkit's evaluator)."""
+    """``200``, ``403``, ``401`` or ``<status> <reason>`` (an error raised to Lambda) as the
+    client would see it through a REST TOKEN authorizer (the IAM answer evaluated for this
+    request by the devkit's evaluator)."""
     event = events.token_event(f"Bearer {token}", rest_arn(method, "/orders"))
     try:
         with redirect_stdout(io.StringIO()):
             answer = authorizer(event)
+    except AuthorizerError as err:  # raised to Lambda: an error API Gateway does not cache
+        return f"{err.status} {err.reason}"
     except Exception as err:
         if str(err) != "Unauthorized":
             raise
@@ -168,3 +205,39 @@ def test_a_token_altered_after_signing_is_refused(
     claims["scope"] = "app.read app.write"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     assert outcome(configured, f"{header}.{forged}.{signature}", "POST") == "401"
+
+
+def test_its_opaque_tokens_are_introspected_and_judged_by_the_route_rules(
+    provider: Provider,
+) -> None:
+    system = introspecting(provider, opaque_tokens=True)
+    reader = provider.token("reader", "app.read", "opaque")
+    writer = provider.token("writer", "app.read app.write", "opaque")
+    assert reader.count(".") == 0
+    assert (outcome(system, reader, "GET"), outcome(system, reader, "POST")) == ("200", "403")
+    assert (outcome(system, writer, "GET"), outcome(system, writer, "POST")) == ("200", "200")
+
+
+def test_a_revoked_opaque_token_is_refused_once_the_cached_answer_ends(
+    provider: Provider,
+) -> None:
+    cached = introspecting(provider, opaque_tokens=True)
+    fresh = introspecting(provider, opaque_tokens=True)
+    token = provider.token("reader", "app.read", "opaque")
+    assert (outcome(cached, token), outcome(fresh, token)) == ("200", "200")
+    provider.revoke("reader", token)
+    # The answer ``cached`` holds is the revocation budget (introspection_cache_seconds); an
+    # authorizer that asks again learns the token is inactive.
+    assert outcome(cached, token) == "200"
+    assert outcome(introspecting(provider, opaque_tokens=True), token) == "401"
+
+
+def test_jwt_introspection_against_a_provider_that_refuses_it_fails_closed(
+    provider: Provider,
+) -> None:
+    """oidc-provider answers ``unsupported_token_type`` for its own JWTs: with ``introspect_jwts``
+    on, a valid JWT then gets an uncached 500, never an allow without the revocation check."""
+    token = provider.token("reader", "app.read", "RS256")
+    assert outcome(authorizer(provider), token) == "200"
+    system = introspecting(provider, introspect_jwts=True)
+    assert outcome(system, token) == "500 introspection_unavailable"

@@ -67,6 +67,16 @@ def ref(name: str) -> dict[str, str]:
     return {"Ref": name}
 
 
+# API Gateway's cache TTL: shorter when the authorizer introspects (a second revocation budget).
+CACHE_TTL = {
+    "Fn::If": [
+        "HasIntrospectionSecret",
+        {"Ref": "IntrospectionAuthorizerCacheTtl"},
+        {"Ref": "AuthorizerCacheTtl"},
+    ]
+}
+
+
 def default(name: str) -> Any:
     return PARAMETERS[name].get("Default")
 
@@ -243,7 +253,7 @@ def test_ssm_permission_on_that_parameter_only(name: str, arn: str) -> None:
 
 
 def test_ssm_policy_is_conditional() -> None:
-    (policy,) = AUTHORIZER["Policies"]
+    policy, *_introspection = AUTHORIZER["Policies"]
     condition, _, otherwise = policy["Fn::If"]
     assert condition == "HasAuthConfigSsmParameter"
     assert otherwise == ref("AWS::NoValue")
@@ -259,6 +269,80 @@ def test_ssm_policy_is_conditional() -> None:
 def test_ssm_parameter_name_pattern(value: str, ok: bool) -> None:
     pattern = PARAMETERS["AuthConfigSsmParameter"]["AllowedPattern"]
     assert bool(re.fullmatch(pattern, value)) is ok
+
+
+# ------------------------------------------------------------------------------- introspection
+
+
+def _secret_statements(overrides: dict[str, str]) -> list[dict[str, Any]]:
+    resolver = Intrinsics(TEMPLATE, parameter_overrides=overrides)
+    return [
+        statement
+        for policy in resolver.resolve(AUTHORIZER["Policies"])
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if statement.get("Sid") == "ReadIntrospectionClientSecret"
+    ]
+
+
+def test_no_secret_permission_without_an_introspection_secret() -> None:
+    assert _secret_statements({}) == []
+
+
+@pytest.mark.parametrize(
+    ("reference", "action", "arn"),
+    [
+        (
+            "ssm:/authorizer/introspection-secret",
+            "ssm:GetParameter",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/authorizer/introspection-secret",
+        ),
+        (
+            "secretsmanager:prod/authorizer/introspection",
+            "secretsmanager:GetSecretValue",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/authorizer/introspection-??????",
+        ),
+    ],
+)
+def test_the_introspection_secret_and_nothing_else_may_be_read(
+    reference: str, action: str, arn: str
+) -> None:
+    assert _secret_statements({"IntrospectionSecret": reference}) == [
+        {
+            "Sid": "ReadIntrospectionClientSecret",
+            "Effect": "Allow",
+            "Action": action,
+            "Resource": arn,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("", True),
+        ("ssm:/a/b_c.d-e", True),
+        ("ssm:name", False),  # a path, so that the ARN is parameter/<path>
+        ("secretsmanager:prod/app+x=y.z@w-1", True),
+        ("secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:x", False),
+        ("vault:/x", False),
+        ("hunter2", False),
+    ],
+)
+def test_introspection_secret_pattern(value: str, ok: bool) -> None:
+    pattern = PARAMETERS["IntrospectionSecret"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is ok
+
+
+def test_introspection_cache_ttl_keeps_the_revocation_budget_small() -> None:
+    spec = PARAMETERS["IntrospectionAuthorizerCacheTtl"]
+    assert (spec["Default"], spec["MinValue"], spec["MaxValue"]) == (30, 0, 3600)
+    assert TEMPLATE["Conditions"]["HasIntrospectionSecret"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("IntrospectionSecret"), ""]}]
+    }
+    for overrides, ttl in (({}, "300"), ({"IntrospectionSecret": "ssm:/a/b"}, "30")):
+        resolver = Intrinsics(TEMPLATE, parameter_overrides=overrides)
+        assert resolver.resolve(CACHE_TTL) == ttl  # parameter values resolve as text
 
 
 # ------------------------------------------------------------------------------- layer
@@ -331,13 +415,13 @@ def test_rest_api_auth() -> None:
     assert token["FunctionArn"] == AUTHORIZER_ARN
     assert token.get("FunctionPayloadType", "TOKEN") == "TOKEN"
     assert token["Identity"]["Header"] == "Authorization"
-    assert token["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+    assert token["Identity"]["ReauthorizeEvery"] == CACHE_TTL
 
     request = auth["Authorizers"]["JwtRequestAuthorizer"]
     assert request["FunctionArn"] == AUTHORIZER_ARN
     assert request["FunctionPayloadType"] == "REQUEST"
     assert request["Identity"]["Headers"] == ["Authorization"]
-    assert request["Identity"]["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+    assert request["Identity"]["ReauthorizeEvery"] == CACHE_TTL
 
 
 def test_cache_ttl_parameter() -> None:
@@ -459,7 +543,7 @@ def test_http_api_authorizer() -> None:
     identity = authorizer["Identity"]
     assert identity["Headers"] == ["Authorization"]
     assert "routeKey" in identity["Context"]  # keeps cached simple answers route-aware
-    assert identity["ReauthorizeEvery"] == ref("AuthorizerCacheTtl")
+    assert identity["ReauthorizeEvery"] == CACHE_TTL
 
 
 @pytest.mark.parametrize(("mode", "simple"), [("simple", True), ("iam", False)])
@@ -519,9 +603,7 @@ def test_log_group_with_retention(function: str) -> None:
 
 
 def test_keys_unavailable_alarm() -> None:
-    (alarm,) = [
-        r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
-    ]
+    alarm = RESOURCES["KeysUnavailableAlarm"]["Properties"]
     assert alarm["MetricName"] == "KeysUnavailable"
     variables = AUTHORIZER["Environment"]["Variables"]
     assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
@@ -533,6 +615,40 @@ def test_keys_unavailable_alarm() -> None:
     assert alarm["EvaluationPeriods"] == 1
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_introspection_alarm_only_with_introspection() -> None:
+    alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms == {"KeysUnavailableAlarm", "IntrospectionFailedAlarm"}
+    resource = RESOURCES["IntrospectionFailedAlarm"]
+    assert resource["Condition"] == "HasIntrospectionSecret"
+    alarm = resource["Properties"]
+    failures, *metrics = alarm["Metrics"]
+    assert failures == {
+        "Id": "failures",
+        "Label": "IntrospectionUnavailable + IntrospectionClientRejected",
+        "Expression": "FILL(unavailable, 0) + FILL(rejected, 0)",
+        "ReturnData": True,
+    }
+    variables = AUTHORIZER["Environment"]["Variables"]
+    assert [
+        (m["Id"], m["ReturnData"], m["MetricStat"]["Metric"]["MetricName"]) for m in metrics
+    ] == [
+        ("unavailable", False, "IntrospectionUnavailable"),
+        ("rejected", False, "IntrospectionClientRejected"),
+    ]
+    for metric in metrics:
+        stat = metric["MetricStat"]
+        assert stat["Metric"]["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}
+        ]
+        assert (stat["Period"], stat["Stat"]) == (300, "Sum")
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
     assert alarm["TreatMissingData"] == "notBreaching"
 
 

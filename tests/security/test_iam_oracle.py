@@ -554,8 +554,9 @@ def test_both_entry_points_agree_on_concrete_arns(iam_oracle: IamOracle) -> None
 
 def test_the_installed_version_is_the_pinned_one(iam_oracle: IamOracle) -> None:
     manifest = json.loads((REPO_ROOT / "package.json").read_text(encoding="utf-8"))
-    # package.json pins other test tools too (oidc-provider): this one is the IAM oracle's.
-    assert manifest["devDependencies"]["@cloud-copilot/iam-simulate"] == iam_oracle.version
+    pinned = manifest["devDependencies"]
+    assert pinned["@cloud-copilot/iam-simulate"] == iam_oracle.version
+    assert all(version[:1].isdigit() for version in pinned.values()), pinned  # exact versions
     lock = json.loads((REPO_ROOT / "package-lock.json").read_text(encoding="utf-8"))
     entry = lock["packages"]["node_modules/@cloud-copilot/iam-simulate"]
     assert entry["version"] == iam_oracle.version == "0.1.173"

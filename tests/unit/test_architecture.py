@@ -13,8 +13,9 @@ PACKAGE = Path(jwt_authorizer.__file__).parent
 # Pipeline order: a module may import only modules listed before it.
 LAYERS = [
     # the data: event -> token -> issuer -> key -> signature -> claims -> principal
+    # (-> introspection, for opaque tokens and revocation checks)
     "errors", "event", "tokens", "profiles", "issuers", "fetch", "jwk", "keys", "keyring",
-    "signature", "claims", "principal", "validator",
+    "signature", "claims", "principal", "introspection_cache", "introspect", "validator",
     # -> route decision -> answer
     "routes", "iam", "coverage", "policy", "answer",
     # then what composes them: telemetry, configuration, orchestration, the entry point

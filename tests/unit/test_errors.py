@@ -13,6 +13,7 @@ from jwt_authorizer.errors import (
     AuthorizerError,
     ConfigError,
     Expired,
+    IntrospectionFailed,
     KeysUnavailable,
     MalformedToken,
     TokenRejected,
@@ -51,11 +52,15 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
         "WrongTokenUse": ("wrong_token_use", 401),
         "ClientNotAllowed": ("client_not_allowed", 401),
         "ClaimMismatch": ("claim_mismatch", 401),
+        "TokenInactive": ("token_inactive", 401),
         "AccessDenied": ("error", 403),
         "InsufficientScope": ("insufficient_scope", 403),
         "RouteNotPermitted": ("route_not_permitted", 403),
         "CacheUnsafe": ("cache_unsafe", 403),
         "KeysUnavailable": ("keys_unavailable", 500),
+        "IntrospectionFailed": ("error", 500),
+        "IntrospectionUnavailable": ("introspection_unavailable", 500),
+        "IntrospectionClientRejected": ("introspection_client_rejected", 500),
         "ConfigError": ("config_error", 500),
     }
 
@@ -63,9 +68,16 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
 def test_the_families() -> None:
     rejected = {name for name, cls in CLASSES.items() if issubclass(cls, TokenRejected)}
     denied = {name for name, cls in CLASSES.items() if issubclass(cls, AccessDenied)}
-    assert len(rejected) == 21  # TokenRejected and its 20 reasons
+    assert len(rejected) == 22  # TokenRejected and its 21 reasons
     assert denied == {"AccessDenied", "InsufficientScope", "RouteNotPermitted", "CacheUnsafe"}
     assert not issubclass(KeysUnavailable, TokenRejected | AccessDenied)
+    failed = {name for name, cls in CLASSES.items() if issubclass(cls, IntrospectionFailed)}
+    assert failed == {
+        "IntrospectionFailed",
+        "IntrospectionUnavailable",
+        "IntrospectionClientRejected",
+    }
+    assert not issubclass(IntrospectionFailed, TokenRejected | AccessDenied)
 
 
 def test_the_message_is_fixed_and_the_detail_bounded() -> None:

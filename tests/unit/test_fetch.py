@@ -193,3 +193,28 @@ class TestTls:
     def test_plain_http_to_a_tls_server(self, scripted_tls: ScriptedServer) -> None:
         url = scripted_tls.serve_json("/keys", JWKS).replace("https://", "http://")
         assert failure(url) == f"ConnectionError fetching {url}"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://login.example.com/oauth2/introspect", "refusing a non-https URL"),
+        ("https://user:pw@login.example.com/oauth2/introspect", "refusing a non-https URL"),
+    ],
+)
+def test_a_form_is_posted_only_where_a_key_set_could_be_fetched(url: str, message: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetcher().post_form(url, {"token": "t"}, headers={}, ca_bundle=None)
+    assert str(caught.value) == message
+
+
+def test_a_form_post_to_a_closed_port_names_the_url_never_the_form() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/oauth2/introspect"
+    with pytest.raises(FetchError) as caught:
+        fetcher().post_form(
+            url,
+            {"token": "secret-token"},
+            headers={"Authorization": "Basic c2VjcmV0"},
+            ca_bundle=None,
+        )
+    assert str(caught.value) == f"ConnectionError calling {url}"

@@ -21,15 +21,34 @@ def test_the_profiles() -> None:
         "audience_claim",
         "token_use",
         "kid_suffix_match",
+        "client_is_audience",
     )
     assert tuple(field.name for field in dataclasses.fields(Profile))[1:] == fields
     assert {name: astuple(profile)[1:] for name, profile in PROFILES.items()} == {
-        "entra-b2c": (("scp",), ("azp",), True, False, "aud", None, False),
-        "entra-id": (("scp", "roles"), ("azp", "appid"), True, True, "aud", None, False),
-        "entra-external-id": (("scp", "roles"), ("azp", "appid"), True, True, "aud", None, False),
-        "wso2": (("scope",), ("client_id", "azp"), False, False, "aud", None, True),
-        "cognito": (("scope",), ("client_id",), False, False, "client_id", "access", False),
-        "oidc": (("scope", "scp"), ("client_id", "azp", "cid"), False, False, "aud", None, False),
+        "entra-b2c": (("scp",), ("azp",), True, False, "aud", None, False, False),
+        "entra-id": (("scp", "roles"), ("azp", "appid"), True, True, "aud", None, False, False),
+        "entra-external-id": (
+            ("scp", "roles"),
+            ("azp", "appid"),
+            True,
+            True,
+            "aud",
+            None,
+            False,
+            False,
+        ),
+        "wso2": (("scope",), ("client_id", "azp"), False, False, "aud", None, True, True),
+        "cognito": (("scope",), ("client_id",), False, False, "client_id", "access", False, False),
+        "oidc": (
+            ("scope", "scp"),
+            ("client_id", "azp", "cid"),
+            False,
+            False,
+            "aud",
+            None,
+            False,
+            False,
+        ),
     }
 
 

@@ -1,7 +1,8 @@
 """Claims stage: decide whether a token whose signature verified is acceptable.
 
 Pure functions over the verified payload; each failed rule raises its own reason, in a fixed
-order: time, token use, audience, tenant, client, required claims.
+order: time, token use, audience, tenant, client, required claims. The members of an
+introspection answer (RFC 7662) go through the same rules: there is one rule set.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .issuers import IssuerConfig, is_guid
 
 def check_claims(
     payload: Mapping[str, Any],
-    header: Mapping[str, Any],
+    header: Mapping[str, Any] | None,
     issuer: IssuerConfig,
     *,
     now: float,
@@ -35,8 +36,9 @@ def check_claims(
     """Apply the time, audience, tenant, client and required-claim rules of ``issuer``.
 
     Each rejection carries the values it compared as ``facts`` (the claim, the clock, the
-    accepted values), for the denial log line and ``devkit explain``.
-    """
+    accepted values), for the denial log line and ``devkit explain``. ``header`` None: there is
+    no JOSE header (an introspection answer), so the header ``typ`` rule (``token_types``) does
+    not apply; every other rule does."""
     leeway = issuer.leeway_seconds
     exp = payload.get("exp")
     if exp is None:
@@ -68,7 +70,11 @@ def check_claims(
         raise WrongTokenUse(
             facts=facts(token_use=payload.get("token_use"), expected_token_use=profile.token_use)
         )
-    if issuer.token_types is not None and header.get("typ") not in issuer.token_types:
+    if (
+        issuer.token_types is not None
+        and header is not None
+        and header.get("typ") not in issuer.token_types
+    ):
         raise WrongTokenUse(
             "typ", facts=facts(typ=header.get("typ"), token_types=issuer.token_types)
         )

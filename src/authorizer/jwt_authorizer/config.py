@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 from .errors import ConfigError
 from .event import TokenSource
 from .fetch import is_fetchable_url
-from .issuers import TENANT_PLACEHOLDER, IssuerConfig, is_guid, tenant_in
+from .issuers import TENANT_PLACEHOLDER, IntrospectionSpec, IssuerConfig, is_guid, tenant_in
 from .jwk import ASYMMETRIC_ALGORITHMS, check_inline_jwks
 from .keys import KeySettings
 from .observe import Telemetry
@@ -43,6 +43,15 @@ LIMITS: Final[Mapping[str, tuple[float, float | None]]] = {
     "keys.connect_timeout_seconds": (0.05, None),
     "keys.read_timeout_seconds": (0.05, None),
     "keys.max_response_bytes": (1024, None),
+    "issuers[].introspection_cache_seconds": (0, 900),
+    "issuers[].introspection_jwt_cache_seconds": (0, 900),
+    "issuers[].introspection_inactive_cache_seconds": (0, 300),
+    "issuers[].introspection_stale_seconds": (0, 300),
+    "introspection.cache_entries": (1, None),
+    "introspection.cache_bytes": (65536, None),
+    "introspection.connect_timeout_seconds": (0.05, None),
+    "introspection.read_timeout_seconds": (0.05, None),
+    "introspection.max_response_bytes": (1024, None),
 }
 _ABOVE_LIMIT: Final[Mapping[str, str]] = {
     "issuers[].leeway_seconds": "300 seconds (5 minutes) of clock skew",
@@ -50,8 +59,47 @@ _ABOVE_LIMIT: Final[Mapping[str, str]] = {
     "keys.max_stale_seconds": (
         "604800 seconds (7 days) of verifying with keys the identity provider may have revoked"
     ),
+    "issuers[].introspection_cache_seconds": (
+        "900 seconds (15 minutes) of a revoked token still passing"
+    ),
+    "issuers[].introspection_jwt_cache_seconds": (
+        "900 seconds (15 minutes) of a revoked token still passing"
+    ),
+    "issuers[].introspection_stale_seconds": (
+        "300 seconds (5 minutes) of trusting old answers while the endpoint fails"
+    ),
 }
+INTROSPECTION_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
+# Where a client secret may come from: an SSM parameter (a SecureString) or a Secrets Manager
+# secret (by name or ARN). The names' characters are those AWS allows.
+_SECRET_REFERENCE_RE: Final = re.compile(
+    r"ssm:/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*"
+    r"|secretsmanager:(?:[A-Za-z0-9/_+=.@\-]+"
+    r"|arn:aws[a-z\-]*:secretsmanager:[a-z0-9\-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@\-]+)"
+)
+_INTROSPECTION_KEYS: Final = (
+    "introspection_client_id",
+    "introspection_client_secret",
+    "introspection_auth_method",
+    "opaque_tokens",
+    "introspect_jwts",
+    "introspection_cache_seconds",
+    "introspection_jwt_cache_seconds",
+    "introspection_inactive_cache_seconds",
+    "introspection_stale_seconds",
+)
 _INDEX_RE: Final = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True, slots=True)
+class IntrospectionSettings:
+    """How introspection answers are cached and fetched, shared by every introspecting issuer."""
+
+    cache_entries: int = 4096
+    cache_bytes: int = 8 * 1024 * 1024
+    connect_timeout_seconds: float = 1.0
+    read_timeout_seconds: float = 2.0
+    max_response_bytes: int = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +120,12 @@ class Config:
     verified_token_cache_size: int = 1024
     keys: KeySettings = field(default_factory=KeySettings)
     telemetry: Telemetry = field(default_factory=Telemetry)
+    introspection: IntrospectionSettings = field(default_factory=IntrospectionSettings)
+
+    @property
+    def introspecting(self) -> bool:
+        """Whether any issuer is introspected (only then is the introspection stage built)."""
+        return any(entry.introspection is not None for entry in self.issuers)
 
 
 # --------------------------------------------------------------------------- loading
@@ -231,6 +285,7 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         if entry.issuer in seen:
             raise ConfigError(f"issuers[{i}].issuer", "is configured twice")
         seen.add(entry.issuer)
+    _check_one_opaque_issuer(issuers)
     routes = _parse_routes(top.raw("routes"), seen)
     unmatched_default = "deny" if routes else "authenticated"
     context_claims = top.raw("context_claims", {})
@@ -254,6 +309,9 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
         context_max_bytes=top.integer("context_max_bytes", 4096) or 4096,
         verified_token_cache_size=top.integer("verified_token_cache_size", 1024) or 0,
         keys=_parse_key_settings(top.raw("keys", {})),
+        introspection=_parse_introspection_settings(
+            top.raw("introspection"), any(entry.introspection for entry in issuers)
+        ),
     )
     top.finish()
     return config
@@ -385,9 +443,128 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         tenants=frozenset(t.lower() for t in tenants),
         tenant_id=tenant_in(issuer) if profile.microsoft else None,
         token_types=frozenset(token_types) if token_types is not None else None,
+        introspection=_parse_introspection(entry, issuer),
     )
     entry.finish()
     return parsed
+
+
+def _parse_introspection(entry: _Reader, issuer: str) -> IntrospectionSpec | None:
+    """An issuer's introspection settings; every one that would be ignored is an error."""
+    endpoint = entry.string("introspection_endpoint")
+    if endpoint is None:
+        for key in _INTROSPECTION_KEYS:
+            if key in entry.data:
+                raise ConfigError(
+                    entry.name(key),
+                    "applies only with introspection_endpoint (it would be ignored); set the "
+                    "endpoint, or remove it",
+                )
+        return None
+    _check_url(entry.name("introspection_endpoint"), endpoint)
+    client_id = entry.string("introspection_client_id")
+    if client_id is None:
+        raise ConfigError(
+            entry.name("introspection_client_id"),
+            "is required with introspection_endpoint (the authorizer's own client id there)",
+        )
+    secret = entry.raw("introspection_client_secret")
+    if secret is None:
+        raise ConfigError(
+            entry.name("introspection_client_secret"),
+            "is required with introspection_endpoint: ssm:<parameter name> (a SecureString) or "
+            "secretsmanager:<secret name or ARN>",
+        )
+    if not isinstance(secret, str) or _SECRET_REFERENCE_RE.fullmatch(secret.strip()) is None:
+        # Never echo the value: it may be the secret itself.
+        raise ConfigError(
+            entry.name("introspection_client_secret"),
+            "must be a reference to the secret, ssm:<parameter name> (a SecureString) or "
+            "secretsmanager:<secret name or ARN>, never the secret itself (it would sit in the "
+            "function's configuration and logs)",
+        )
+    opaque = entry.boolean("opaque_tokens", False)
+    check_jwts = entry.boolean("introspect_jwts", False)
+    if not opaque and not check_jwts:
+        raise ConfigError(
+            entry.name("introspection_endpoint"),
+            "is used only with opaque_tokens or introspect_jwts (it would be ignored); set one",
+        )
+    if opaque and TENANT_PLACEHOLDER in issuer:
+        raise ConfigError(
+            entry.name("opaque_tokens"),
+            "cannot apply to an issuer with {tenantid}: an opaque token names no tenant",
+        )
+    for key, needs, flag in (
+        ("introspection_cache_seconds", "opaque_tokens", opaque),
+        ("introspection_jwt_cache_seconds", "introspect_jwts", check_jwts),
+    ):
+        if key in entry.data and not flag:
+            raise ConfigError(
+                entry.name(key), f"applies only with {needs} (it would be ignored); remove it"
+            )
+    defaults = IntrospectionSpec(endpoint, client_id, secret)
+    return IntrospectionSpec(
+        endpoint=endpoint,
+        client_id=client_id,
+        client_secret=secret.strip(),
+        auth_method=entry.choice(
+            "introspection_auth_method", INTROSPECTION_AUTH_METHODS, defaults.auth_method
+        ),
+        opaque_tokens=opaque,
+        introspect_jwts=check_jwts,
+        cache_seconds=_given(entry.integer("introspection_cache_seconds", defaults.cache_seconds)),
+        jwt_cache_seconds=_given(
+            entry.integer("introspection_jwt_cache_seconds", defaults.jwt_cache_seconds)
+        ),
+        inactive_cache_seconds=_given(
+            entry.integer("introspection_inactive_cache_seconds", defaults.inactive_cache_seconds)
+        ),
+        stale_seconds=_given(entry.integer("introspection_stale_seconds", defaults.stale_seconds)),
+    )
+
+
+def _given(value: int | None) -> int:
+    """An integer read with a default (so never None); 0 stays 0."""
+    assert value is not None
+    return value
+
+
+def _check_one_opaque_issuer(issuers: tuple[IssuerConfig, ...]) -> None:
+    """An opaque token names no issuer: which one takes them must not be a guess."""
+    first: int | None = None
+    for i, entry in enumerate(issuers):
+        if entry.introspection is not None and entry.introspection.opaque_tokens:
+            if first is not None:
+                raise ConfigError(
+                    f"issuers[{i}].opaque_tokens",
+                    f"issuers[{first}] already takes the opaque tokens; an opaque token names "
+                    "no issuer, so only one issuer may",
+                )
+            first = i
+
+
+def _parse_introspection_settings(value: object, used: bool) -> IntrospectionSettings:
+    defaults = IntrospectionSettings()
+    if value is None:
+        return defaults
+    if not used:
+        raise ConfigError(
+            "introspection",
+            "applies only when an issuer has an introspection_endpoint (it would be ignored)",
+        )
+    entry = _Reader(value, "introspection")
+    settings = IntrospectionSettings(
+        cache_entries=_given(entry.integer("cache_entries", defaults.cache_entries)),
+        cache_bytes=_given(entry.integer("cache_bytes", defaults.cache_bytes)),
+        connect_timeout_seconds=entry.number(
+            "connect_timeout_seconds", defaults.connect_timeout_seconds
+        ),
+        read_timeout_seconds=entry.number("read_timeout_seconds", defaults.read_timeout_seconds),
+        max_response_bytes=_given(entry.integer("max_response_bytes", defaults.max_response_bytes)),
+    )
+    entry.finish()
+    return settings
 
 
 def _check_url(name: str, url: str) -> None:

@@ -23,12 +23,16 @@ The tree separates whose fault a failure is, because that decides what API Gatew
     │   ├── WrongTenant             wrong_tenant
     │   ├── WrongTokenUse           wrong_token_use
     │   ├── ClientNotAllowed        client_not_allowed
-    │   └── ClaimMismatch           claim_mismatch
+    │   ├── ClaimMismatch           claim_mismatch
+    │   └── TokenInactive           token_inactive (introspection: active false)
     ├── AccessDenied               the token is valid but may not call this route  -> 403
     │   ├── InsufficientScope       insufficient_scope
     │   ├── RouteNotPermitted       route_not_permitted
     │   └── CacheUnsafe             cache_unsafe
     ├── KeysUnavailable            we cannot get trusted keys (IdP down too long)   -> 500
+    ├── IntrospectionFailed        the introspection endpoint gave no usable answer -> 500
+    │   ├── IntrospectionUnavailable      introspection_unavailable
+    │   └── IntrospectionClientRejected   introspection_client_rejected
     └── ConfigError                the deployment is misconfigured                  -> init fails
 
 Messages are fixed strings: nothing taken from the token is ever interpolated into them, so an
@@ -214,6 +218,14 @@ class ClaimMismatch(TokenRejected):
     message = "a required claim is missing or has a value that is not accepted"
 
 
+class TokenInactive(TokenRejected):
+    """The issuer's introspection endpoint answered ``active: false``: the token is revoked,
+    expired, or unknown to it (RFC 7662 gives no reason, on purpose)."""
+
+    reason = "token_inactive"
+    message = "the introspection endpoint says the token is not active"
+
+
 class AccessDenied(AuthorizerError):
     """The token is valid but may not call this route: the client gets 403."""
 
@@ -245,6 +257,33 @@ class KeysUnavailable(AuthorizerError):
 
     reason = "keys_unavailable"
     message = "signing keys are unavailable"
+
+
+class IntrospectionFailed(AuthorizerError):
+    """The introspection endpoint gave no usable answer: fail closed with a 500 that API Gateway
+    does not cache (never a 401: the token may well be valid). ``endpoint`` names the endpoint
+    for the log line; nothing from the token is kept."""
+
+    message = "token introspection failed"
+
+    def __init__(self, detail: str = "", *, endpoint: str | None = None) -> None:
+        super().__init__(detail)
+        self.endpoint = endpoint
+
+
+class IntrospectionUnavailable(IntrospectionFailed):
+    """Down, too slow for the invocation, an HTTP error, a body that is not an RFC 7662 answer."""
+
+    reason = "introspection_unavailable"
+    message = "the introspection endpoint is unavailable"
+
+
+class IntrospectionClientRejected(IntrospectionFailed):
+    """The endpoint refused our client credentials (401, 403, or 400 ``invalid_client``): a
+    configuration error (client id, secret, or the client's permission to introspect)."""
+
+    reason = "introspection_client_rejected"
+    message = "the introspection endpoint rejected the authorizer's client credentials"
 
 
 class ConfigError(AuthorizerError):

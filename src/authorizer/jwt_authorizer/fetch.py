@@ -1,7 +1,9 @@
-"""Key fetching over HTTP: which URLs may be fetched, and the one transport that fetches them.
+"""Calls over HTTP: which URLs may be called, and the one transport that calls them.
 
 HTTPS only (plain HTTP for loopback development servers), no redirects, no proxy settings from
-the environment, connect and read timeouts, a deadline for the whole document and a size cap.
+the environment, connect and read timeouts, a deadline for the whole body and a size cap. Key
+sets and discovery documents are fetched with GET (:meth:`HttpFetcher.get_json`); token
+introspection posts a form (:meth:`HttpFetcher.post_form`) under the same rules.
 ``requests`` is imported on first use: a deployment with inline keys never pays for it.
 
 :class:`EarlyFetches` starts the key documents of a configuration downloading at the very start
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -64,6 +68,29 @@ class Fetcher(Protocol):
     """Fetches one JSON document. The seam tests replace with real loopback servers."""
 
     def get_json(self, url: str, *, ca_bundle: str | None) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a form POST, whatever its status: ``document`` is the parsed JSON body, or
+    None when the body is not JSON; ``size`` is the body's length in bytes."""
+
+    status: int
+    document: object
+    size: int
+
+
+class FormPoster(Protocol):
+    """Posts one form and reads the answer (token introspection)."""
+
+    def post_form(
+        self,
+        url: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str],
+        ca_bundle: str | None,
+    ) -> Reply: ...
 
 
 class Sessions:
@@ -138,28 +165,70 @@ class HttpFetcher:
         with response:
             if response.status_code != 200:
                 raise FetchError(f"HTTP {response.status_code} from {url}")
-            body = bytearray()
-            try:
-                while True:
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"response from {url} took too long")
-                    # read1: whatever one socket read brings (decompressed), so a body trickled
-                    # byte by byte meets the deadline check between reads. iter_content/read(n)
-                    # would block until n bytes arrived, each read within the timeout.
-                    chunk = response.raw.read1(16384, decode_content=True)
-                    if not chunk:
-                        break
-                    body += chunk
-                    if len(body) > self._max_bytes:
-                        raise FetchError(f"response from {url} exceeds {self._max_bytes} bytes")
-            except FetchError:
-                raise
-            except Exception as err:
-                raise FetchError(f"{type(err).__name__} reading {url}") from err
+            body = self._read_body(response, url, deadline)
         try:
-            return json.loads(bytes(body).decode("utf-8"))
+            return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             raise FetchError(f"response from {url} is not JSON") from err
+
+    def post_form(
+        self,
+        url: str,
+        form: Mapping[str, str],
+        *,
+        headers: Mapping[str, str],
+        ca_bundle: str | None,
+    ) -> Reply:
+        """POST ``form`` (``application/x-www-form-urlencoded``) and read the answer, any status.
+
+        The same rules as :meth:`get_json`. Messages name the URL only: never the form (it
+        holds a token) nor the headers (they may hold client credentials)."""
+        if not is_fetchable_url(url):
+            raise FetchError("refusing a non-https URL")
+        session = self.sessions.get()
+        deadline = time.monotonic() + self._connect + self._read
+        try:
+            response = session.post(
+                url,
+                data=dict(form),
+                headers=dict(headers),
+                timeout=(self._connect, self._read),
+                verify=ca_bundle if ca_bundle else True,
+                allow_redirects=False,
+                stream=True,
+            )
+        except Exception as err:  # requests raises many types; all mean "unreachable"
+            raise FetchError(f"{type(err).__name__} calling {url}") from err
+        with response:
+            body = self._read_body(response, url, deadline)
+            status = response.status_code
+        try:
+            document: object = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            document = None
+        return Reply(status=status, document=document, size=len(body))
+
+    def _read_body(self, response: requests.Response, url: str, deadline: float) -> bytes:
+        """The whole body, within the size cap and by ``deadline``."""
+        body = bytearray()
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError(f"response from {url} took too long")
+                # read1: whatever one socket read brings (decompressed), so a body trickled
+                # byte by byte meets the deadline check between reads. iter_content/read(n)
+                # would block until n bytes arrived, each read within the timeout.
+                chunk = response.raw.read1(16384, decode_content=True)
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > self._max_bytes:
+                    raise FetchError(f"response from {url} exceeds {self._max_bytes} bytes")
+        except FetchError:
+            raise
+        except Exception as err:
+            raise FetchError(f"{type(err).__name__} reading {url}") from err
+        return bytes(body)
 
 
 # --------------------------------------------------------------------------- early fetches

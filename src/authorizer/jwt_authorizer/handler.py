@@ -7,7 +7,8 @@ Outcome mapping (the one place where error families become API Gateway behaviour
 * a route decision "no" -> a policy that denies the request (403), or ``isAuthorized: false``,
   with the reason in the context;
 * :class:`KeysUnavailable` -> raised as it is (500: its message is not ``Unauthorized``, and
-  API Gateway does not cache errors);
+  API Gateway does not cache errors); so is :class:`IntrospectionFailed` (an introspection
+  endpoint down, or refusing our client credentials: logged as an ERROR naming the endpoint);
 * anything unexpected -> logged by type only, then treated as a rejected token (fail closed).
 """
 
@@ -19,19 +20,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
 from .config import Config, load_config
-from .errors import AuthorizerError, KeysUnavailable, TokenRejected
+from .errors import (
+    AuthorizerError,
+    IntrospectionClientRejected,
+    IntrospectionFailed,
+    KeysUnavailable,
+    TokenRejected,
+)
 from .event import AuthorizerRequest, read_event, require_token
-from .fetch import EarlyFetches, Fetcher, deadline_in
+from .fetch import EarlyFetches, Fetcher, FormPoster, deadline_in
 from .jwk import load_verifiers
 from .keyring import KeyRegistry
 from .observe import DeferredEvents, Observer, token_hash
 from .policy import Policies, PolicyBuilder, RouteAnswer, find_conflicts
 from .principal import Principal
 from .validator import TokenValidator
+
+if TYPE_CHECKING:
+    from .introspect import Introspection, IntrospectionEvents, SecretReader
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
 # line and the metrics flush still have to happen before Lambda's timeout.
@@ -89,19 +99,35 @@ class Authorizer:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        poster: FormPoster | None = None,
+        read_secret: SecretReader | None = None,
         early: EarlyFetches | None = None,
     ) -> Authorizer:
         """Load and validate the configuration, then prefetch every key set in parallel.
 
         Powertools, the signature backends and the route analysis load while the identity
         providers answer. ``early``: key documents already downloading (:mod:`app`); the key
-        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache timing)
-        and ``wall_clock`` (token times) are seams for tests and the local emulator.
+        cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache and
+        introspection-cache timing) and ``wall_clock`` (token times) are seams for tests and the
+        local emulator; so are ``poster`` (introspection calls) and ``read_secret``
+        (introspection client secrets, from SSM or Secrets Manager).
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
         registry = KeyRegistry(
             config.keys, fetcher=fetcher, clock=clock, events=events, early=early
+        )
+        introspection = (
+            build_introspection(
+                config,
+                clock=clock,
+                wall_clock=wall_clock,
+                events=events,
+                poster=poster,
+                read_secret=read_secret,
+            )
+            if config.introspecting
+            else None
         )
         validator = TokenValidator(
             config.issuers,
@@ -109,6 +135,7 @@ class Authorizer:
             max_token_bytes=config.max_token_bytes,
             verified_token_cache_size=config.verified_token_cache_size,
             wall_clock=wall_clock,
+            introspection=introspection,
         )
         prefetch = validator.start_prefetch()
         load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
@@ -138,6 +165,13 @@ class Authorizer:
             self._observer.count("KeysUnavailable")
             self._log_denial(call, logging.ERROR, err)
             raise KeysUnavailable(err.detail) from None
+        except IntrospectionFailed as err:
+            if isinstance(err, IntrospectionClientRejected):
+                self._observer.count("IntrospectionClientRejected")
+            else:
+                self._observer.count("IntrospectionUnavailable")
+            self._log_denial(call, logging.ERROR, err, endpoint=err.endpoint)
+            raise type(err)(err.detail, endpoint=err.endpoint) from None
         except Exception as err:  # a bug must never become an allow or leak the token
             self._observer.count("InternalError")
             self._observer.denied(
@@ -284,7 +318,9 @@ class Authorizer:
 
     # -- observability
 
-    def _log_denial(self, call: Call, level: int, err: AuthorizerError) -> None:
+    def _log_denial(
+        self, call: Call, level: int, err: AuthorizerError, **extra: str | None
+    ) -> None:
         self._observer.denied(
             level=level,
             reason=err.reason,
@@ -296,7 +332,8 @@ class Authorizer:
             latency_ms=self._elapsed_ms(call),
             cold_start=call.cold,
             token_hash=token_hash(call.token),
-            **err.facts,  # the values the stage compared (errors.facts): never the token
+            # the values the stage compared (errors.facts): never the token
+            **{**err.facts, **extra},
         )
 
     def _once(self, key: tuple[object, ...], metric: str, message: str, **fields: Any) -> None:
@@ -337,6 +374,45 @@ class Authorizer:
 
     def _elapsed_ms(self, call: Call) -> float:
         return round((self._timer() - call.started) * 1000, 3)
+
+
+def build_introspection(
+    config: Config,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+    events: IntrospectionEvents | None = None,
+    poster: FormPoster | None = None,
+    read_secret: SecretReader | None = None,
+) -> Introspection:
+    """The introspection stage of ``config``: imported, and its client secrets read (a secret
+    that cannot be read fails the init), only for a configuration that introspects."""
+    from .fetch import HttpFetcher
+    from .introspect import Introspection
+
+    settings = config.introspection
+    if read_secret is None:
+        from .source import read_secret as read_from_store
+
+        read_secret = read_from_store
+    if poster is None:
+        poster = HttpFetcher(
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+            max_response_bytes=settings.max_response_bytes,
+        )
+    return Introspection(
+        config.issuers,
+        poster=poster,
+        read_secret=read_secret,
+        call_budget=settings.connect_timeout_seconds + settings.read_timeout_seconds,
+        cache_entries=settings.cache_entries,
+        cache_bytes=settings.cache_bytes,
+        max_token_bytes=config.max_token_bytes,
+        clock=clock,
+        wall_clock=wall_clock,
+        events=events,
+    )
 
 
 def _invocation_deadline(context: Any) -> float | None:

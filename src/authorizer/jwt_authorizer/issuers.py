@@ -37,6 +37,29 @@ def tenant_in(issuer: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class IntrospectionSpec:
+    """How one issuer's tokens are introspected (RFC 7662): the endpoint, the authorizer's own
+    client at it, and how long answers may be trusted. ``client_secret`` is a reference
+    (``ssm:<name>`` or ``secretsmanager:<name>``), never the secret: it is read at init."""
+
+    endpoint: str
+    client_id: str
+    client_secret: str
+    auth_method: str = "client_secret_basic"
+    #: This issuer takes the tokens that are not JWTs (an opaque token names no issuer).
+    opaque_tokens: bool = False
+    #: Its JWTs are introspected too, after local validation: a revocation check.
+    introspect_jwts: bool = False
+    #: Longest time an ``active: true`` answer is trusted (the revocation budget), per kind.
+    cache_seconds: int = 60
+    jwt_cache_seconds: int = 60
+    #: How long an ``active: false`` answer is remembered.
+    inactive_cache_seconds: int = 30
+    #: How long past its cache time an answer may stand in while the endpoint fails (0: never).
+    stale_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerConfig:
     """Everything needed to accept tokens from one issuer. ``issuer`` is compared exactly."""
 
@@ -60,6 +83,7 @@ class IssuerConfig:
     #: The tenant a Microsoft issuer names in its path (Entra single-tenant, B2C).
     tenant_id: str | None = None
     token_types: frozenset[str] | None = None
+    introspection: IntrospectionSpec | None = None
 
     @property
     def templated(self) -> bool:

@@ -58,6 +58,12 @@ class DeferredEvents:
     def key_set_empty(self, source: str, *, skipped: Mapping[str, int]) -> None:
         self._forward("key_set_empty", (source,), {"skipped": dict(skipped)})
 
+    def introspection_call(self, issuer: str, endpoint: str, *, ok: bool, detail: str) -> None:
+        self._forward("introspection_call", (issuer, endpoint), {"ok": ok, "detail": detail})
+
+    def stale_introspection(self, issuer: str) -> None:
+        self._forward("stale_introspection", (issuer,), {})
+
     def attach(self, observer: Observer) -> None:
         with self._lock:
             self._target = observer
@@ -215,3 +221,20 @@ class Observer:
                 "skipped_reasons": dict(sorted(skipped.items())),
             },
         )
+
+    # -- introspection events (the introspect.IntrospectionEvents protocol)
+
+    def introspection_call(self, issuer: str, endpoint: str, *, ok: bool, detail: str) -> None:
+        """One call to an introspection endpoint (a cache miss); a failed one is logged with
+        its detail (never the token, never the credentials)."""
+        self.count("IntrospectionCalls")
+        if not ok:
+            self.count("IntrospectionCallFailures")
+            self.logger.warning(
+                "introspection call failed",
+                extra=_escaped({"issuer": issuer, "endpoint": endpoint, "detail": detail}, 2000),
+            )
+
+    def stale_introspection(self, issuer: str) -> None:
+        """An answer past its cache time stood in for a failed call (stale-if-error)."""
+        self.count("StaleIntrospectionInUse")

@@ -29,6 +29,9 @@ class Profile:
     token_use: str | None = None
     #: WSO2 appends ``_<alg>`` to kids inconsistently between tokens and key sets.
     kid_suffix_match: bool = False
+    #: Its tokens' audience is the client id (WSO2): an introspection response that names no
+    #: ``aud`` is judged by its ``client_id`` instead, as the provider's JWTs would be.
+    client_is_audience: bool = False
 
 
 PROFILES: Final[Mapping[str, Profile]] = {
@@ -54,6 +57,7 @@ PROFILES: Final[Mapping[str, Profile]] = {
             scope_claims=("scope",),
             client_id_claims=("client_id", "azp"),
             kid_suffix_match=True,
+            client_is_audience=True,
         ),
         Profile(
             "cognito",

@@ -4,6 +4,8 @@ Every environment variable the function reads is read here, once, at init: ``AUT
 JSON document, ``file:<path>`` or ``ssm:<parameter-name>``), simple mode's ``ISSUER``,
 ``AUDIENCE``, ... (translated into the ``AUTH_CONFIG`` shape, so the two can never disagree),
 ``RESPONSE_MODE``, and the Powertools and tracing settings. :mod:`config` validates the result.
+Secrets the configuration names by reference (an introspection client's secret) are read here
+too (:func:`read_secret`), from SSM Parameter Store or Secrets Manager.
 
 :func:`early_fetches` reads the same document at the very start of init, without validating it,
 for the one thing that cannot wait: the key documents to start downloading. It imports nothing
@@ -16,7 +18,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ConfigError
 from .fetch import (
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
     from .observe import Telemetry
 
 _WELL_KNOWN = "/.well-known/openid-configuration"
+
+# How long Powertools Parameters keeps a value before it reads the store again (its cache).
+_PARAMETER_MAX_AGE_SECONDS = 300
 
 
 def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
@@ -96,10 +101,43 @@ def _read_ssm_parameter(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     try:
-        value = parameters.get_parameter(name, decrypt=True, max_age=300)
+        value = parameters.get_parameter(name, decrypt=True, max_age=_PARAMETER_MAX_AGE_SECONDS)
     except Exception as err:
         raise ConfigError("AUTH_CONFIG", f"cannot read SSM parameter {name}: {err}") from err
     return str(value)
+
+
+def read_secret(reference: str, force: bool = False) -> str:
+    """A secret by reference: ``ssm:<parameter name>`` (a SecureString, decrypted) or
+    ``secretsmanager:<secret name or ARN>`` (its ``SecretString``, or its binary as UTF-8).
+
+    Read through Powertools Parameters, whose cache answers for five minutes without a network
+    call (``force`` bypasses it: a secret the endpoint refused may have been rotated). Only this
+    path imports boto3, and only when an issuer's introspection needs a secret. Errors carry the
+    reference, never a value."""
+    kind, _, name = reference.partition(":")
+    from aws_lambda_powertools.utilities import parameters
+
+    value: object
+    if kind == "ssm":
+        value = cast(
+            object,
+            parameters.get_parameter(
+                name, decrypt=True, max_age=_PARAMETER_MAX_AGE_SECONDS, force_fetch=force
+            ),
+        )
+    elif kind == "secretsmanager":
+        value = cast(
+            object,
+            parameters.get_secret(name, max_age=_PARAMETER_MAX_AGE_SECONDS, force_fetch=force),
+        )
+    else:
+        raise ValueError(f"{kind or reference[:20]!r} is not ssm: or secretsmanager:")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise ValueError(f"{reference} does not hold a string")
+    return value
 
 
 def _csv(value: str | None) -> list[str]:

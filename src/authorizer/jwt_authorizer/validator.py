@@ -4,6 +4,10 @@ Each stage raises its own :mod:`errors` class. The token header is used for one 
 choosing among keys already trusted for the issuer the token claims. A token that verified
 before is remembered (exact string), so later calls skip parsing and the signature, never the
 claims; the entry stands only while the key set it was verified against is still current.
+
+With :mod:`introspect` configured (it is imported only then), a token that is not a JWT goes to
+the issuer that takes opaque tokens, and a JWT of an issuer with ``introspect_jwts`` is
+introspected after it validated.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .claims import check_claims
 from .errors import AuthorizerError, FirstPartyToken, UnsupportedAlgorithm, facts
@@ -21,6 +26,9 @@ from .keyring import KeyRegistry, Prefetch
 from .principal import Principal, principal_of
 from .signature import KeySources, Seen, Verified, verify_signature
 from .tokens import HeaderCache, UnverifiedJwt, decompose_unverified
+
+if TYPE_CHECKING:
+    from .introspect import Introspection
 
 
 def admit(jwt: UnverifiedJwt, issuer: IssuerConfig) -> None:
@@ -87,8 +95,10 @@ class TokenValidator:
         max_token_bytes: int,
         verified_token_cache_size: int,
         wall_clock: Callable[[], float] = time.time,
+        introspection: Introspection | None = None,
     ) -> None:
         self._issuers = IssuerSet(issuers)
+        self._introspection = introspection
         self._sources = KeySources(issuers, registry)
         self._max_bytes = max_token_bytes
         self._now = wall_clock
@@ -101,16 +111,23 @@ class TokenValidator:
         self.verified_tokens.clear()
         self._headers.clear()
         self._sources.clear()
+        if self._introspection is not None:
+            self._introspection.clear()
 
     def before_snapshot(self) -> None:
         """SnapStart, before the snapshot: see :meth:`KeyRegistry.before_snapshot`."""
         self._sources.registry.before_snapshot()
+        if self._introspection is not None:
+            self._introspection.before_snapshot()
 
     def after_restore(self, elapsed: float) -> None:
         """SnapStart, ``elapsed`` seconds after the snapshot: keys re-aged (and refreshed or
-        set aside by the usual rules), no verified token trusted from before."""
+        set aside by the usual rules), no verified token trusted from before, no introspection
+        answer either."""
         self.verified_tokens.clear()
         self._sources.registry.after_restore(elapsed)
+        if self._introspection is not None:
+            self._introspection.after_restore()
 
     def start_prefetch(self) -> Prefetch:
         """Start fetching every remote key set in parallel; ``.wait()`` says which answered."""
@@ -122,7 +139,18 @@ class TokenValidator:
         ``deadline`` (from :func:`fetch.deadline_in`): no key fetch holds the call past it; a
         refresh still running then leaves the cached keys to decide, under the stale rules.
         None: a fetch is waited for up to its own budget (connect + read timeout per document).
+        The same deadline bounds an introspection call.
         """
+        introspection = self._introspection
+        if introspection is None:
+            return self._validate_jwt(token, deadline)
+        if introspection.takes(token):
+            return introspection.opaque(token, deadline=deadline)
+        principal = self._validate_jwt(token, deadline)
+        introspection.revocation_check(token, principal, deadline=deadline)
+        return principal
+
+    def _validate_jwt(self, token: str, deadline: float | None) -> Principal:
         seen: Seen | None = None
         remembered = self.verified_tokens.get(token)
         if remembered is not None:

@@ -11,9 +11,14 @@ from typing import Any, Final
 
 from devkit.paths import IDP_CLIENTS_FILE
 
-__all__ = ["DEFAULT_CLIENTS_FILE", "Client", "client_from_mapping", "load_clients"]
+__all__ = ["DEFAULT_CLIENTS_FILE", "TOKEN_TYPES", "Client", "client_from_mapping", "load_clients"]
 
 DEFAULT_CLIENTS_FILE: Final = IDP_CLIENTS_FILE
+
+
+#: What the token endpoint issues to a client: signed JWTs, or opaque tokens that only the
+#: introspection endpoint can explain (WSO2's default token issuer).
+TOKEN_TYPES: Final = ("jwt", "opaque")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Client:
     client_id: str
     client_secret: str
     scopes: tuple[str, ...]
+    token_type: str = "jwt"  # noqa: S105 - a token format, not a secret
 
 
 def client_from_mapping(entry: object, index: int) -> Client:
@@ -43,7 +49,17 @@ def client_from_mapping(entry: object, index: int) -> Client:
             f"client #{index} ({client_id}): scopes must be a list of bare scope names "
             "(no spaces, no resource prefix)"
         )
-    return Client(client_id=client_id, client_secret=secret, scopes=tuple(dict.fromkeys(scopes)))
+    token_type = entry.get("token_type", "jwt")
+    if token_type not in TOKEN_TYPES:
+        raise ValueError(
+            f"client #{index} ({client_id}): token_type must be one of {', '.join(TOKEN_TYPES)}"
+        )
+    return Client(
+        client_id=client_id,
+        client_secret=secret,
+        scopes=tuple(dict.fromkeys(scopes)),
+        token_type=token_type,
+    )
 
 
 def load_clients(

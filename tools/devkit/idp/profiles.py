@@ -2,9 +2,9 @@
 
 ``entra-b2c`` (Azure AD B2C: per-policy discovery whose ``issuer`` is the policy-less GUID form,
 ``scp`` string), ``wso2`` (WSO2 Identity Server: ``aud`` = client id, ``scope`` string,
-``typ: at+jwt``), ``entra-id`` (Entra ID v2.0 app-only tokens: ``roles`` array,
-``idtyp: app``), ``entra-external-id`` (Entra External ID: v2.0 tokens whose issuer names
-another host than the discovery URL, as ``{tid}.ciamlogin.com`` versus
+``typ: at+jwt``, introspection and revocation endpoints), ``entra-id`` (Entra ID v2.0 app-only
+tokens: ``roles`` array, ``idtyp: app``), ``entra-external-id`` (Entra External ID: v2.0 tokens
+whose issuer names another host than the discovery URL, as ``{tid}.ciamlogin.com`` versus
 ``{tenant}.ciamlogin.com``: here ``localhost`` versus ``127.0.0.1``), ``cognito`` (Amazon
 Cognito user pools: no ``aud``, ``client_id``, ``token_use: access``, resource-server scopes
 ``orders-api/app.read``, keys at ``/.well-known/jwks.json``) and ``oidc`` (a generic provider
@@ -45,7 +45,7 @@ __all__ = [
 
 Profile = Literal["entra-b2c", "wso2", "entra-id", "entra-external-id", "cognito", "oidc"]
 Mode = Literal["up", "down", "slow", "error", "html", "oversized", "malformed"]
-PathKind = Literal["discovery", "jwks", "token"]
+PathKind = Literal["discovery", "jwks", "token", "introspect", "revoke"]
 
 PROFILES: Final[tuple[str, ...]] = get_args(Profile)
 MODES: Final[tuple[str, ...]] = get_args(Mode)
@@ -88,6 +88,8 @@ def endpoint_paths(
             "jwks": "/oauth2/jwks",
             "token": "/oauth2/token",
             "authorize": "/oauth2/authorize",
+            "introspect": "/oauth2/introspect",
+            "revoke": "/oauth2/revoke",
         }
     if profile == "cognito":  # the token endpoint lives on the pool's domain, not its issuer
         return {
@@ -147,6 +149,8 @@ def discovery_document(profile: Profile, urls: dict[str, str]) -> dict[str, Any]
         }
     if profile == "wso2":
         return common | {
+            "introspection_endpoint": urls["introspect"],
+            "revocation_endpoint": urls["revoke"],
             "response_types_supported": ["code", "id_token", "token", "code id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from devkit.constants import BIND_HOST, LOOPBACK_NAMES
 from devkit.idp import tls
 from devkit.idp.clients import Client, client_from_mapping, load_clients
+from devkit.idp.opaque import TokenStore
 from devkit.idp.profiles import (
     B2C_POLICY,
     DEFAULT_API_AUDIENCE,
@@ -122,6 +123,8 @@ class LocalIdentityProvider:
         self._public_url = public_url
         self._now: Callable[[], float] = now if now is not None else time.time
         self._clients = load_clients(clients)
+        #: Opaque tokens issued and tokens revoked (introspection, revocation).
+        self.tokens: Final = TokenStore(self._now, lambda: tuple(self._keys.values()))
 
         self._lock = threading.RLock()
         self._keys: dict[str, SigningKey] = {}
@@ -320,6 +323,16 @@ class LocalIdentityProvider:
         return self.base_url + self._paths()["token"]
 
     @property
+    def introspection_endpoint(self) -> str:
+        """RFC 7662 endpoint (WSO2 profile): POST ``token``, with client authentication."""
+        return self.base_url + self._paths()["introspect"]
+
+    @property
+    def revocation_endpoint(self) -> str:
+        """RFC 7009 endpoint (WSO2 profile): POST ``token``, with client authentication."""
+        return self.base_url + self._paths()["revoke"]
+
+    @property
     def ca_bundle_path(self) -> Path | None:
         """PEM file with the CA that signed the HTTPS certificate (None without ``tls``)."""
         with self._lock:
@@ -346,11 +359,16 @@ class LocalIdentityProvider:
         with self._lock:
             return dict(self._clients)
 
-    def add_client(self, client_id: str, client_secret: str, scopes: Iterable[str]) -> None:
-        """Register (or replace) a client at run time."""
-        client = client_from_mapping(
-            {"client_id": client_id, "client_secret": client_secret, "scopes": list(scopes)}, 0
-        )
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        scopes: Iterable[str],
+        token_type: str = "jwt",  # noqa: S107
+    ) -> None:
+        """Register (or replace) a client at run time (``token_type``: ``jwt`` or ``opaque``)."""
+        fields = {"client_secret": client_secret, "scopes": list(scopes), "token_type": token_type}
+        client = client_from_mapping({"client_id": client_id, **fields}, 0)
         with self._lock:
             self._clients[client.client_id] = client
 
@@ -562,13 +580,17 @@ class LocalIdentityProvider:
 
     def index(self) -> JSONDict:
         """What ``GET /`` answers: the profile and every endpoint's URL."""
-        return {
+        urls = {
             "profile": self.profile,
             "issuer": self.issuer,
             "discovery_url": self.discovery_url,
             "jwks_uri": self.jwks_uri,
             "token_endpoint": self.token_endpoint,
         }
+        if "introspect" in self._paths():  # WSO2
+            urls["introspection_endpoint"] = self.introspection_endpoint
+            urls["revocation_endpoint"] = self.revocation_endpoint
+        return urls
 
     def find_client(self, client_id: str) -> Client | None:
         with self._lock:

@@ -1,9 +1,11 @@
-"""The local IdP's HTTP endpoints: discovery, JWKS, token, and the failure modes.
+"""The local IdP's HTTP endpoints: discovery, JWKS, token, introspection, revocation, and the
+failure modes.
 
 :class:`IdpServer` (HTTP or HTTPS, TLS handshakes in worker threads) answers for a
 :class:`Provider` (the :class:`~devkit.idp.LocalIdentityProvider`): the failure mode the
 provider is in is applied first (down, slow, error, HTML, oversized, malformed), then the
-endpoint answers normally; the token endpoint applies :mod:`devkit.idp.oauth`.
+endpoint answers normally; the token, introspection (RFC 7662) and revocation (RFC 7009)
+endpoints authenticate the client with :mod:`devkit.idp.oauth`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from devkit.idp.clients import Client
 from devkit.idp.oauth import MAX_FORM_BYTES, OAuthError, authenticate, form_params, grant_scopes
+from devkit.idp.opaque import RevocationRefused, TokenStore
 from devkit.idp.profiles import OVERSIZED_BYTES, Mode, PathKind, Profile
 from devkit.idp.tokens import JSONDict, compact_json
 
@@ -42,6 +45,8 @@ class ModeState:
 
 UP: Final = ModeState("up", 0.0, 200, frozenset())
 _NO_STORE: Final = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+#: Endpoints that take a POSTed form with client authentication.
+_FORM_KINDS: Final = frozenset({"token", "introspect", "revoke"})
 
 
 class Provider(Protocol):
@@ -53,6 +58,8 @@ class Provider(Protocol):
     def signing_kid(self) -> str: ...
     @property
     def token_lifetime(self) -> int: ...
+    @property
+    def tokens(self) -> TokenStore: ...
     def begin_request(self, path: str) -> tuple[PathKind | None, ModeState]: ...
     def wait_stopping(self, seconds: float) -> bool: ...
     def discovery_document(self) -> JSONDict: ...
@@ -153,7 +160,7 @@ def _serve(idp: Provider, handler: http.server.BaseHTTPRequestHandler, method: s
     kind, mode = idp.begin_request(path)
 
     # Read the body first: closing a socket with unread data sends RST instead of our answer.
-    body = _read_body(handler) if kind == "token" and method == "POST" else None
+    body = _read_body(handler) if kind in _FORM_KINDS and method == "POST" else None
 
     if mode.name == "down":
         handler.close_connection = True
@@ -200,6 +207,8 @@ def _failure_response(idp: Provider, mode: ModeState, kind: str) -> _Response | 
             }
         elif kind == "discovery":
             bad = {"issuer": 42, "jwks_uri": ["not", "a", "url"], "token_endpoint": None}
+        elif kind == "introspect":
+            bad = {"active": "true", "scope": ["app.read", 7], "exp": "tomorrow"}
         else:
             bad = {"access_token": 42, "token_type": ["Bearer"], "expires_in": "soon"}
         return _Response.json(200, bad)
@@ -211,6 +220,8 @@ def _document(idp: Provider, kind: str) -> JSONDict:
         return idp.discovery_document()
     if kind == "jwks":
         return idp.jwks()
+    if kind in ("introspect", "revoke"):
+        return {"active": False}
     return {"access_token": idp.mint(), "token_type": "Bearer", "expires_in": 3600}
 
 
@@ -221,15 +232,19 @@ def _normal_response(
         if path == "/" and method in ("GET", "HEAD"):
             return _Response.json(200, idp.index())
         return _Response.json(404, {"error": "not_found", "error_description": path})
-    allowed = ("POST",) if kind == "token" else ("GET", "HEAD")
+    allowed = ("POST",) if kind in _FORM_KINDS else ("GET", "HEAD")
     if method not in allowed:
         return _Response.json(
             405,
             {"error": "invalid_request", "error_description": f"use {' or '.join(allowed)}"},
             ("Allow", ", ".join(allowed)),
         )
-    if kind == "token":
+    if kind in _FORM_KINDS:
         try:
+            if kind == "introspect":
+                return _introspection_response(idp, headers, body)
+            if kind == "revoke":
+                return _revocation_response(idp, headers, body)
             return _token_response(idp, headers, body)
         except OAuthError as exc:
             extra: tuple[tuple[str, str], ...] = _NO_STORE
@@ -269,7 +284,10 @@ def _token_response(idp: Provider, headers: Message, body: bytes | None) -> _Res
             f"only client_credentials is supported, not {grant_type!r}",
         )
     granted = grant_scopes(params.get("scope"), client)
-    token = idp.mint(client_id=client.client_id, scopes=granted)
+    if client.token_type == "opaque":  # noqa: S105 - a token format, not a secret
+        token = idp.tokens.issue(client.client_id, granted, idp.token_lifetime)
+    else:
+        token = idp.mint(client_id=client.client_id, scopes=granted)
     answer = {
         "access_token": token,
         "token_type": "Bearer",
@@ -277,6 +295,31 @@ def _token_response(idp: Provider, headers: Message, body: bytes | None) -> _Res
         "scope": " ".join(granted),
     }
     return _Response.json(200, answer, *_NO_STORE)
+
+
+def _introspection_response(idp: Provider, headers: Message, body: bytes | None) -> _Response:
+    """RFC 7662: any registered client may ask (WSO2 IS 7 also wants the application authorized
+    for the introspection API); a missing ``token`` is invalid_request."""
+    params = form_params(headers, body)
+    authenticate(headers.get("Authorization"), params, idp.find_client)
+    token = params.get("token")
+    if not token:
+        raise OAuthError(400, "invalid_request", "token is required")
+    return _Response.json(200, idp.tokens.introspect(token), *_NO_STORE)
+
+
+def _revocation_response(idp: Provider, headers: Message, body: bytes | None) -> _Response:
+    """RFC 7009: 200 for any token, known or not, except one issued to another client."""
+    params = form_params(headers, body)
+    client = authenticate(headers.get("Authorization"), params, idp.find_client)
+    token = params.get("token")
+    if not token:
+        raise OAuthError(400, "invalid_request", "token is required")
+    try:
+        idp.tokens.revoke(token, client_id=client.client_id)
+    except RevocationRefused as exc:
+        raise OAuthError(400, "unauthorized_client", str(exc)) from None
+    return _Response(200, b"", headers=_NO_STORE)
 
 
 def _write(

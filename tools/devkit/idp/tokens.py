@@ -13,11 +13,12 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
@@ -33,6 +34,7 @@ __all__ = [
     "compact_json",
     "load_rsa_private_key",
     "sign_jws",
+    "verified_claims",
 ]
 
 JSONDict = dict[str, Any]
@@ -199,3 +201,28 @@ def sign_jws(header: Mapping[str, Any], payload: Mapping[str, Any], key: Signing
         signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
     )
     return f"{signing_input}.{b64url(signature)}"
+
+
+def verified_claims(token: str, keys: Iterable[SigningKey]) -> JSONDict | None:
+    """The payload of ``token`` if it is a compact JWS RS256-signed by one of ``keys`` (the
+    IdP's own tokens, for introspection and revocation), else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", "replace")
+    for key in keys:
+        try:
+            key.private_key.public_key().verify(
+                signature, signing_input, padding.PKCS1v15(), hashes.SHA256()
+            )
+        except InvalidSignature:
+            continue
+        return payload
+    return None
