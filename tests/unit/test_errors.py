@@ -17,6 +17,7 @@ from jwt_authorizer.errors import (
     KeysUnavailable,
     MalformedToken,
     TokenRejected,
+    fact,
     loggable,
 )
 
@@ -126,3 +127,11 @@ def test_a_config_error_names_the_field() -> None:
     assert err.args == ("issuers[0].audiences: must not be empty",)
     assert str(err) == "issuers[0].audiences: must not be empty"
     assert err.detail == "issuers[0].audiences: must not be empty"
+
+
+def test_fact_shapes() -> None:
+    assert fact("a") == "a"
+    assert fact(3) == 3
+    assert fact(None) is None
+    assert fact({"nested": 1}) == "<dict>"
+    assert fact(frozenset({"b", "a"})) == ["a", "b"]
