@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo serve test lint typecheck pytest bench fuzz lock clean
+.PHONY: help demo serve test lint typecheck pytest bench fuzz lock clean explain check discover
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,13 +40,13 @@ test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and run the whole test suite (
 	$(BIN)/mypy
 	$(BIN)/pytest $(COVERAGE)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff over src, tools and tests
 	$(BIN)/ruff check src tools tests
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## mypy --strict (src, tools, tests but devkit/e2e/sam)
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP)  ## pytest alone; ARGS="tests/devkit -x" picks tests and options
 	$(BIN)/pytest $(ARGS)
 
 bench: $(STAMP)  ## hot path and cold start against bare baselines, side by side
@@ -60,14 +60,31 @@ demo: $(DEMO_STAMP)  ## the whole flow on 127.0.0.1: token, 401, 403, 200 on bot
 serve: $(DEMO_STAMP)  ## local IdP + API Gateway emulator until Ctrl-C, with curl commands to paste
 	@PYTHONPATH=tools $(BIN)/python -m devkit serve
 
+# Operator tools (tools/devkit/diagnose): the function's own code on a token or a configuration.
+# CONFIG is an AUTH_CONFIG document (JSON or file:PATH), CONFIG_ENV a samconfig.toml environment
+# (default: [default]); FETCH=1 fetches discovery documents and key sets.
+DIAGNOSE := PYTHONPATH=tools $(BIN)/python -m devkit
+CONFIG_OPTIONS = $(if $(CONFIG),--config '$(CONFIG)') $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV)) $(if $(FETCH),--fetch)
+
+explain: $(DEMO_STAMP)  ## denied? why: make explain TOKEN=... [CONFIG=...|CONFIG_ENV=...] [ROUTE='GET /x'] [FETCH=1]
+	@test -n "$(TOKEN)" || { echo "usage: make explain TOKEN=<token> [CONFIG=<json|file:path>] [CONFIG_ENV=<env>] [ROUTE='GET /orders'] [FETCH=1] [AT=<epoch>]" >&2; exit 2; }
+	@$(DIAGNOSE) explain $(CONFIG_OPTIONS) $(if $(ROUTE),--route '$(ROUTE)') $(if $(AT),--at $(AT)) '$(TOKEN)'
+
+check: $(DEMO_STAMP)  ## a configuration before deploying: make check [CONFIG=...|CONFIG_ENV=...] [FETCH=1] [SCOPES='a b']
+	@$(DIAGNOSE) check $(CONFIG_OPTIONS) $(if $(SCOPES),--scopes '$(SCOPES)')
+
+discover: $(DEMO_STAMP)  ## an identity provider's issuers[] entry: make discover ISSUER=https://... [AUDIENCE=...]
+	@test -n "$(ISSUER)" || { echo "usage: make discover ISSUER=<issuer or discovery URL> [AUDIENCE=<aud>]" >&2; exit 2; }
+	@$(DIAGNOSE) discover '$(ISSUER)' $(if $(AUDIENCE),--audience '$(AUDIENCE)')
+
 fixtures: $(STAMP)  ## regenerate events/ (fixtures, env.json, expected answers) deterministically
 	PYTHONPATH=tools $(BIN)/python -m devkit fixtures
 
 lock:  ## re-resolve the pinned locks from requirements-runtime.in and requirements-dev.in
 	tools/lock.sh
 
-clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
+clean:  ## remove the virtual environments, build output, caches and the demo's logs
+	rm -rf $(VENV) .venv-sam .demo .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage
 
 # AWS SAM CLI, pinned in requirements-sam.txt, runs from its own venv (.venv-sam) that
 # tools/sam.sh creates on first use. SAM_ENV picks the samconfig.toml environment (default, wso2).

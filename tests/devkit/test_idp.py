@@ -21,11 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from devkit.cli import main
 from devkit.idp import (
     B2C_POLICY,
+    COGNITO_POOL,
+    COGNITO_RESOURCE_SERVER,
     DEFAULT_API_AUDIENCE,
     DEFAULT_CLIENTS_FILE,
     DEFAULT_TENANT_ID,
     DEFAULT_TENANT_NAME,
     OVERSIZED_BYTES,
+    PROFILES,
     LocalIdentityProvider,
     Profile,
     load_clients,
@@ -33,7 +36,7 @@ from devkit.idp import (
 
 from .conftest import IdpFactory
 
-ALL_PROFILES = ["entra-b2c", "wso2", "entra-id"]
+ALL_PROFILES = list(PROFILES)
 DISCOVERY_REQUIRED = {
     "issuer",
     "jwks_uri",
@@ -164,7 +167,7 @@ def test_b2c_discovery_is_not_at_issuer_plus_well_known(
         assert idp_http.get(guess).status_code == 404
 
 
-@pytest.mark.parametrize("profile", ["wso2", "entra-id"])
+@pytest.mark.parametrize("profile", ["wso2", "entra-id", "cognito", "oidc"])
 def test_issuer_plus_well_known_works_for_other_profiles(
     profile: Profile, idp_factory: IdpFactory, idp_http: requests.Session
 ) -> None:
@@ -1050,6 +1053,74 @@ def test_start_on_a_busy_port_fails_cleanly(
         clash.start()
     assert clash.ca_bundle_path is None
     assert not clash.is_listening
+
+
+# ---- the other three shapes: External ID, Cognito, generic OIDC -------------------------------
+
+
+def test_external_id_issuer_is_on_another_host_than_discovery(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    """Like {tid}.ciamlogin.com (iss) versus {tenant}.ciamlogin.com (documented discovery)."""
+    idp = idp_factory(profile="entra-external-id")
+    assert (
+        idp.issuer == idp.base_url.replace("127.0.0.1", "localhost") + f"/{DEFAULT_TENANT_ID}/v2.0"
+    )
+    assert idp.discovery_url.startswith(idp.base_url + f"/{DEFAULT_TENANT_ID}/v2.0/.well-known/")
+    document = idp_http.get(idp.discovery_url).json()
+    assert document["issuer"] == idp.issuer
+    assert not idp.discovery_url.startswith(document["issuer"])
+    token = get_token(idp_http, idp, "writer-app", f"api://{DEFAULT_API_AUDIENCE}/.default")
+    _header, claims = decode(token.json()["access_token"])
+    assert claims["iss"] == idp.issuer
+    assert claims["roles"] == ["app.read", "app.write"]
+    assert (claims["tid"], claims["ver"], claims["aud"]) == (
+        DEFAULT_TENANT_ID,
+        "2.0",
+        DEFAULT_API_AUDIENCE,
+    )
+    (key,) = idp_http.get(idp.jwks_uri).json()["keys"]
+    assert key["issuer"] == idp.issuer
+    verify(token.json()["access_token"], key)
+
+
+def test_cognito_tokens_have_no_aud_and_prefixed_scopes(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    idp = idp_factory(profile="cognito")
+    assert idp.issuer == f"{idp.base_url}/{COGNITO_POOL}"
+    assert idp.jwks_uri == f"{idp.issuer}/.well-known/jwks.json"
+    response = get_token(idp_http, idp, "writer-app", f"{COGNITO_RESOURCE_SERVER}/app.read")
+    token = response.json()["access_token"]
+    header, claims = decode(token)
+    assert header == {"kid": idp.signing_kid, "alg": "RS256"}
+    assert "aud" not in claims
+    assert claims["token_use"] == "access"
+    assert claims["client_id"] == claims["sub"] == "writer-app"
+    assert claims["scope"] == f"{COGNITO_RESOURCE_SERVER}/app.read"
+    (key,) = idp_http.get(idp.jwks_uri).json()["keys"]
+    assert set(key) == {"alg", "e", "kid", "kty", "n", "use"}
+    assert key["kid"].endswith("=")  # standard base64, padded, like Cognito's kids
+    verify(token, key)
+
+
+def test_oidc_tokens_look_like_keycloak_service_accounts(
+    idp_factory: IdpFactory, idp_http: requests.Session
+) -> None:
+    idp = idp_factory(profile="oidc")
+    assert idp.issuer == f"{idp.base_url}/realms/local"
+    assert idp.jwks_uri == f"{idp.issuer}/protocol/openid-connect/certs"
+    token = get_token(idp_http, idp, "reader-app").json()["access_token"]
+    header, claims = decode(token)
+    assert header == {"typ": "JWT", "alg": "RS256", "kid": idp.signing_kid}
+    assert claims["scope"] == "app.read"
+    assert (claims["azp"], claims["typ"], claims["aud"]) == (
+        "reader-app",
+        "Bearer",
+        DEFAULT_API_AUDIENCE,
+    )
+    assert claims["preferred_username"] == "service-account-reader-app"
+    verify(token, jwk_by_kid(idp_http, idp, header["kid"]))
 
 
 # ---- opaque tokens, introspection (RFC 7662), revocation (RFC 7009): WSO2 profile ----------

@@ -22,13 +22,13 @@ LAYERS: list[set[str]] = [
     {"template"},
     {"events", "emulator", "invoke"},
     {"idp"},
-    {"stack", "fixtures", "bench"},
+    {"stack", "fixtures", "bench", "diagnose"},
     {"demo", "serve"},
     {"commands"},
     {"cli", "__main__"},
 ]
 #: Only these reach into the function's code (the rest must stay an independent oracle).
-USES_THE_FUNCTION = {"stack", "bench"}
+USES_THE_FUNCTION = {"stack", "bench", "diagnose"}
 MAX_LINES = 600
 
 

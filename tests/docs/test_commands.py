@@ -76,6 +76,55 @@ def test_demo_transcript_is_filled_in() -> None:
         assert status in transcript
 
 
+def _varying(text: str) -> str:
+    """The demo's output without what changes between runs: ports, ids, durations."""
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text)
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f-]*…?", "<id>", text)
+    text = re.sub(r"o-<id>|o-[0-9a-f]{1,8}…", "o-<id>", text)
+    return re.sub(r"in \d+\.\d s", "in <t> s", text)
+
+
+def test_demo_transcript_is_the_demo_output() -> None:
+    """The README's transcript is what ``make demo`` prints today (ports, ids and times aside)."""
+    transcript = section(README.read_text(encoding="utf-8"), "demo-transcript")
+    documented = transcript.split("$ make demo\n", 1)[1].split("```", 1)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["demo"]) == 0
+    assert _varying(out.getvalue()) == _varying(documented)
+
+
+def test_explain_example_is_the_output() -> None:
+    """The README's explain example is what the two commands print today, exactly."""
+    block = section(README.read_text(encoding="utf-8"), "explain-example")
+    command, documented = block.split("```console\n", 1)[1].split("```", 1)[0].split("\n", 1)
+    mint, judge = (shlex.split(part) for part in command.removeprefix("$ ").split(" | "))
+    assert mint[:3] == judge[:3] == ["python", "-m", "devkit"]
+    token = io.StringIO()
+    with contextlib.redirect_stdout(token), contextlib.redirect_stderr(io.StringIO()):
+        assert main(mint[3:]) == 0
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setattr("sys.stdin", io.StringIO(token.getvalue()))
+        assert main(judge[3:]) == 1
+    assert out.getvalue() == documented
+
+
+def test_make_help_lists_every_target() -> None:
+    """`make help` prints the targets with a ``## `` description: every target has one."""
+    text = MAKEFILE.read_text(encoding="utf-8")
+    described = set(re.findall(r"^([a-z][a-z-]*):.*## ", text, re.M))
+    internal = {"fixtures"} if "fixtures" not in described else set()
+    assert _make_targets() - described - internal == set()
+    assert {"lint", "typecheck", "pytest", "clean", "explain", "check", "discover"} <= described
+
+
+def test_make_clean_removes_what_the_targets_create() -> None:
+    recipe = MAKEFILE.read_text(encoding="utf-8").split("\nclean:", 1)[1].split("\n\n", 1)[0]
+    for created in ("$(VENV)", ".venv-sam", ".demo", ".aws-sam", ".coverage"):
+        assert created in recipe, f"make clean leaves {created}"
+
+
 def test_documents_link_to_each_other() -> None:
     text = README.read_text(encoding="utf-8")
     for path in sorted((ROOT / "docs").glob("*.md")):

@@ -4,8 +4,8 @@ The fence convention (see tests/docs/markdown.py): ```json is a whole AUTH_CONFI
 ```json routes is a ROUTES value, ```env is a simple-mode environment, and ```json <kind> (token,
 answer, event, ...) is JSON that is not configuration. ``parse_config`` never fetches anything, so
 examples with https URLs are fine. ``ca_bundle`` must exist when the configuration is parsed: the
-documented paths live inside the Lambda package (``/var/task/...``) or a layer (``/opt/...``), so
-the test swaps them for a real temporary file.
+documented paths are relative to the function root (``certs/...``: ``src/authorizer/certs/``
+locally, ``/var/task/certs/`` on Lambda), so the test swaps them for a real temporary file.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ CONFIG_BLOCKS = [b for b in BLOCKS if b.info == "json"]
 ROUTES_BLOCKS = [b for b in BLOCKS if b.info == "json routes"]
 ENV_BLOCKS = [b for b in BLOCKS if b.info == "env"]
 OTHER_JSON_BLOCKS = [b for b in BLOCKS if b.language == "json" and b.kind not in ("", "routes")]
-LAMBDA_PATH_PREFIXES = ("/var/task/", "/opt/")
 FREE_FORM = frozenset({"context_claims", "required_claims", "jwks"})  # maps of user-chosen names
 
 
@@ -44,8 +43,10 @@ def pem(tmp_path: Path) -> str:
 def _substitute_ca_bundles(document: dict[str, Any], pem: str, where: str) -> None:
     for entry in document.get("issuers", []):
         if isinstance(entry, dict) and "ca_bundle" in entry:
-            assert str(entry["ca_bundle"]).startswith(LAMBDA_PATH_PREFIXES), (
-                f"{where}: document ca_bundle as an absolute path in the package or a layer"
+            path = str(entry["ca_bundle"])
+            assert not path.startswith(("/", "..")), (
+                f"{where}: document ca_bundle relative to the function root (certs/x.pem), which"
+                " works both locally (src/authorizer/) and on Lambda (/var/task/)"
             )
             entry["ca_bundle"] = pem
 
@@ -118,7 +119,7 @@ def _environment(block: Block, pem: str) -> dict[str, str]:
             value = value[1:-1]
         environ[name.strip()] = value
     if "CA_BUNDLE" in environ:
-        assert environ["CA_BUNDLE"].startswith(LAMBDA_PATH_PREFIXES)
+        assert not environ["CA_BUNDLE"].startswith("/"), "CA_BUNDLE relative to the function root"
         environ["CA_BUNDLE"] = pem
     return environ
 

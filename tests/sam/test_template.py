@@ -519,9 +519,14 @@ def test_authorizer_failure_responses() -> None:
     responses = _gateway_responses()
     assert responses["AUTHORIZER_FAILURE"]["StatusCode"] == 500
     _body(responses["AUTHORIZER_FAILURE"])
+    # A configuration error is permanent: never presented as "temporarily unavailable".
     unavailable = responses["AUTHORIZER_CONFIGURATION_ERROR"]
-    assert unavailable["StatusCode"] == 503
-    assert "temporarily unavailable" in _body(unavailable)["message"]
+    assert unavailable["StatusCode"] == 500
+    assert _body(unavailable) == {
+        "message": "Authorization failed",
+        "error": "authorizer_failure",
+        "requestId": "x",
+    }
 
 
 # ------------------------------------------------------------------------------- HTTP API

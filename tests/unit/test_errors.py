@@ -19,6 +19,7 @@ from jwt_authorizer.errors import (
     ReplayStoreUnavailable,
     SenderConstraintFailed,
     TokenRejected,
+    fact,
     loggable,
 )
 
@@ -166,3 +167,11 @@ def test_a_config_error_names_the_field() -> None:
     assert err.args == ("issuers[0].audiences: must not be empty",)
     assert str(err) == "issuers[0].audiences: must not be empty"
     assert err.detail == "issuers[0].audiences: must not be empty"
+
+
+def test_fact_shapes() -> None:
+    assert fact("a") == "a"
+    assert fact(3) == 3
+    assert fact(None) is None
+    assert fact({"nested": 1}) == "<dict>"
+    assert fact(frozenset({"b", "a"})) == ["a", "b"]

@@ -10,6 +10,7 @@ import pytest
 
 from jwt_authorizer import Authorizer, KeysUnavailable
 from jwt_authorizer.config import parse_config
+from jwt_authorizer.errors import FACT_CHARS, FACT_ITEMS
 from jwt_authorizer.keyring import KeyRegistry
 from jwt_authorizer.observe import token_hash
 from jwt_authorizer.principal import Principal
@@ -18,6 +19,7 @@ from tests.support.constants import (
     AUDIENCE,
     B2C_TENANT,
     CLIENT_ID,
+    ENTRA_ISSUER,
     ENTRA_TENANT,
     HTTP_PREFIX,
     ISSUER,
@@ -550,3 +552,143 @@ def test_key_fetches_during_init_reach_the_observer(key: SigningKey) -> None:
     assert observer.counts["KeySetFetches"] == 1
     assert authorizer(token_event("Bearer " + key.sign(claims())), None)["principalId"] == SUBJECT
     assert fetcher.calls == [url]
+
+
+# Denial log lines carry the values each stage compared (errors.facts), never the token.
+
+
+@pytest.fixture(scope="module")
+def facts_key() -> SigningKey:
+    return SigningKey.generate("RS256", kid="facts-1")
+
+
+def denial_fields(
+    document: dict[str, Any], credential: str, caplog: pytest.LogCaptureFixture
+) -> dict[str, Any]:
+    """The one ``request denied`` record's fields for ``credential``."""
+    authorizer = make_authorizer(document)
+    caplog.clear()
+    unauthorized(authorizer, token_event("Bearer " + credential))
+    (record,) = [r for r in caplog.records if r.getMessage() == "request denied"]
+    fields = dict(vars(record))
+    assert credential not in repr(fields)
+    return fields
+
+
+def test_wrong_audience_names_both_sides(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = {"issuers": [issuer_entry(facts_key)]}
+    fields = denial_fields(document, facts_key.sign(claims(aud=["api://x", "api://y/"])), caplog)
+    assert fields["reason"] == "wrong_audience"
+    assert fields["token_aud"] == ["api://x", "api://y/"]
+    assert fields["audiences"] == [AUDIENCE]
+
+
+def test_unknown_issuer_names_the_closest_configured_one(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(iss=ISSUER + "x")), caplog
+    )
+    assert fields["reason"] == "unknown_issuer"
+    assert fields["issuer"] == ISSUER + "x"
+    assert fields["closest_issuer"] == ISSUER
+    far = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(iss="urn:zzz")), caplog
+    )
+    assert far["closest_issuer"] is None
+
+
+def test_time_claims_name_the_clock_and_the_leeway(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    exp = int(time.time()) - 3600
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(exp=exp)), caplog
+    )
+    assert fields["reason"] == "expired"
+    assert fields["exp"] == exp
+    assert fields["leeway"] == 60
+    assert abs(fields["now"] - time.time()) < 60
+
+
+def test_tenant_and_client_name_what_was_expected(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    entra = {"issuers": [issuer_entry(facts_key, issuer=ENTRA_ISSUER, profile="entra-id")]}
+    other = OTHER_TENANT
+    fields = denial_fields(entra, facts_key.sign(claims(iss=ENTRA_ISSUER, tid=other)), caplog)
+    assert (fields["token_tid"], fields["expected_tenant"]) == (other, ENTRA_TENANT)
+    clients = {"issuers": [issuer_entry(facts_key, allowed_client_ids=["a", "b"])]}
+    fields = denial_fields(clients, facts_key.sign(claims(azp="intruder")), caplog)
+    assert fields["token_client_id"] == "intruder"
+    assert fields["allowed_client_ids"] == ["a", "b"]
+
+
+def test_algorithm_and_required_claims(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    required = {"issuers": [issuer_entry(facts_key, required_claims={"tfp": ["B2C_1A_X"]})]}
+    fields = denial_fields(required, facts_key.sign(claims(tfp="B2C_1_other")), caplog)
+    assert (fields["claim"], fields["token_value"], fields["accepted"]) == (
+        "tfp",
+        "B2C_1_other",
+        ["B2C_1A_X"],
+    )
+    ps = SigningKey.generate("PS256", kid="facts-1")
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, ps.sign(claims(), alg="PS256"), caplog
+    )
+    assert (fields["alg"], fields["algorithms"]) == ("PS256", ["RS256"])
+
+
+def test_unknown_kid_lists_the_published_kids(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(), kid="other"), caplog
+    )
+    assert fields["reason"] == "unknown_kid"
+    assert fields["known_kids"] == ["facts-1"]
+
+
+def test_hostile_values_are_bounded_and_escaped(
+    facts_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    aud = ["\u2028evil\x00" + "a" * 500] + [f"x{i}" for i in range(50)]
+    fields = denial_fields(
+        {"issuers": [issuer_entry(facts_key)]}, facts_key.sign(claims(aud=aud)), caplog
+    )
+    shown = fields["token_aud"]
+    assert len(shown) == FACT_ITEMS + 1
+    assert shown[-1] == f"+{len(aud) - FACT_ITEMS} more"
+    assert shown[0].startswith("\\u2028evil\\u0000")
+    assert len(shown[0]) <= FACT_CHARS + 20
+
+
+def test_keys_unavailable_names_the_source_and_the_discovery_mismatch_whole(
+    facts_key: SigningKey,
+) -> None:
+    """A B2C-style mismatch: the denial names the discovery URL fetched, the issuer it named and
+    the issuer expected, whole (not cut at the 120 characters of a token's values)."""
+    discovery = (
+        "https://contoso.b2clogin.com/contoso.onmicrosoft.com/B2C_1A_SIGNUP_SIGNIN_WITH_A_LONG"
+        "_POLICY_NAME/v2.0/.well-known/openid-configuration"
+    )
+    named = "https://contoso.b2clogin.com/tfp/contoso.onmicrosoft.com/b2c_1a_signup_signin/v2.0/"
+    fetcher = ServingFetcher({discovery: {"issuer": named, "jwks_uri": "https://a.example/k"}})
+    observer = RecordingObserver()
+    entry = {"issuer": ISSUER, "audiences": [AUDIENCE], "discovery_url": discovery}
+    authorizer = Authorizer.from_environ(
+        {"AUTH_CONFIG": json.dumps({"issuers": [entry]})}, fetcher=fetcher, observer=observer
+    )
+    with pytest.raises(KeysUnavailable):
+        authorizer(token_event("Bearer " + facts_key.sign(claims())), None)
+    (denial,) = observer.denials
+    assert (denial["reason"], denial["key_source"], denial["last_fetch_error"]) == (
+        "keys_unavailable",
+        discovery,
+        f"discovery document names a different issuer: {named!r} at {discovery}, expected"
+        f" {ISSUER!r}",
+    )

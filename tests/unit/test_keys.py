@@ -232,7 +232,9 @@ class TestEmptyKeySets:
         assert setup.source.fetch_count == 2  # then the cooldown
 
 
-OTHER_ISSUER = "discovery document names a different issuer"
+OTHER_ISSUER = (
+    "discovery document names a different issuer: {} at " + DISCOVERY + f", expected {ISSUER!r}"
+)
 NO_HTTPS = "discovery document has no https jwks_uri"
 
 
@@ -259,8 +261,11 @@ class TestDiscovery:
         ("document", "detail"),
         [
             (["not", "an", "object"], "discovery document is not a JSON object"),
-            ({"issuer": "https://evil.example/", "jwks_uri": URL}, OTHER_ISSUER),
-            ({"jwks_uri": URL}, OTHER_ISSUER),
+            (
+                {"issuer": "https://evil.example/", "jwks_uri": URL},
+                OTHER_ISSUER.format("'https://evil.example/'"),
+            ),
+            ({"jwks_uri": URL}, OTHER_ISSUER.format("None")),
             ({"issuer": ISSUER}, NO_HTTPS),
             ({"issuer": ISSUER, "jwks_uri": "http://idp.example/keys"}, NO_HTTPS),
             ({"issuer": ISSUER, "jwks_uri": ["https://idp.example/keys"]}, NO_HTTPS),

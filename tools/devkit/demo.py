@@ -26,7 +26,7 @@ import requests
 from devkit.idp import DpopKey, Profile
 from devkit.paths import TEMPLATE, shown_path, state_dir
 from devkit.runtime import LogSink
-from devkit.stack import LocalStack, client_credentials, http_session
+from devkit.stack import LocalStack, client_credentials, http_session, user_parameters
 
 __all__ = ["Style", "run_demo"]
 
@@ -182,6 +182,7 @@ def run_demo(
     color: bool | None = None,
     verbose: bool = False,
     out: TextIO | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> int:
     """Start both servers, print the transcript, stop everything; 0 if every answer was right.
 
@@ -207,7 +208,11 @@ def run_demo(
     emulator_log.addHandler(handler)
     emulator_log.setLevel(logging.INFO)
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    stack = LocalStack(template=template, profile=profile)
+    stack = LocalStack(
+        template=template,
+        profile=profile,
+        parameters=user_parameters(parameters) if parameters else None,
+    )
     try:
         with contextlib.redirect_stdout(sink):
             _demo_body(stack, transcript)

@@ -24,7 +24,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -46,7 +46,13 @@ from devkit.events import (
     rest_request_event,
     token_event,
 )
-from devkit.idp import DEFAULT_CLIENTS_FILE, DEFAULT_TENANT_ID, LocalIdentityProvider, load_clients
+from devkit.idp import (
+    DEFAULT_CLIENTS_FILE,
+    DEFAULT_TENANT_ID,
+    LocalIdentityProvider,
+    Profile,
+    load_clients,
+)
 from devkit.invoke import invoke_function
 from devkit.paths import EVENTS_DIR, TEMPLATE
 
@@ -123,28 +129,65 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def development_idp(
-    *, now: float = FIXED_NOW, events_dir: Path = EVENTS_DIR
+    *, now: float = FIXED_NOW, events_dir: Path = EVENTS_DIR, profile: Profile = "entra-b2c"
 ) -> LocalIdentityProvider:
-    """An IdP (never started) that signs with the development key under ``DEV_ISSUER``."""
+    """An IdP (never started) that signs with the development key; in the default profile its
+    issuer is ``DEV_ISSUER``, in the others that provider's issuer shape on the same host."""
     idp = LocalIdentityProvider(
-        profile="entra-b2c",
+        profile=profile,
         signing_key_pem=read_key(events_dir),
         public_url=DEV_ISSUER_URL,
         now=lambda: now,
     )
-    assert idp.issuer == DEV_ISSUER, idp.issuer
+    assert profile != "entra-b2c" or idp.issuer == DEV_ISSUER, idp.issuer
     return idp
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How to shape a development token beyond its profile's standard claims: ``claims`` and
+    ``header`` override members (``iss``, ``aud``, ``sub``, ``alg``, ``kid`` among them); an
+    ``alg`` of ``none`` leaves the signature off (``header.payload.``). The signature is
+    otherwise always RS256 with the development key, whatever the header claims."""
+
+    profile: Profile = "entra-b2c"
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    header: Mapping[str, Any] = field(default_factory=dict)
+
+
 def mint_development_token(
-    client_id: str, *, scopes: Sequence[str] | None = None, lifetime: int = 3600
+    client_id: str,
+    *,
+    scopes: Sequence[str] | None = None,
+    lifetime: int = 3600,
+    shape: Shape | None = None,
+    now: float | None = None,
 ) -> str:
-    """A token accepted with ``events/env.json``, valid from now for ``lifetime`` seconds."""
+    """A token accepted with ``events/env.json`` (default shape), valid from ``now`` (default:
+    the clock) for ``lifetime`` seconds. An unknown client is a ValueError."""
     clients = load_clients(DEFAULT_CLIENTS_FILE)
     if client_id not in clients:
         raise ValueError(f"unknown client {client_id!r} (known: {', '.join(clients)})")
-    idp = development_idp(now=time.time())
-    return idp.mint(client_id=client_id, scopes=scopes, lifetime=lifetime)
+    shape = shape or Shape()
+    idp = development_idp(now=time.time() if now is None else now, profile=shape.profile)
+    token = idp.mint(
+        client_id=client_id,
+        scopes=scopes,
+        lifetime=lifetime,
+        claims=shape.claims,
+        header=shape.header,
+    )
+    if shape.header.get("alg") == "none":
+        return token.rpartition(".")[0] + "."
+    return token
+
+
+def ungranted_scopes(client_id: str, scopes: Sequence[str]) -> list[str]:
+    """The ``scopes`` the devkit clients file does not grant ``client_id`` (which the real token
+    endpoint would refuse: ``invalid_scope``)."""
+    clients = load_clients(DEFAULT_CLIENTS_FILE)
+    granted = set(clients[client_id].scopes) if client_id in clients else set()
+    return [scope for scope in scopes if scope not in granted]
 
 
 @dataclass(frozen=True)

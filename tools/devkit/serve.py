@@ -14,13 +14,14 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
 from devkit.idp import Profile
 from devkit.paths import TEMPLATE
 from devkit.runtime import LogSink
-from devkit.stack import LocalStack, state_file
+from devkit.stack import LocalStack, state_file, user_parameters
 
 __all__ = ["curl_commands", "serve"]
 
@@ -58,8 +59,10 @@ def serve(
     rest_port: int = 3000,
     http_port: int = 3001,
     template: str | Path = TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
 ) -> int:
-    """Run both servers until Ctrl-C/SIGTERM; requests and function logs go to stderr."""
+    """Run both servers until Ctrl-C/SIGTERM; requests and function logs go to stderr.
+    ``parameters``: a user's template parameters (:func:`devkit.stack.user_parameters`)."""
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -70,6 +73,7 @@ def serve(
         profile=profile,
         idp_port=idp_port,
         ports={"RestApi": rest_port, "HttpApi": http_port},
+        parameters=user_parameters(parameters) if parameters else None,
     )
     sink = LogSink(sys.stderr)
     logging.basicConfig(stream=sink, level=logging.INFO, format="%(asctime)s %(message)s")
@@ -79,7 +83,12 @@ def serve(
             try:
                 stack.start()
             except OSError as err:
-                print(f"devkit serve: cannot listen: {err} (pick other ports)", file=sys.stderr)
+                ports = f"IdP {idp_port}, REST API {rest_port}, HTTP API {http_port}"
+                print(
+                    f"devkit serve: cannot listen on 127.0.0.1 ({ports}): {err.strerror or err}"
+                    " (pick other ports: --idp-port, --rest-port, --http-port; 0 picks a free one)",
+                    file=sys.stderr,
+                )
                 return 1
         state = state_file()
         state.parent.mkdir(parents=True, exist_ok=True)

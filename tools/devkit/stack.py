@@ -26,19 +26,28 @@ import requests
 
 from devkit.constants import require_loopback
 from devkit.emulator import Emulator
-from devkit.idp import DEFAULT_CLIENTS_FILE, DpopKey, LocalIdentityProvider, Profile, load_clients
-from devkit.paths import TEMPLATE, state_dir
+from devkit.idp import (
+    DEFAULT_CLIENTS_FILE,
+    DpopKey,
+    LocalIdentityProvider,
+    Profile,
+    load_clients,
+    scope_values,
+)
+from devkit.paths import AUTHORIZER_SRC, TEMPLATE, state_dir
 from devkit.runtime import FunctionError, Handler, LambdaRuntime
-from devkit.template import load_template
+from devkit.template import load_template, read_template
 
 __all__ = [
     "AUTHORIZER",
+    "IDENTITY_PARAMETERS",
     "LocalStack",
     "client_credentials",
     "http_session",
     "running_idp_url",
     "stack_parameters",
     "state_file",
+    "user_parameters",
 ]
 
 AUTHORIZER: Final = "AuthorizerFunction"
@@ -69,10 +78,10 @@ def _dpop_authorizer(environment: Mapping[str, str]) -> Handler:
 
 def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     """Template parameter overrides that make the authorizer trust ``idp`` (and only it)."""
-    if idp.profile == "wso2":  # WSO2's aud is the client id
+    if idp.audience is None:  # WSO2's aud is the client id; Cognito's audiences are client ids
         audience = ",".join(sorted(idp.audience_for(client) for client in idp.clients))
     else:
-        audience = idp.audience or ""
+        audience = idp.audience
     require_loopback(idp.issuer, idp.discovery_url)
     return {
         "Issuer": idp.issuer,
@@ -83,14 +92,79 @@ def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
     }
 
 
+def profile_routes(idp: LocalIdentityProvider, template: Path) -> dict[str, str]:
+    """The template's default ``Routes`` with the permissions named as ``idp``'s tokens name
+    them (Cognito: ``orders-api/app.read``); nothing when they are named alike."""
+    if idp.profile != "cognito":
+        return {}
+    default = read_template(template).get("Parameters", {}).get("Routes", {}).get("Default")
+    if not isinstance(default, str):
+        return {}
+    rules = json.loads(default)
+    for rule in rules:
+        for key in ("scopes", "all_scopes"):
+            if key in rule:
+                rule[key] = scope_values(idp.profile, rule[key])
+    return {"Routes": json.dumps(rules, separators=(",", ":"))}
+
+
+#: The template parameters that name the identity provider: ``serve`` and ``demo`` point them at
+#: the local one whatever a user's configuration says (nothing but 127.0.0.1 is ever fetched).
+IDENTITY_PARAMETERS: Final = frozenset(
+    {"Issuer", "Audience", "IssuerProfile", "DiscoveryUrl", "JwksUri", "AllowedClientIds"}
+)
+
+
+def user_parameters(
+    user: Mapping[str, str],
+) -> Callable[[LocalIdentityProvider], dict[str, str]]:
+    """A user's template parameters (``samconfig.toml``, ``--parameter-overrides``, an
+    ``AuthConfig`` document) for :class:`LocalStack`, made to trust the local IdP only.
+
+    Simple mode keeps everything but :data:`IDENTITY_PARAMETERS`. A document keeps its routes
+    and settings, its ``issuers`` become the local IdP's one entry (with the first issuer's
+    ``scope_claims`` and ``principal_claims``), and route rules lose their ``issuers`` lists,
+    which name issuers the local stack does not have. An unreadable document is a ValueError."""
+    kept = {k: v for k, v in user.items() if k not in IDENTITY_PARAMETERS}
+    kept.pop("AuthConfigSsmParameter", None)
+
+    def parameters(idp: LocalIdentityProvider) -> dict[str, str]:
+        text = kept.get("AuthConfig", "").strip()
+        if not text:
+            return dict(kept)
+        if text.startswith("file:"):
+            text = (AUTHORIZER_SRC / text[len("file:") :]).read_text(encoding="utf-8")
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("AuthConfig: not a JSON object")
+        first = (document.get("issuers") or [{}])[0]
+        local = stack_parameters(idp)
+        entry: dict[str, Any] = {
+            "issuer": local["Issuer"],
+            "audiences": local["Audience"].split(","),
+            "profile": idp.profile,
+            "discovery_url": local["DiscoveryUrl"],
+        }
+        if isinstance(first, dict):
+            entry.update({k: first[k] for k in ("scope_claims", "principal_claims") if k in first})
+        document["issuers"] = [entry]
+        for rule in document.get("routes") or []:
+            if isinstance(rule, dict):
+                rule.pop("issuers", None)
+        return kept | {"AuthConfig": json.dumps(document, separators=(",", ":"))}
+
+    return parameters
+
+
 class LocalStack:
     """The local IdP and the emulator, wired together on 127.0.0.1; a context manager.
 
     ``parameters`` adds template parameter overrides (e.g. ``AuthConfig``) on top of
     :func:`stack_parameters`; ``authorizer_factory`` builds the authorizer from the function's
-    resolved environment (tests inject one with a fake key-cache clock). ``dpop`` (``allowed``
-    or ``required``) sets the template's ``Dpop`` parameter, a cache TTL of 0 as the template
-    demands with it, and an in-memory replay store.
+    resolved environment (tests inject one with a fake key-cache clock); ``idp_audience`` is the
+    ``aud`` the identity provider puts in its tokens (default: its profile's). ``dpop``
+    (``allowed`` or ``required``) sets the template's ``Dpop`` parameter, a cache TTL of 0 as
+    the template demands with it, and an in-memory replay store.
     """
 
     def __init__(
@@ -104,6 +178,7 @@ class LocalStack:
         authorizer_factory: AuthorizerFactory = _default_authorizer,
         signing_key_pem: str | bytes | None = None,
         emulator_clock: Callable[[], float] = time.monotonic,
+        idp_audience: str | None = None,
         dpop: str = "off",
     ) -> None:
         self.template = Path(template)
@@ -111,7 +186,7 @@ class LocalStack:
         if dpop != "off" and authorizer_factory is _default_authorizer:
             authorizer_factory = _dpop_authorizer
         self.idp = LocalIdentityProvider(
-            profile=profile, port=idp_port, signing_key_pem=signing_key_pem
+            profile=profile, port=idp_port, signing_key_pem=signing_key_pem, audience=idp_audience
         )
         self._ports = dict(ports or {})
         self._parameters = parameters
@@ -131,7 +206,7 @@ class LocalStack:
         """Start the IdP, build the authorizer (prefetching keys from it), then the emulator."""
         self.idp.start()
         try:
-            overrides = stack_parameters(self.idp)
+            overrides = stack_parameters(self.idp) | profile_routes(self.idp, self.template)
             if self._dpop != "off":
                 overrides |= {"Dpop": self._dpop, "AuthorizerCacheTtl": "0"}
             if self._parameters is not None:

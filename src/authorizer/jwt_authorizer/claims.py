@@ -20,6 +20,7 @@ from .errors import (
     WrongAudience,
     WrongTenant,
     WrongTokenUse,
+    facts,
 )
 from .issuers import IssuerConfig, is_guid
 
@@ -34,42 +35,60 @@ def check_claims(
 ) -> None:
     """Apply the time, audience, tenant, client and required-claim rules of ``issuer``.
 
-    ``header`` None: there is no JOSE header (an introspection answer), so the header ``typ``
-    rule (``token_types``) does not apply; every other rule does."""
+    Each rejection carries the values it compared as ``facts`` (the claim, the clock, the
+    accepted values), for the denial log line and ``devkit explain``. ``header`` None: there is
+    no JOSE header (an introspection answer), so the header ``typ`` rule (``token_types``) does
+    not apply; every other rule does."""
     leeway = issuer.leeway_seconds
     exp = payload.get("exp")
     if exp is None:
-        raise ClaimMismatch("exp is required")
+        raise ClaimMismatch("exp is required", facts=facts(claim="exp"))
     if exp + leeway <= now:
-        raise Expired()
+        raise Expired(facts=facts(exp=exp, now=int(now), leeway=leeway))
     nbf = payload.get("nbf")
     if nbf is not None and nbf > now + leeway:
-        raise NotYetValid()
+        raise NotYetValid(facts=facts(nbf=nbf, now=int(now), leeway=leeway))
     iat = payload.get("iat")
     if iat is not None and iat > now + leeway:
-        raise IssuedInFuture()
+        raise IssuedInFuture(facts=facts(iat=iat, now=int(now), leeway=leeway))
     if issuer.max_token_age_seconds is not None:
         if iat is None:
-            raise ClaimMismatch("iat is required when max_token_age_seconds is set")
+            raise ClaimMismatch(
+                "iat is required when max_token_age_seconds is set", facts=facts(claim="iat")
+            )
         if now - iat > issuer.max_token_age_seconds + leeway:
-            raise TokenTooOld()
+            raise TokenTooOld(
+                facts=facts(
+                    iat=iat,
+                    now=int(now),
+                    max_token_age=issuer.max_token_age_seconds,
+                    leeway=leeway,
+                )
+            )
     profile = issuer.profile
     if profile.token_use is not None and payload.get("token_use") != profile.token_use:
-        raise WrongTokenUse()
+        raise WrongTokenUse(
+            facts=facts(token_use=payload.get("token_use"), expected_token_use=profile.token_use)
+        )
     if (
         issuer.token_types is not None
         and header is not None
         and header.get("typ") not in issuer.token_types
     ):
-        raise WrongTokenUse("typ")
+        raise WrongTokenUse(
+            "typ", facts=facts(typ=header.get("typ"), token_types=issuer.token_types)
+        )
     _check_audience(payload.get(profile.audience_claim), issuer)
     _check_tenant(payload.get("tid"), issuer, tenant)
     client_id = first_string(payload, issuer.client_id_claims)
     if issuer.allowed_client_ids is not None and client_id not in issuer.allowed_client_ids:
-        raise ClientNotAllowed()
+        raise ClientNotAllowed(
+            facts=facts(token_client_id=client_id, allowed_client_ids=issuer.allowed_client_ids)
+        )
     for name, accepted in issuer.required_claims:
-        if not _claim_matches(payload.get(name), accepted):
-            raise ClaimMismatch(name)
+        value = payload.get(name)
+        if not _claim_matches(value, accepted):
+            raise ClaimMismatch(name, facts=facts(claim=name, token_value=value, accepted=accepted))
 
 
 def first_string(payload: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
@@ -87,7 +106,13 @@ def _check_audience(value: object, issuer: IssuerConfig) -> None:
             return
     elif isinstance(value, list) and any(item in issuer.audiences for item in value):
         return
-    raise WrongAudience()
+    raise WrongAudience(
+        facts=facts(
+            token_aud=value,
+            audiences=issuer.audiences,
+            audience_claim=issuer.profile.audience_claim,
+        )
+    )
 
 
 def _check_tenant(tid: object, issuer: IssuerConfig, resolved: str | None) -> None:
@@ -98,12 +123,12 @@ def _check_tenant(tid: object, issuer: IssuerConfig, resolved: str | None) -> No
     expected = resolved or issuer.tenant_id
     if tid is None:
         if profile.tenant_required or resolved is not None:
-            raise WrongTenant("tid missing")
+            raise WrongTenant("tid missing", facts=facts(token_tid=None, expected_tenant=expected))
         return
     if not is_guid(tid):
-        raise WrongTenant("tid is not a GUID")
+        raise WrongTenant("tid is not a GUID", facts=facts(token_tid=tid, expected_tenant=expected))
     if expected is not None and str(tid).lower() != expected:
-        raise WrongTenant()
+        raise WrongTenant(facts=facts(token_tid=tid, expected_tenant=expected))
 
 
 def _claim_matches(value: object, accepted: frozenset[str]) -> bool:

@@ -46,12 +46,20 @@ The tree separates whose fault a failure is, because that decides what API Gatew
 
 Messages are fixed strings: nothing taken from the token is ever interpolated into them, so an
 exception can be logged without leaking token material. Detail that is safe to show lives in
-``detail`` (short, never the token).
+``detail`` (short, never the token), and the values a stage compared live in ``facts`` (the
+token's ``aud`` and the accepted audiences, ``exp`` and the clock, ...): claim values, truncated
+and escaped with :func:`loggable`, never the token or its signature. The denial log line and
+``python -m devkit explain`` show them.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import ClassVar, Final
+
+#: How many items of a list a fact keeps (the rest is counted), and how long each item may be.
+FACT_ITEMS: Final = 10
+FACT_CHARS: Final = 120
 
 
 class AuthorizerError(Exception):
@@ -62,9 +70,10 @@ class AuthorizerError(Exception):
     message: ClassVar[str] = "authorizer error"
     status: ClassVar[int] = 500
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, facts: Mapping[str, object] | None = None) -> None:
         super().__init__(self.message)
         self.detail = detail[:200]
+        self.facts: dict[str, object] = dict(facts) if facts else {}
         self.issuer: str | None = None
         self.kid: str | None = None
 
@@ -83,6 +92,29 @@ def loggable(value: str | None, limit: int) -> str | None:
     if value.isprintable():
         return value
     return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value)
+
+
+def fact(value: object) -> object:
+    """A compared value as a fact: strings truncated and escaped, lists of them bounded (the
+    remainder counted as ``"+N more"``), numbers and booleans as they are, anything else by
+    type name (a token may put any JSON there)."""
+    if isinstance(value, str):
+        return loggable(value, FACT_CHARS) or ""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        shown: list[object] = [fact(item) for item in items[:FACT_ITEMS]]
+        if len(items) > FACT_ITEMS:
+            shown.append(f"+{len(items) - FACT_ITEMS} more")
+        return shown
+    return f"<{type(value).__name__}>"
+
+
+def facts(**values: object) -> dict[str, object]:
+    """Keyword arguments as facts (see :func:`fact`); ``None`` values are kept (a missing claim
+    is a fact too)."""
+    return {name: fact(value) for name, value in values.items()}
 
 
 class TokenRejected(AuthorizerError):

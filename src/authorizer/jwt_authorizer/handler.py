@@ -372,7 +372,8 @@ class Authorizer:
             latency_ms=self._elapsed_ms(call),
             cold_start=call.cold,
             token_hash=token_hash(call.token),
-            **extra,
+            # the values the stage compared (errors.facts): never the token
+            **{**err.facts, **extra},
         )
 
     def _once(self, key: tuple[object, ...], metric: str, message: str, **fields: Any) -> None:

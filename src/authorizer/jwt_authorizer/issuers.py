@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .errors import UnknownIssuer, WrongTenant
+from .errors import UnknownIssuer, WrongTenant, facts
 from .profiles import Profile
 from .tokens import UnverifiedJwt
 
@@ -124,9 +124,32 @@ class IssuerSet:
                 if templated.resolved(tenant) != iss:
                     continue
                 if tenant.lower() not in templated.tenants:
-                    raise WrongTenant("tenant not in allow-list")
+                    raise WrongTenant(
+                        "tenant not in allow-list",
+                        facts=facts(token_tid=tenant, tenants=templated.tenants),
+                    )
                 return templated, tenant.lower()
-        raise UnknownIssuer()
+        raise UnknownIssuer(facts=facts(closest_issuer=nearest_issuer(iss, self.issuers)))
+
+
+#: The first characters of an unknown ``iss`` compared with the configured issuers (the token
+#: may carry kilobytes there; a near miss shows in the first few hundred characters).
+_NEAREST_PROBE: Final = 256
+
+
+def nearest_issuer(iss: str, issuers: tuple[IssuerConfig, ...]) -> str | None:
+    """The configured issuer most like ``iss`` (None when none is even half alike): what a
+    denial names next to the token's ``iss``, so a missing slash or another host shows at once.
+    Only rejected tokens pay for it, on a bounded prefix."""
+    from difflib import SequenceMatcher  # rejection path only: no import cost at init
+
+    probe = iss[:_NEAREST_PROBE]
+    best, score = None, 0.5
+    for entry in issuers:
+        ratio = SequenceMatcher(None, probe, entry.issuer[:_NEAREST_PROBE], autojunk=False).ratio()
+        if ratio > score:
+            best, score = entry.issuer, ratio
+    return best
 
 
 def expected_issuers(entry: IssuerConfig, tenant: str | None) -> frozenset[str]:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
-from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
+from .errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid, facts, loggable
 from .fetch import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -201,6 +201,9 @@ class KeySource:
         self._snapshot: KeySet | None = self._inline_snapshot
         self._last_attempt: float | None = None
         self._last_attempt_failed = False
+        #: What the last failed attempt reported (the ``key set fetch failed`` detail), for
+        #: the ``keys_unavailable`` denial it may cause.
+        self.last_failure: str | None = None
         self._last_miss_refresh: float | None = None
         # Completed fetch attempts (successful or not). A caller reads it *before* it looks at
         # the cached state; if it has moved by the time the caller holds the lock, another
@@ -401,10 +404,23 @@ class KeySource:
             self._refresh("ttl" if snapshot else "initial", attempt, deadline)
             snapshot = self._snapshot
         if snapshot is None:
-            raise KeysUnavailable("no keys fetched yet")
+            raise KeysUnavailable("no keys fetched yet", facts=self._failure_facts())
         if self._inline is None and now - snapshot.fetched_at > self._settings.max_stale_seconds:
-            raise KeysUnavailable("last good keys are older than the stale limit")
+            raise KeysUnavailable(
+                "last good keys are older than the stale limit", facts=self._failure_facts()
+            )
         return snapshot
+
+    def _failure_facts(self) -> dict[str, object]:
+        """Where the keys should have come from and why the last fetch failed: a URL from the
+        configuration and a message this module wrote (its network-supplied parts are already
+        bounded), kept whole up to 1000 characters, so a discovery mismatch names the issuer
+        found, the URL and the issuer expected."""
+        spec = self.spec
+        return {
+            "key_source": loggable(spec.discovery_url or spec.jwks_uri or spec.name, 1000),
+            "last_fetch_error": loggable(self.last_failure, 1000),
+        }
 
     def _used(self, snapshot: KeySet, now: float) -> None:
         """Keys of ``snapshot`` are about to verify a token: report them if they are stale."""
@@ -544,6 +560,7 @@ class KeySource:
             self.misses.clear()
         self._last_attempt = flight.started
         self._last_attempt_failed = snapshot is None
+        self.last_failure = detail if snapshot is None else None
         self._attempts += 1
         if self._flight is flight:
             self._flight = None
@@ -579,7 +596,13 @@ class KeySource:
             raise FetchError("discovery document is not a JSON object")
         issuer = document.get("issuer")
         if issuer not in self.spec.expected_issuers:
-            raise FetchError("discovery document names a different issuer")
+            # Both sides named: the issuer found (from the network: repr, bounded), the URL
+            # fetched and what was expected, so a B2C or External ID mismatch is one line away
+            # from its fix (discovery_issuer).
+            raise FetchError(
+                f"discovery document names a different issuer: {repr(issuer)[:200]} at {url}, "
+                f"expected {' or '.join(repr(name) for name in sorted(self.spec.expected_issuers))}"
+            )
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not is_fetchable_url(jwks_uri):
             raise FetchError("discovery document has no https jwks_uri")
@@ -587,5 +610,8 @@ class KeySource:
 
 
 def _miss(snapshot: KeySet) -> UnknownKid | NoUsableKeys:
-    """What a lookup that found nothing means: an unknown kid, or no usable key at all."""
-    return UnknownKid() if snapshot.keys else NoUsableKeys()
+    """What a lookup that found nothing means: an unknown kid (naming the kids the set does
+    publish), or no usable key at all (with the skip counts)."""
+    if snapshot.keys:
+        return UnknownKid(facts=facts(known_kids=[key.kid or "-" for key in snapshot.keys]))
+    return NoUsableKeys(facts={"skipped": dict(sorted(snapshot.skipped.items()))})

@@ -18,6 +18,7 @@ from .errors import (
     NoUsableKeys,
     UnknownKid,
     UnsupportedAlgorithm,
+    facts,
 )
 from .issuers import IssuerConfig, expected_issuers
 from .jwk import KeySet, VerificationKey
@@ -118,7 +119,10 @@ def verify_signature(
     alg = jwt.alg
     fitting = [key for key in usable if alg in key.verifiers]
     if not fitting:
-        raise UnsupportedAlgorithm("algorithm does not fit the key")
+        raise UnsupportedAlgorithm(
+            "algorithm does not fit the key",
+            facts=facts(alg=alg, key_algorithms={a for key in usable for a in key.verifiers}),
+        )
     for key in fitting:
         try:
             if key.verifiers[alg](jwt.signing_input, jwt.signature):
@@ -200,7 +204,10 @@ def find_keys(
         return source, snapshot, keys
     if unavailable is not None:
         raise unavailable
-    raise UnknownKid() if holds_keys else NoUsableKeys()
+    if holds_keys:
+        kids = [key.kid or "-" for _, looked in missed for key in looked.snapshot.keys]
+        raise UnknownKid(facts=facts(known_kids=kids))
+    raise NoUsableKeys()
 
 
 def _string(value: object) -> str | None:

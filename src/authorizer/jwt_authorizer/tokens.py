@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from .errors import MalformedToken, TokenTooLarge, UnsupportedAlgorithm, UnsupportedHeader
+from .errors import MalformedToken, TokenTooLarge, UnsupportedAlgorithm, UnsupportedHeader, facts
 
 _SEGMENT: Final = r"[A-Za-z0-9_-]+"
 # Used with fullmatch: "$" would also match before a trailing newline ("<jws>\n" accepted).
@@ -101,7 +101,10 @@ def decompose_unverified(
         raise TokenTooLarge()
     match = _JWS_RE.fullmatch(token)
     if match is None:
-        raise MalformedToken("jwe" if token.count(".") == 4 else "shape")
+        dots = token.count(".")
+        # "header.payload." is RFC 7519's unsecured JWT (alg none): say so, it is not a typo.
+        unsigned = dots == 2 and token.endswith(".") and not token.startswith(".")
+        raise MalformedToken("jwe" if dots == 4 else "unsigned" if unsigned else "shape")
     header_b64, payload_b64, signature_b64 = match.groups()
     header = known_headers.get(header_b64) if known_headers else None
     if header is None:
@@ -203,7 +206,7 @@ def _check_header(header: dict[str, Any]) -> None:
     if alg is None:
         raise MalformedToken("header has no alg")
     if alg.lower() == "none":
-        raise UnsupportedAlgorithm("none")
+        raise UnsupportedAlgorithm("none", facts=facts(alg=alg))
     if "crit" in header:
         raise UnsupportedHeader("crit")
     if "enc" in header or "zip" in header:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .claims import check_claims
-from .errors import AuthorizerError, FirstPartyToken, UnsupportedAlgorithm
+from .errors import AuthorizerError, FirstPartyToken, UnsupportedAlgorithm, facts
 from .issuers import IssuerConfig, IssuerSet
 from .keyring import KeyRegistry, Prefetch
 from .principal import Principal, principal_of
@@ -29,6 +29,16 @@ from .tokens import HeaderCache, UnverifiedJwt, decompose_unverified
 
 if TYPE_CHECKING:
     from .introspect import Introspection
+
+
+def admit(jwt: UnverifiedJwt, issuer: IssuerConfig) -> None:
+    """The header checks between choosing the issuer and looking for its key: the algorithm
+    must be on the issuer's list, and a Microsoft first-party token (header ``nonce``) is
+    refused before any key is consulted."""
+    if jwt.alg not in issuer.algorithms:
+        raise UnsupportedAlgorithm(facts=facts(alg=jwt.alg, algorithms=issuer.algorithms))
+    if issuer.profile.microsoft and "nonce" in jwt.header:
+        raise FirstPartyToken(facts=facts(token_aud=jwt.payload.get("aud")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +177,7 @@ class TokenValidator:
         jwt = decompose_unverified(token, max_bytes=self._max_bytes, known_headers=self._headers)
         try:
             issuer, tenant = self._issuers.select(jwt)
-            if jwt.alg not in issuer.algorithms:
-                raise UnsupportedAlgorithm()
-            if issuer.profile.microsoft and "nonce" in jwt.header:
-                raise FirstPartyToken()
+            admit(jwt, issuer)
             verified = verify_signature(
                 jwt,
                 issuer,

@@ -6,8 +6,15 @@ import argparse
 from typing import Final
 
 from devkit import demo
-from devkit.commands.base import Subparsers, add_template_option
+from devkit.commands.base import (
+    Subparsers,
+    UsageError,
+    add_template_option,
+    add_user_config_options,
+    user_config,
+)
 from devkit.idp import PROFILES
+from devkit.runtime import FunctionError
 
 NAME: Final = "demo"
 
@@ -28,11 +35,24 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     parser.add_argument("-v", "--verbose", action="store_true", help="show function logs on stderr")
     add_template_option(parser)
+    add_user_config_options(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     color = {"auto": None, "always": True, "never": False}[args.color]
-    return demo.run_demo(
-        profile=args.profile, template=args.template, color=color, verbose=args.verbose
-    )
+    try:
+        return demo.run_demo(
+            profile=args.profile,
+            template=args.template,
+            color=color,
+            verbose=args.verbose,
+            parameters=user_config(args),
+        )
+    except (ValueError, OSError) as err:  # an unreadable document, a missing file
+        raise UsageError(f"your configuration: {err}") from err
+    except FunctionError as err:  # the function's init refused the configuration
+        raise UsageError(
+            f"the authorizer cannot initialise with this configuration: {err} (run 'python -m "
+            "devkit check' with the same options)"
+        ) from err

@@ -28,7 +28,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
             "answer is printed to stdout as JSON; a raised error is printed the way Lambda "
             'reports it, e.g. {"errorMessage": "Unauthorized", "errorType": "Exception"} (an '
             "authorizer's 401). Function logs go to stderr. Exit status 0 whenever the function "
-            "ran (answer or error), 2 for a usage problem."
+            "ran (answer or error), 2 for a usage problem. --config-env reads a samconfig.toml "
+            "environment's parameter_overrides, as 'sam local invoke --config-env' does "
+            "(--parameter-overrides on top)."
         ),
         epilog="example: python -m devkit invoke AuthorizerFunction "
         "-e events/authorizer/rest-token-allowed.json --env-vars events/env.json",
@@ -45,6 +47,9 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         "--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
         help="template parameter values, as with sam",
     )  # fmt: skip
+    parser.add_argument(
+        "--config-env", metavar="ENV", help="template parameters from a samconfig.toml environment"
+    )
     parser.add_argument("--region", default=REGION)
     parser.add_argument("--pretty", action="store_true", help="indent the printed JSON")
     return parser
@@ -61,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             _read_event(args.event),
             template=args.template,
             env_vars=env_vars,
-            parameter_overrides=pairs(args.parameter_overrides, "--parameter-overrides"),
+            parameter_overrides=_samconfig(args.config_env)
+            | pairs(args.parameter_overrides, "--parameter-overrides"),
             region=args.region,
             log_target=sys.stderr,
         )
@@ -69,6 +75,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from err
     print(json.dumps(invocation.output, indent=2 if args.pretty else None))
     return 0
+
+
+def _samconfig(env: str | None) -> dict[str, str]:
+    if env is None:
+        return {}
+    from devkit.diagnose.source import DeploymentError, samconfig_overrides
+
+    try:
+        return samconfig_overrides(env)
+    except DeploymentError as err:
+        raise UsageError(str(err)) from err
 
 
 def _read_event(path: str) -> Any:

@@ -6,8 +6,15 @@ import argparse
 from typing import Final
 
 from devkit import serve
-from devkit.commands.base import Subparsers, add_template_option
+from devkit.commands.base import (
+    Subparsers,
+    UsageError,
+    add_template_option,
+    add_user_config_options,
+    user_config,
+)
 from devkit.idp import PROFILES
+from devkit.runtime import FunctionError
 
 NAME: Final = "serve"
 
@@ -29,14 +36,24 @@ def add_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--rest-port", type=int, default=3000, help="REST API port (0: free)")
     parser.add_argument("--http-port", type=int, default=3001, help="HTTP API port (0: free)")
     add_template_option(parser)
+    add_user_config_options(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    return serve.serve(
-        profile=args.profile,
-        idp_port=args.idp_port,
-        rest_port=args.rest_port,
-        http_port=args.http_port,
-        template=args.template,
-    )
+    try:
+        return serve.serve(
+            profile=args.profile,
+            idp_port=args.idp_port,
+            rest_port=args.rest_port,
+            http_port=args.http_port,
+            template=args.template,
+            parameters=user_config(args),
+        )
+    except (ValueError, OSError) as err:  # an unreadable document, a missing file
+        raise UsageError(f"your configuration: {err}") from err
+    except FunctionError as err:  # the function's init refused the configuration
+        raise UsageError(
+            f"the authorizer cannot initialise with this configuration: {err} (run 'python -m "
+            "devkit check' with the same options)"
+        ) from err

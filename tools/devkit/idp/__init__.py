@@ -7,6 +7,12 @@ It mimics what the authorizer meets in production closely enough to catch real i
 * ``wso2``: WSO2 Identity Server, with its odd ``kid``/``x5t`` values, ``typ: at+jwt``, ``aud`` =
   client id and a ``scope`` string.
 * ``entra-id``: Entra ID v2.0 app-only tokens (``roles`` array, ``idtyp: app``, no ``scp``).
+* ``entra-external-id``: Entra External ID: v2.0 tokens whose ``iss`` names another host than
+  the discovery URL (``localhost`` versus ``127.0.0.1``, as ``{tid}.ciamlogin.com`` versus
+  ``{tenant}.ciamlogin.com``).
+* ``cognito``: Amazon Cognito user pools: no ``aud``, ``client_id``, ``token_use: access``,
+  ``orders-api/<scope>`` resource-server scopes, keys at ``/.well-known/jwks.json``.
+* ``oidc``: a generic OIDC provider shaped like Keycloak (``/realms/local``, ``scope``, ``azp``).
 
 The token endpoint implements the client-credentials grant (RFC 6749 §4.4) with
 ``client_secret_basic`` and ``client_secret_post``. Tests can rotate or withdraw keys, mint
@@ -19,7 +25,7 @@ under test would share its bugs.
 Modules: :mod:`~devkit.idp.provider` (:class:`LocalIdentityProvider`: lifecycle, URLs, keys,
 tokens, failure modes), :mod:`~devkit.idp.server` (its HTTP endpoints),
 :mod:`~devkit.idp.oauth` (the client-credentials grant's rules), :mod:`~devkit.idp.profiles`
-(what differs between B2C, WSO2 and Entra ID), :mod:`~devkit.idp.tokens` (signing keys and
+(what differs between the six provider shapes), :mod:`~devkit.idp.tokens` (signing keys and
 JWS), :mod:`~devkit.idp.clients` (the clients file) and :mod:`~devkit.idp.tls` (throw-away TLS
 material).
 
@@ -32,6 +38,8 @@ from devkit.idp.clients import DEFAULT_CLIENTS_FILE, Client, load_clients
 from devkit.idp.dpop import DpopKey
 from devkit.idp.profiles import (
     B2C_POLICY,
+    COGNITO_POOL,
+    COGNITO_RESOURCE_SERVER,
     DEFAULT_API_AUDIENCE,
     DEFAULT_TENANT_ID,
     DEFAULT_TENANT_NAME,
@@ -42,11 +50,14 @@ from devkit.idp.profiles import (
     Mode,
     PathKind,
     Profile,
+    scope_values,
 )
 from devkit.idp.provider import LocalIdentityProvider
 
 __all__ = [
     "B2C_POLICY",
+    "COGNITO_POOL",
+    "COGNITO_RESOURCE_SERVER",
     "DEFAULT_API_AUDIENCE",
     "DEFAULT_CLIENTS_FILE",
     "DEFAULT_TENANT_ID",
@@ -62,4 +73,5 @@ __all__ = [
     "PathKind",
     "Profile",
     "load_clients",
+    "scope_values",
 ]

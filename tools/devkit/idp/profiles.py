@@ -2,10 +2,15 @@
 
 ``entra-b2c`` (Azure AD B2C: per-policy discovery whose ``issuer`` is the policy-less GUID form,
 ``scp`` string), ``wso2`` (WSO2 Identity Server: ``aud`` = client id, ``scope`` string,
-``typ: at+jwt``, introspection and revocation endpoints) and ``entra-id`` (Entra ID v2.0
-app-only tokens: ``roles`` array, ``idtyp: app``). For each: the endpoints' paths, the
-discovery document, the standard claims of an access token and the ``scope`` a client asks for.
-Key identifiers and JWKS members are in :mod:`devkit.idp.tokens`.
+``typ: at+jwt``, introspection and revocation endpoints), ``entra-id`` (Entra ID v2.0 app-only
+tokens: ``roles`` array, ``idtyp: app``), ``entra-external-id`` (Entra External ID: v2.0 tokens
+whose issuer names another host than the discovery URL, as ``{tid}.ciamlogin.com`` versus
+``{tenant}.ciamlogin.com``: here ``localhost`` versus ``127.0.0.1``), ``cognito`` (Amazon
+Cognito user pools: no ``aud``, ``client_id``, ``token_use: access``, resource-server scopes
+``orders-api/app.read``, keys at ``/.well-known/jwks.json``) and ``oidc`` (a generic provider
+shaped like Keycloak: ``/realms/<realm>``, ``scope`` string, ``azp``). For each: the endpoints'
+paths, the discovery document, the standard claims of an access token and the ``scope`` a client
+asks for. Key identifiers and JWKS members are in :mod:`devkit.idp.tokens`.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from typing import Any, Final, Literal, get_args
 
 __all__ = [
     "B2C_POLICY",
+    "COGNITO_POOL",
+    "COGNITO_RESOURCE_SERVER",
     "DEFAULT_API_AUDIENCE",
     "DEFAULT_TENANT_ID",
     "DEFAULT_TENANT_NAME",
     "MODES",
+    "OIDC_REALM",
     "OVERSIZED_BYTES",
     "PATH_KINDS",
     "PROFILES",
@@ -29,11 +37,13 @@ __all__ = [
     "client_scope",
     "discovery_document",
     "endpoint_paths",
+    "issuer_host",
+    "scope_values",
     "standard_claims",
     "subject_guid",
 ]
 
-Profile = Literal["entra-b2c", "wso2", "entra-id"]
+Profile = Literal["entra-b2c", "wso2", "entra-id", "entra-external-id", "cognito", "oidc"]
 Mode = Literal["up", "down", "slow", "error", "html", "oversized", "malformed"]
 PathKind = Literal["discovery", "jwks", "token", "introspect", "revoke"]
 
@@ -46,6 +56,11 @@ DEFAULT_TENANT_ID: Final = "5b8e2f4a-9c13-4d67-b0a2-7e1f3c9d8a54"
 DEFAULT_API_AUDIENCE: Final = "c7a4e1d2-3f58-4b90-a6e3-1d9b2c7f0e85"
 DEFAULT_TENANT_NAME: Final = "contoso"
 B2C_POLICY: Final = "B2C_1A_CLIENTCREDENTIALS"
+#: The made-up Cognito user pool (``<region>_<id>``) and the resource server its scopes name.
+COGNITO_POOL: Final = "us-east-1_DevPool01"
+COGNITO_RESOURCE_SERVER: Final = "orders-api"
+#: The Keycloak-shaped realm of the generic ``oidc`` profile.
+OIDC_REALM: Final = "local"
 
 #: Size the "oversized" mode pads its documents past (1 MiB plus a margin).
 OVERSIZED_BYTES: Final = 1024 * 1024 + 4096
@@ -76,6 +91,23 @@ def endpoint_paths(
             "introspect": "/oauth2/introspect",
             "revoke": "/oauth2/revoke",
         }
+    if profile == "cognito":  # the token endpoint lives on the pool's domain, not its issuer
+        return {
+            "issuer": f"/{COGNITO_POOL}",
+            "discovery": f"/{COGNITO_POOL}/.well-known/openid-configuration",
+            "jwks": f"/{COGNITO_POOL}/.well-known/jwks.json",
+            "token": "/oauth2/token",
+            "authorize": "/oauth2/authorize",
+        }
+    if profile == "oidc":
+        realm = f"/realms/{OIDC_REALM}"
+        return {
+            "issuer": realm,
+            "discovery": f"{realm}/.well-known/openid-configuration",
+            "jwks": f"{realm}/protocol/openid-connect/certs",
+            "token": f"{realm}/protocol/openid-connect/token",
+            "authorize": f"{realm}/protocol/openid-connect/auth",
+        }
     return {
         "issuer": f"/{tenant_id}/v2.0",
         "discovery": f"/{tenant_id}/v2.0/.well-known/openid-configuration",
@@ -83,6 +115,15 @@ def endpoint_paths(
         "token": f"/{tenant_id}/oauth2/v2.0/token",
         "authorize": f"/{tenant_id}/oauth2/v2.0/authorize",
     }
+
+
+def issuer_host(profile: Profile, host: str) -> str:
+    """The host the issuer names, given the one the server is reached at: External ID's issuer
+    is on the tenant-id host while its documented discovery URL is on the tenant-name host, so
+    the local one swaps loopback names (both reach this server)."""
+    if profile != "entra-external-id":
+        return host
+    return "localhost" if host == "127.0.0.1" else "127.0.0.1" if host == "localhost" else host
 
 
 def discovery_document(profile: Profile, urls: dict[str, str]) -> dict[str, Any]:
@@ -94,6 +135,18 @@ def discovery_document(profile: Profile, urls: dict[str, str]) -> dict[str, Any]
         "token_endpoint": urls["token"],
         "jwks_uri": urls["jwks"],
     }
+    if profile in ("cognito", "oidc"):
+        return common | {
+            "response_types_supported": ["code", "token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+        }
     if profile == "wso2":
         return common | {
             "introspection_endpoint": urls["introspect"],
@@ -122,6 +175,13 @@ def discovery_document(profile: Profile, urls: dict[str, str]) -> dict[str, Any]
         claims = ["sub", "azp", "roles", "idtyp", "oid", "tid", "ver", "iss", "aud"]
         microsoft["tenant_region_scope"] = "EU"
     return common | microsoft | {"claims_supported": claims}
+
+
+def scope_values(profile: Profile, scopes: Sequence[str]) -> list[str]:
+    """The permissions as the token carries them: Cognito names its resource server."""
+    if profile == "cognito":
+        return [f"{COGNITO_RESOURCE_SERVER}/{scope}" for scope in scopes]
+    return list(scopes)
 
 
 def subject_guid(tenant_id: str, client_id: str) -> str:
@@ -156,7 +216,34 @@ def standard_claims(
             "iat": iat,
             "jti": str(uuid.uuid4()),
         }
-    if profile == "entra-id":
+    if profile == "cognito":  # access tokens have no aud: the app client is client_id
+        return {
+            "sub": client_id,
+            "token_use": "access",
+            "scope": " ".join(scope_values(profile, scopes)),
+            "auth_time": iat,
+            "iss": issuer,
+            "exp": exp,
+            "iat": iat,
+            "version": 2,
+            "jti": str(uuid.uuid4()),
+            "client_id": client_id,
+        }
+    if profile == "oidc":  # a Keycloak service-account token
+        return {
+            "exp": exp,
+            "iat": iat,
+            "jti": str(uuid.uuid4()),
+            "iss": issuer,
+            "aud": audience,
+            "sub": subject_guid(tenant_id, client_id),
+            "typ": "Bearer",
+            "azp": client_id,
+            "scope": " ".join(scopes),
+            "client_id": client_id,
+            "preferred_username": f"service-account-{client_id}",
+        }
+    if profile in ("entra-id", "entra-external-id"):
         oid = subject_guid(tenant_id, client_id)
         return {
             "aud": audience,
@@ -192,6 +279,6 @@ def client_scope(profile: Profile, *, tenant_name: str, audience: str | None) ->
     (empty: no scope parameter, everything the client may have)."""
     if profile == "entra-b2c":
         return f"https://{tenant_name}.onmicrosoft.com/api/.default"
-    if profile == "entra-id":
+    if profile in ("entra-id", "entra-external-id"):
         return f"api://{audience}/.default"
     return ""

@@ -40,6 +40,7 @@ from devkit.idp.profiles import (
     client_scope,
     discovery_document,
     endpoint_paths,
+    issuer_host,
     standard_claims,
 )
 from devkit.idp.server import UP, IdpServer, ModeState
@@ -82,8 +83,9 @@ class LocalIdentityProvider:
     ) -> None:
         """Configure the provider; nothing listens until start().
 
-        ``audience``: the ``aud`` of issued tokens. Defaults to ``DEFAULT_API_AUDIENCE`` for the
-        Entra profiles; for ``wso2`` ``None`` means "the client id", as WSO2 does.
+        ``audience``: the ``aud`` of issued tokens. Defaults to ``DEFAULT_API_AUDIENCE``; for
+        ``wso2`` ``None`` means "the client id", as WSO2 does, and ``cognito`` tokens carry no
+        ``aud`` at all (their ``client_id`` is what a configuration's ``audiences`` lists).
         ``signing_key_pem``: reuse a (committed, development-only) RSA key for stable fixtures.
         ``public_url``: the base URL clients use when it differs from the bound address (e.g.
         ``http://host.docker.internal:8080`` for a Lambda container); it must have no path.
@@ -113,7 +115,9 @@ class LocalIdentityProvider:
         self.tls: Final = tls
         self.key_size: Final = key_size
         self.audience: Final[str | None] = (
-            audience if audience is not None or profile == "wso2" else DEFAULT_API_AUDIENCE
+            audience
+            if audience is not None or profile in ("wso2", "cognito")
+            else DEFAULT_API_AUDIENCE
         )
         self._requested_port = port
         self._public_url = public_url
@@ -297,8 +301,13 @@ class LocalIdentityProvider:
 
     @property
     def issuer(self) -> str:
-        """Exact ``iss`` of issued tokens (B2C: trailing slash; Entra ID v2: none)."""
-        return self.base_url + self._paths()["issuer"]
+        """Exact ``iss`` of issued tokens (B2C: trailing slash; Entra ID v2: none; External ID:
+        on the other loopback name than the discovery URL, like its tenant-id host)."""
+        parts = urlsplit(self.base_url)
+        host = issuer_host(self.profile, parts.hostname or "")
+        if host != parts.hostname:
+            parts = parts._replace(netloc=host + (f":{parts.port}" if parts.port else ""))
+        return parts.geturl() + self._paths()["issuer"]
 
     @property
     def discovery_url(self) -> str:
@@ -368,6 +377,7 @@ class LocalIdentityProvider:
     def discovery_document(self) -> JSONDict:
         """The OpenID Provider metadata as the real provider would serve it."""
         urls = {name: self.base_url + path for name, path in self._paths().items()}
+        urls["issuer"] = self.issuer
         return discovery_document(self.profile, urls)
 
     def jwks(self) -> JSONDict:

@@ -1,9 +1,10 @@
 """Signing keys and compact JWS: how the identity provider signs its tokens (RS256).
 
-Each profile derives its key identifiers the way the real provider does (B2C: the RFC 7638
-thumbprint; Entra ID: the certificate's SHA-1 thumbprint; WSO2: a hex-digest kid with an
-``_RS256`` suffix and an ``x5t`` that is the base64url of a hex string) and publishes JWKS
-entries in that provider's member order.
+Each profile derives its key identifiers the way the real provider does (B2C and Keycloak: the
+RFC 7638 thumbprint; Entra ID and External ID: the certificate's SHA-1 thumbprint; WSO2: a
+hex-digest kid with an ``_RS256`` suffix and an ``x5t`` that is the base64url of a hex string;
+Cognito: standard base64 with ``+``, ``/`` and ``=`` padding) and publishes JWKS entries in that
+provider's member order.
 """
 
 from __future__ import annotations
@@ -102,8 +103,11 @@ class SigningKey:
         numbers = private_key.public_key().public_numbers()
         if profile == "wso2":
             kid = b64url(sha256.hexdigest().encode("ascii")) + "_RS256"
-        elif profile == "entra-id":
+        elif profile in ("entra-id", "entra-external-id"):
             kid = b64url(sha1.digest())  # 27 characters, like Entra's thumbprint kids
+        elif profile == "cognito":  # 44 characters of standard base64, padding included
+            digest = hashlib.sha256(b64url_uint(numbers.n).encode("ascii")).digest()
+            kid = base64.b64encode(digest).decode("ascii")
         else:
             # B2C kids are 43-character base64url strings: use the RFC 7638 JWK thumbprint.
             canonical = compact_json(
@@ -135,7 +139,7 @@ class SigningKey:
                 "alg": "RS256",
                 "n": n,
             }
-        if profile == "entra-id":
+        if profile in ("entra-id", "entra-external-id"):
             return {
                 "kty": "RSA",
                 "use": "sig",
@@ -146,12 +150,28 @@ class SigningKey:
                 "x5c": x5c,
                 "issuer": issuer,
             }
+        if profile == "cognito":
+            return {"alg": "RS256", "e": e, "kid": self.kid, "kty": "RSA", "n": n, "use": "sig"}
+        if profile == "oidc":
+            return {
+                "kid": self.kid,
+                "kty": "RSA",
+                "alg": "RS256",
+                "use": "sig",
+                "n": n,
+                "e": e,
+                "x5c": x5c,
+                "x5t": self.x5t,
+                "x5t#S256": self.x5t_s256,
+            }
         nbf = int(SIGNING_CERT_NOT_BEFORE.timestamp())
         return {"kid": self.kid, "nbf": nbf, "use": "sig", "kty": "RSA", "e": e, "n": n}
 
     def header(self, profile: Profile) -> JSONDict:
         if profile == "wso2":
             return {"x5t": self.wso2_x5t, "kid": self.kid, "typ": "at+jwt", "alg": "RS256"}
+        if profile == "cognito":
+            return {"kid": self.kid, "alg": "RS256"}
         return {"typ": "JWT", "alg": "RS256", "kid": self.kid}
 
     def private_pem(self) -> str:
