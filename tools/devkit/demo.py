@@ -8,6 +8,7 @@ whether it was the expected one. Function logs go to ``.demo/demo.log``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -310,9 +311,14 @@ def _dpop_demo(stack: LocalStack, t: _Transcript) -> None:
             dpop=key,
         )
         token = str(answer["access_token"])
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        bound = claims.get("cnf") == {"jkt": key.jkt}
+        if not bound:
+            t.unexpected.append("DPoP: the token is not bound to the client's key")
         t.line(
-            f"  reader-app  token_type {answer.get('token_type')!r}, cnf.jkt {key.jkt[:12]}..."
-            " (proof sent to the token endpoint)"
+            f"  reader-app  token_type {answer.get('token_type')!r}, cnf.jkt = the thumbprint of"
+            f" its key [{s.mark(bound)}] (proof sent to the token endpoint)"
         )
         url = dpop_stack.http_url + "/orders"
         proof = key.proof("GET", url, token)
