@@ -79,8 +79,9 @@ def _default_of(path: str) -> Any:
         return getattr(config.introspection, path.removeprefix("introspection."))
     if path.startswith("issuers[]."):
         return getattr(config.issuers[0], path.removeprefix("issuers[]."))
-    if path.startswith("keys."):
-        return getattr(config.keys, path.removeprefix("keys."))
+    if "." in path:  # a settings block: keys.*, dpop.*
+        container, leaf = path.split(".", 1)
+        return getattr(getattr(config, container), leaf)
     return getattr(config, path)
 
 
@@ -205,6 +206,10 @@ def _document_with(path: str, value: float) -> tuple[dict[str, Any], str]:
             keys["refresh_seconds"] = 60  # max_stale_seconds must be >= refresh_seconds
         document["keys"] = keys
         return document, path
+    if path.startswith("dpop."):  # only with an issuer that enables DPoP
+        document["issuers"][0]["dpop"] = "allowed"
+        document["dpop"] = {"replay_store": "memory", path.removeprefix("dpop."): value}
+        return document, path
     document[path] = value
     return document, path
 
@@ -247,6 +252,10 @@ def _place(path: str, value: Any) -> tuple[dict[str, Any], str]:
             return document, "issuers[0].required_claims.tfp"
         document["issuers"][0][leaf] = value
         return document, f"issuers[0].{leaf}"
+    if path.startswith("dpop."):
+        document["issuers"][0]["dpop"] = "allowed"
+        document["dpop"] = {"replay_store": "memory", leaf: value}
+        return document, path
     assert path.startswith("routes[]."), path
     document["routes"] = [{"route": "GET /x", leaf: value}]
     return document, f"routes[0].{leaf}"

@@ -65,7 +65,10 @@ def test_demo_transcript_shows_the_whole_flow(state_dir: Path) -> None:
         *("401", "401", "401", "200", "403", "201"),
         # HTTP API: isAuthorized=false is a 403
         *("401", "403", "403", "200", "403", "201"),
+        # DPoP (HTTP API): a fresh proof, then the same proof replayed
+        *("200", "403"),
     ]
+    assert "token_type 'DPoP'" in out
     assert 'WWW-Authenticate: Bearer error="insufficient_scope"' in out
     assert 'WWW-Authenticate: Bearer realm="api", error="invalid_token"' in out
     assert '"client_id": "writer-app"' in out

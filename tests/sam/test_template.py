@@ -602,9 +602,16 @@ def test_log_group_with_retention(function: str) -> None:
     assert default("LogRetentionDays") == 30
 
 
-def test_keys_unavailable_alarm() -> None:
-    alarm = RESOURCES["KeysUnavailableAlarm"]["Properties"]
-    assert alarm["MetricName"] == "KeysUnavailable"
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [
+        ("KeysUnavailableAlarm", "KeysUnavailable"),
+        ("ReplayStoreUnavailableAlarm", "ReplayStoreUnavailable"),
+    ],
+)
+def test_fail_closed_alarms(name: str, metric: str) -> None:
+    alarm = RESOURCES[name]["Properties"]
+    assert alarm["MetricName"] == metric
     variables = AUTHORIZER["Environment"]["Variables"]
     assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"] == "JwtAuthorizer"
     assert alarm["Dimensions"] == [
@@ -620,7 +627,12 @@ def test_keys_unavailable_alarm() -> None:
 
 def test_introspection_alarm_only_with_introspection() -> None:
     alarms = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert alarms == {"KeysUnavailableAlarm", "IntrospectionFailedAlarm"}
+    assert alarms == {
+        "KeysUnavailableAlarm",
+        "IntrospectionFailedAlarm",
+        "ReplayStoreUnavailableAlarm",  # only with Dpop on (tested with DPoP below)
+    }
+    assert RESOURCES["ReplayStoreUnavailableAlarm"]["Condition"] == "DpopEnabled"
     resource = RESOURCES["IntrospectionFailedAlarm"]
     assert resource["Condition"] == "HasIntrospectionSecret"
     alarm = resource["Properties"]
@@ -712,3 +724,67 @@ def test_resolver_rejects_unknown_override() -> None:
 
 def test_template_path() -> None:
     assert Path(paths.TEMPLATE).name == "template.yaml"
+
+
+# ------------------------------------------------------------------------------------ DPoP
+
+
+def test_dpop_is_off_by_default_and_needs_uncached_answers() -> None:
+    assert default("Dpop") == "off"
+    assert TEMPLATE["Parameters"]["Dpop"]["AllowedValues"] == ["off", "allowed", "required"]
+    rule = TEMPLATE["Rules"]["DpopNeedsUncachedAnswers"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [ref("Dpop"), "off"]}]}
+    assert [a["Assert"] for a in rule["Assertions"]] == [
+        {"Fn::Equals": [ref("AuthorizerCacheTtl"), "0"]},
+        {
+            "Fn::Or": [
+                {"Fn::Equals": [ref("IntrospectionSecret"), ""]},
+                {"Fn::Equals": [ref("IntrospectionAuthorizerCacheTtl"), "0"]},
+            ]
+        },
+    ]
+    # Every authorizer's TTL is one of those two parameters, so the rule covers all of them.
+    ttls = [
+        authorizer["Identity"]["ReauthorizeEvery"]
+        for resource in RESOURCES.values()
+        if resource["Type"] in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+        for authorizer in resource["Properties"]["Auth"]["Authorizers"].values()
+    ]
+    assert (
+        ttls
+        == [
+            {
+                "Fn::If": [
+                    "HasIntrospectionSecret",
+                    ref("IntrospectionAuthorizerCacheTtl"),
+                    ref("AuthorizerCacheTtl"),
+                ]
+            }
+        ]
+        * 3
+    )
+
+
+def test_dpop_replay_table_and_the_one_permission_on_it() -> None:
+    table = RESOURCES["DpopReplayTable"]
+    assert table["Condition"] == "DpopEnabled"
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    policy = RESOURCES["DpopReplayPolicy"]
+    assert policy["Condition"] == "DpopEnabled"
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "ClaimDpopProofs",
+            "Effect": "Allow",
+            "Action": "dynamodb:PutItem",
+            "Resource": {"Fn::GetAtt": ["DpopReplayTable", "Arn"]},
+        }
+    ]
+    variables = AUTHORIZER["Environment"]["Variables"]
+    assert variables["DPOP"] == ref("Dpop")
+    assert variables["DPOP_REPLAY_TABLE"] == {"Fn::If": ["DpopEnabled", ref("DpopReplayTable"), ""]}
+    assert variables["DPOP_AUTHORIZER_CACHE_OFF"] == {"Fn::If": ["DpopEnabled", "true", ""]}

@@ -14,8 +14,18 @@ from jwt_authorizer.answer import (
     iam_answer,
     principal_context,
     simple_answer,
+    unauthorized_context,
 )
-from jwt_authorizer.errors import CacheUnsafe, InsufficientScope, RouteNotPermitted
+from jwt_authorizer.errors import (
+    CacheUnsafe,
+    CertificateMismatch,
+    DpopReplay,
+    Expired,
+    InsufficientScope,
+    InvalidDpopProof,
+    MissingDpopProof,
+    RouteNotPermitted,
+)
 from jwt_authorizer.iam import Statement
 from jwt_authorizer.principal import Principal
 from jwt_authorizer.routes import Decision
@@ -196,3 +206,23 @@ def test_the_budget_counts_the_json_encoding() -> None:
     accented = {"k": "caf\u00e9"}  # "caf\\u00e9" as JSON escapes it: 17 bytes, counted as 18
     assert fit_context(accented, max_bytes=18, scalars_only=True) == (accented, [])
     assert fit_context(accented, max_bytes=17, scalars_only=True) == ({}, ["k"])
+
+
+def test_unauthorized_context_carries_the_dpop_challenge_of_a_dpop_failure() -> None:
+    algs = "ES256 PS256"
+    assert unauthorized_context(InvalidDpopProof("htm"), algs) == {
+        "error": "invalid_dpop_proof",
+        "reason": "invalid_dpop_proof",
+        "www_authenticate": 'DPoP error="invalid_dpop_proof", algs="ES256 PS256"',
+    }
+    assert unauthorized_context(DpopReplay(), algs)["www_authenticate"] == (
+        'DPoP error="invalid_dpop_proof", algs="ES256 PS256"'
+    )
+    assert unauthorized_context(MissingDpopProof(), algs) == {
+        "error": "invalid_token",
+        "reason": "missing_dpop_proof",
+        "www_authenticate": 'DPoP error="invalid_token", algs="ES256 PS256"',
+    }
+    for other in (Expired(), CertificateMismatch(), None):
+        assert unauthorized_context(other, algs) == {"error": "invalid_token"}
+    assert unauthorized_context(InvalidDpopProof(), None) == {"error": "invalid_token"}

@@ -15,7 +15,10 @@ LAYERS = [
     # the data: event -> token -> issuer -> key -> signature -> claims -> principal
     # (-> introspection, for opaque tokens and revocation checks)
     "errors", "event", "tokens", "profiles", "issuers", "fetch", "jwk", "keys", "keyring",
-    "signature", "claims", "principal", "introspection_cache", "introspect", "validator",
+    "signature", "claims", "principal", "introspection_cache", "introspect",
+    # -> sender-constrained tokens (DPoP proof, replay, binding), read only when configured
+    "dpop", "replay", "binding",
+    "validator",
     # -> route decision -> answer
     "routes", "iam", "coverage", "policy", "answer",
     # then what composes them: telemetry, configuration, orchestration, the entry point
@@ -79,10 +82,11 @@ def test_only_the_configuration_stage_reads_the_environment() -> None:
             assert "getenv" not in source, module
 
 
-def test_boto3_is_only_reached_through_ssm_configs() -> None:
+def test_boto3_is_only_reached_through_ssm_configs_and_the_replay_store() -> None:
     for module in LAYERS:
         _, external = imports_of(module)
-        assert "boto3" not in external, module
+        if module != "replay":  # DynamoDbReplayStore, imported only when DPoP is configured
+            assert "boto3" not in external, module
 
 
 def test_public_surface_is_pinned() -> None:

@@ -15,7 +15,9 @@ from jwt_authorizer.errors import ConfigError
 from jwt_authorizer.keys import KeySettings
 from jwt_authorizer.observe import Telemetry
 from jwt_authorizer.profiles import PROFILES
+from tests.support.dpop import document as dpop_document
 from tests.support.signing import SigningKey
+from tests.support.stages import issuer_entry
 
 ISS = "https://login.example.com/tenant/v2.0"
 RSA_JWK = SigningKey.generate("RS256", kid="config-rsa").public_jwk()
@@ -638,3 +640,57 @@ class TestBounds:
     def test_the_second_issuer_is_named(self) -> None:
         document = {"issuers": [entry(), entry(issuer=ISS + "/x", leeway_seconds=3600)]}
         assert config_error(document).field == "issuers[1].leeway_seconds"
+
+
+# ------------------------------------------------------------------ sender-constrained tokens
+
+
+def test_dpop_and_mtls_default_off_and_the_dpop_block_has_defaults(rsa_key: SigningKey) -> None:
+    off = parse_config({"issuers": [issuer_entry(rsa_key)]})
+    assert (off.issuers[0].dpop, off.issuers[0].mtls) == ("off", "off")
+    assert (off.uses_dpop, off.sender_constrained) == (False, False)
+    config = parse_config(
+        {"issuers": [issuer_entry(rsa_key, dpop="required")], "dpop": {"replay_table": "t"}}
+    )
+    assert config.dpop.replay_table == "t"
+    assert config.dpop.replay_store == "dynamodb"
+    assert (config.dpop.max_age_seconds, config.dpop.clock_skew_seconds) == (60, 5)
+    assert config.dpop.replay_cache_size == 10_000
+    assert config.dpop.authorizer_cache_off is False
+    assert config.dpop.algorithms == (
+        "ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512",
+    )  # fmt: skip
+    mtls = parse_config({"issuers": [issuer_entry(rsa_key, mtls="allowed")]})
+    assert (mtls.uses_dpop, mtls.sender_constrained) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"issuer": {"dpop": "off"}, "dpop": {}}, "dpop"),  # no issuer enables DPoP
+        ({"issuer": {"dpop": "allowed"}}, "dpop.replay_table"),
+        ({"issuer": {"dpop": "sometimes"}}, "issuers[0].dpop"),
+        ({"issuer": {"mtls": "on"}}, "issuers[0].mtls"),
+        ({"dpop": {"algorithms": ["HS256"]}}, "dpop.algorithms"),
+        ({"dpop": {"algorithms": ["none"]}}, "dpop.algorithms"),
+        ({"dpop": {"algorithms": []}}, "dpop.algorithms"),
+        ({"dpop": {"htu_base_urls": ["http://api.example.com"]}}, "dpop.htu_base_urls"),
+        ({"dpop": {"htu_base_urls": ["https://api.example.com/x?y=1"]}}, "dpop.htu_base_urls"),
+        ({"dpop": {"max_age_seconds": 301}}, "dpop.max_age_seconds"),
+        ({"dpop": {"max_age_seconds": 0}}, "dpop.max_age_seconds"),
+        ({"dpop": {"clock_skew_seconds": 61}}, "dpop.clock_skew_seconds"),
+        ({"dpop": {"replay_table": "t"}}, "dpop.replay_table"),  # with the memory store
+        ({"dpop": {"replay_store": "redis"}}, "dpop.replay_store"),
+        ({"dpop": {"nonce": True}}, "dpop.nonce"),
+    ],
+)
+def test_dpop_settings_that_would_weaken_a_check_fail_init(
+    rsa_key: SigningKey, doc: dict[str, Any], field: str
+) -> None:
+    base = dpop_document(rsa_key, **doc.get("dpop", {}))
+    base["issuers"][0].update(doc.get("issuer", {}))
+    if "dpop" not in doc:  # the block the helper adds (memory store) would hide the case
+        base.pop("dpop")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(base)
+    assert caught.value.field == field

@@ -16,6 +16,8 @@ from jwt_authorizer.errors import (
     IntrospectionFailed,
     KeysUnavailable,
     MalformedToken,
+    ReplayStoreUnavailable,
+    SenderConstraintFailed,
     TokenRejected,
     fact,
     loggable,
@@ -53,11 +55,20 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
         "ClientNotAllowed": ("client_not_allowed", 401),
         "ClaimMismatch": ("claim_mismatch", 401),
         "TokenInactive": ("token_inactive", 401),
+        "SenderConstraintFailed": ("error", 401),
+        "InvalidDpopProof": ("invalid_dpop_proof", 401),
+        "DpopReplay": ("dpop_replay", 401),
+        "MissingDpopProof": ("missing_dpop_proof", 401),
+        "DpopBindingMismatch": ("dpop_binding_mismatch", 401),
+        "DpopUnsupportedEvent": ("dpop_unsupported_event", 401),
+        "MissingClientCertificate": ("missing_client_certificate", 401),
+        "CertificateMismatch": ("certificate_mismatch", 401),
         "AccessDenied": ("error", 403),
         "InsufficientScope": ("insufficient_scope", 403),
         "RouteNotPermitted": ("route_not_permitted", 403),
         "CacheUnsafe": ("cache_unsafe", 403),
         "KeysUnavailable": ("keys_unavailable", 500),
+        "ReplayStoreUnavailable": ("replay_store_unavailable", 500),
         "IntrospectionFailed": ("error", 500),
         "IntrospectionUnavailable": ("introspection_unavailable", 500),
         "IntrospectionClientRejected": ("introspection_client_rejected", 500),
@@ -68,9 +79,21 @@ def test_every_failure_has_its_reason_code_and_status() -> None:
 def test_the_families() -> None:
     rejected = {name for name, cls in CLASSES.items() if issubclass(cls, TokenRejected)}
     denied = {name for name, cls in CLASSES.items() if issubclass(cls, AccessDenied)}
-    assert len(rejected) == 22  # TokenRejected and its 21 reasons
+    assert len(rejected) == 30  # TokenRejected, its 28 reasons and SenderConstraintFailed
+    sender = {name for name, cls in CLASSES.items() if issubclass(cls, SenderConstraintFailed)}
+    assert sender == {
+        "SenderConstraintFailed",
+        "InvalidDpopProof",
+        "DpopReplay",
+        "MissingDpopProof",
+        "DpopBindingMismatch",
+        "DpopUnsupportedEvent",
+        "MissingClientCertificate",
+        "CertificateMismatch",
+    }
     assert denied == {"AccessDenied", "InsufficientScope", "RouteNotPermitted", "CacheUnsafe"}
     assert not issubclass(KeysUnavailable, TokenRejected | AccessDenied)
+    assert not issubclass(ReplayStoreUnavailable, TokenRejected | AccessDenied)
     failed = {name for name, cls in CLASSES.items() if issubclass(cls, IntrospectionFailed)}
     assert failed == {
         "IntrospectionFailed",
@@ -78,6 +101,23 @@ def test_the_families() -> None:
         "IntrospectionClientRejected",
     }
     assert not issubclass(IntrospectionFailed, TokenRejected | AccessDenied)
+
+
+def test_each_sender_constraint_failure_names_its_dpop_challenge() -> None:
+    challenges = {
+        name: cls.challenge
+        for name, cls in CLASSES.items()
+        if issubclass(cls, SenderConstraintFailed) and cls is not SenderConstraintFailed
+    }
+    assert challenges == {
+        "InvalidDpopProof": "invalid_dpop_proof",
+        "DpopReplay": "invalid_dpop_proof",
+        "MissingDpopProof": "invalid_token",
+        "DpopBindingMismatch": "invalid_token",
+        "DpopUnsupportedEvent": "invalid_token",
+        "MissingClientCertificate": "",
+        "CertificateMismatch": "",
+    }
 
 
 def test_the_message_is_fixed_and_the_detail_bounded() -> None:

@@ -12,6 +12,7 @@ from jwt_authorizer.errors import MalformedRequest, MalformedToken, MissingToken
 from jwt_authorizer.event import (
     AuthorizerRequest,
     MethodArn,
+    SenderFacts,
     TokenSource,
     read_event,
     require_token,
@@ -261,3 +262,97 @@ def test_require_token() -> None:
     with pytest.raises(MalformedToken) as caught:
         require_token(read(token_event("Basic x")))
     assert caught.value.detail == "not a Bearer credential"
+
+
+# ------------------------------------------------------------------ sender-constrained tokens
+
+
+def sender(event: dict[str, Any]) -> AuthorizerRequest:
+    return read_event(event, token_sources=HEADER, allow_bare_token=False, sender_constrained=True)
+
+
+CERT = {"clientCertPem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}
+
+
+def test_without_sender_constrained_tokens_nothing_more_is_read() -> None:
+    request = read(request_event(headers={"Authorization": "DPoP abc", "DPoP": "p"}))
+    assert (request.token, request.token_problem, request.scheme, request.sender) == (
+        None,
+        "not a Bearer credential",
+        "Bearer",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "token", "scheme"),
+    [
+        ("DPoP abc", "abc", "DPoP"),
+        ("dpop \t abc", "abc", "DPoP"),
+        ("Bearer abc", "abc", "Bearer"),
+        ("BEARER abc", "abc", "Bearer"),
+    ],
+)
+def test_the_dpop_scheme_is_read_when_configured(value: str, token: str, scheme: str) -> None:
+    request = sender(request_event(headers={"Authorization": value}))
+    assert (request.token, request.token_problem, request.scheme) == (token, None, scheme)
+
+
+def test_rest_request_facts() -> None:
+    request = sender(
+        request_event(
+            headers={"Authorization": "DPoP abc", "dpop": "proof-1", "Host": "ignored.example"},
+            requestContext={
+                "domainName": "api.example.com",
+                "path": "/prod/orders/7",
+                "identity": {"clientCert": CERT},
+            },
+        )
+    )
+    assert request.sender == SenderFacts(
+        dpop_proofs=("proof-1",),
+        client_cert_pem=CERT["clientCertPem"],
+        host="api.example.com",
+        path="/prod/orders/7",
+    )
+
+
+def test_http2_facts_and_comma_joined_proofs() -> None:
+    request = sender(
+        http2_event(
+            headers={"authorization": "DPoP abc", "dpop": "proof-1, proof-2"},
+            rawPath="/orders/7",
+            requestContext={"domainName": "h.example.com", "authentication": {"clientCert": CERT}},
+        )
+    )
+    assert request.sender == SenderFacts(
+        dpop_proofs=("proof-1", "proof-2"),
+        client_cert_pem=CERT["clientCertPem"],
+        host="h.example.com",
+        path="/orders/7",
+    )
+
+
+def test_http1_reads_both_certificate_locations_and_falls_back_to_the_host_header() -> None:
+    event = request_event(
+        version="1.0",
+        headers={"Host": "h.example.com"},
+        requestContext={"path": "/orders/7", "authentication": {"clientCert": CERT}},
+    )
+    assert sender(event).sender == SenderFacts(
+        client_cert_pem=CERT["clientCertPem"], host="h.example.com", path="/orders/7"
+    )
+
+
+def test_unusable_facts_are_left_out() -> None:
+    event = request_event(
+        multiValueHeaders={"Host": ["a.example.com", "b.example.com"]},
+        requestContext={
+            "path": "orders",  # not a path
+            "identity": {"clientCert": {"clientCertPem": "  "}},
+            "authentication": {"clientCert": "not an object"},
+        },
+    )
+    assert sender(event).sender == SenderFacts()
+    assert sender(token_event("DPoP abc")).sender == SenderFacts()
+    assert sender(token_event("DPoP abc")).scheme == "DPoP"

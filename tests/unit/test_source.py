@@ -244,3 +244,60 @@ class TestTelemetry:
             "POWERTOOLS_LOG_LEVEL",
             "must be DEBUG, INFO, WARNING or ERROR",
         )
+
+
+# ------------------------------------------------------------------ the template's DPoP variables
+
+
+def test_dpop_variables_fill_the_dpop_block_of_a_document_that_enables_dpop() -> None:
+    enabled = {"issuers": [{"issuer": ISS, "audiences": ["api"], "dpop": "allowed"}]}
+    env = {
+        "AUTH_CONFIG": json.dumps(enabled),
+        "DPOP_REPLAY_TABLE": "replay",
+        "DPOP_AUTHORIZER_CACHE_OFF": "true",
+    }
+    assert document(env)["dpop"] == {"replay_table": "replay", "authorizer_cache_off": True}
+    own = {**enabled, "dpop": {"replay_table": "mine", "authorizer_cache_off": False}}
+    assert document({**env, "AUTH_CONFIG": json.dumps(own)})["dpop"] == own["dpop"]
+    memory = {**enabled, "dpop": {"replay_store": "memory"}}
+    assert document({**env, "AUTH_CONFIG": json.dumps(memory)})["dpop"] == {
+        "replay_store": "memory",
+        "authorizer_cache_off": True,
+    }
+
+
+def test_dpop_variables_are_ignored_without_an_issuer_that_enables_dpop() -> None:
+    env = {"AUTH_CONFIG": json.dumps(DOCUMENT), "DPOP_REPLAY_TABLE": "replay"}
+    assert "dpop" not in document(env)
+    assert rejected({**env, "DPOP_AUTHORIZER_CACHE_OFF": "yes"}) == (
+        "DPOP_AUTHORIZER_CACHE_OFF",
+        "must be true or false",
+    )
+
+
+def test_simple_mode_dpop_variable() -> None:
+    doc = document(
+        {
+            "ISSUER": "https://idp.example.com/",
+            "AUDIENCE": "api",
+            "DPOP": "required",
+            "DPOP_REPLAY_TABLE": "replay",
+        }
+    )
+    assert doc["issuers"][0]["dpop"] == "required"
+    assert doc["dpop"] == {"replay_table": "replay"}
+
+
+def test_with_auth_config_the_dpop_variable_must_match_an_issuer() -> None:
+    """The template's Dpop parameter is not silently ignored when AUTH_CONFIG is used."""
+    plain = {"AUTH_CONFIG": json.dumps(DOCUMENT)}
+    assert document({**plain, "DPOP": "off"}) == DOCUMENT
+    assert rejected({**plain, "DPOP": "required"}) == (
+        "DPOP",
+        'is \'required\' but no issuer of AUTH_CONFIG sets "dpop": "required"; with AUTH_CONFIG '
+        "the mode is set per issuer in the document",
+    )
+    allowed = {"issuers": [{"issuer": ISS, "audiences": ["api"], "dpop": "allowed"}]}
+    assert rejected({"AUTH_CONFIG": json.dumps(allowed), "DPOP": "required"})[0] == "DPOP"
+    assert document({"AUTH_CONFIG": json.dumps(allowed), "DPOP": "allowed"}) == allowed
+    assert rejected({**plain, "DPOP": "yes"}) == ("DPOP", "must be off, allowed or required")

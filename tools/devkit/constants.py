@@ -43,3 +43,9 @@ def require_loopback(*urls: str) -> None:
     for url in urls:
         if not is_loopback_url(url):
             raise ValueError(f"refusing to point at a non-loopback URL: {url}")
+
+
+#: Local stand-in for mutual TLS (the emulator and the IdP serve plain HTTP): a development
+#: client sends its certificate's PEM, URL-encoded, in this header; the emulator passes it to
+#: authorizers as ``clientCert`` and the IdP binds tokens to it. API Gateway never does this.
+CLIENT_CERT_HEADER: Final = "X-Devkit-Client-Cert"

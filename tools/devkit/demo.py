@@ -8,6 +8,7 @@ whether it was the expected one. Function logs go to ``.demo/demo.log``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -23,7 +24,7 @@ from typing import Final, TextIO
 
 import requests
 
-from devkit.idp import Profile
+from devkit.idp import DpopKey, Profile
 from devkit.paths import TEMPLATE, shown_path, state_dir
 from devkit.runtime import LogSink
 from devkit.stack import LocalStack, client_credentials, http_session, user_parameters
@@ -117,10 +118,13 @@ class _Transcript:
         base: str,
         step: Step,
         note_403: str = "",
+        dpop: str | None = None,
     ) -> None:
         s = self.style
         before = stack.authorizer_invocations
         headers = {"Authorization": step.authorization} if step.authorization else {}
+        if dpop is not None:
+            headers["DPoP"] = dpop
         body = {"item": "coffee beans", "quantity": 1} if step.method == "POST" else None
         response = http.request(step.method, base + step.path, headers=headers, json=body)
         invoked = stack.authorizer_invocations - before
@@ -284,4 +288,44 @@ def _demo_body(stack: LocalStack, t: _Transcript) -> None:
                 step,
                 note_403="(HTTP APIs have no gateway responses: no WWW-Authenticate header)",
             )
+        t.line()
+    _dpop_demo(stack, t)
+
+
+def _dpop_demo(stack: LocalStack, t: _Transcript) -> None:
+    """DPoP (RFC 9449) on a second stack with the template's ``Dpop=allowed`` (and TTL 0): a
+    DPoP-bound token from the token endpoint, a call with a fresh proof, the same proof again."""
+    s = t.style
+    t.line(
+        s.bold("DPoP")
+        + s.dim(" (second stack, Dpop=allowed, TTL 0: a token bound to the client's key)")
+    )
+    key = DpopKey()
+    dpop = LocalStack(template=stack.template, profile=stack.idp.profile, dpop="allowed")
+    with dpop as dpop_stack, http_session() as http:
+        answer = client_credentials(
+            dpop_stack.idp.base_url,
+            "reader-app",
+            scope=dpop_stack.token_scope() or None,
+            session=http,
+            dpop=key,
+        )
+        token = str(answer["access_token"])
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        bound = claims.get("cnf") == {"jkt": key.jkt}
+        if not bound:
+            t.unexpected.append("DPoP: the token is not bound to the client's key")
+        t.line(
+            f"  reader-app  token_type {answer.get('token_type')!r}, cnf.jkt = the thumbprint of"
+            f" its key [{s.mark(bound)}] (proof sent to the token endpoint)"
+        )
+        url = dpop_stack.http_url + "/orders"
+        proof = key.proof("GET", url, token)
+        authorization = f"DPoP {token}"
+        for step, headers in (
+            (Step("DPoP token + fresh proof", "GET", "/orders", authorization, 200), proof),
+            (Step("same token + same proof: replay", "GET", "/orders", authorization, 403), proof),
+        ):
+            t.call(dpop_stack, http, "HTTP (DPoP)", dpop_stack.http_url, step, dpop=headers)
         t.line()

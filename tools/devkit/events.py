@@ -128,6 +128,8 @@ class Request:
     scheme: str = "https"
     request_id: str = SAMPLE_REQUEST_ID
     epoch_ms: int = SAMPLE_EPOCH_MS
+    #: ``clientCert`` of a mutual-TLS connection (``clientCertPem``, names, validity).
+    client_cert: Mapping[str, Any] | None = None
 
     def header(self, name: str) -> str | None:
         """The last value of a header (case-insensitive), like REST's single-value map."""
@@ -301,7 +303,7 @@ def _identity(request: Request, *, rest: bool) -> dict[str, Any]:
         "userArn": None,
     }
     if rest:
-        identity |= {"apiKey": None, "clientCert": None}
+        identity |= {"apiKey": None, "clientCert": request.client_cert}
     return identity
 
 
@@ -494,6 +496,8 @@ def _http_v2_shape(stage: Stage, request: Request) -> dict[str, Any]:
         "time": request_time(request.epoch_ms),
         "timeEpoch": request.epoch_ms,
     }
+    if request.client_cert is not None:
+        event["requestContext"]["authentication"] = {"clientCert": request.client_cert}
     if request.path_parameters:
         event["pathParameters"] = dict(request.path_parameters)
     if stage.variables:

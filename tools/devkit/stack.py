@@ -28,6 +28,7 @@ from devkit.constants import require_loopback
 from devkit.emulator import Emulator
 from devkit.idp import (
     DEFAULT_CLIENTS_FILE,
+    DpopKey,
     LocalIdentityProvider,
     Profile,
     load_clients,
@@ -64,6 +65,15 @@ def _default_authorizer(environment: Mapping[str, str]) -> Handler:
     from jwt_authorizer import Authorizer
 
     return Authorizer.from_environ(environment)
+
+
+def _dpop_authorizer(environment: Mapping[str, str]) -> Handler:
+    """The same, with DPoP proofs remembered in memory: there is no DynamoDB table locally (and
+    one execution environment serves every request)."""
+    from jwt_authorizer import Authorizer
+    from jwt_authorizer.replay import MemoryReplayStore
+
+    return Authorizer.from_environ(environment, replay_store=MemoryReplayStore())
 
 
 def stack_parameters(idp: LocalIdentityProvider) -> dict[str, str]:
@@ -152,7 +162,9 @@ class LocalStack:
     ``parameters`` adds template parameter overrides (e.g. ``AuthConfig``) on top of
     :func:`stack_parameters`; ``authorizer_factory`` builds the authorizer from the function's
     resolved environment (tests inject one with a fake key-cache clock); ``idp_audience`` is the
-    ``aud`` the identity provider puts in its tokens (default: its profile's).
+    ``aud`` the identity provider puts in its tokens (default: its profile's). ``dpop``
+    (``allowed`` or ``required``) sets the template's ``Dpop`` parameter, a cache TTL of 0 as
+    the template demands with it, and an in-memory replay store.
     """
 
     def __init__(
@@ -167,8 +179,12 @@ class LocalStack:
         signing_key_pem: str | bytes | None = None,
         emulator_clock: Callable[[], float] = time.monotonic,
         idp_audience: str | None = None,
+        dpop: str = "off",
     ) -> None:
         self.template = Path(template)
+        self._dpop = dpop
+        if dpop != "off" and authorizer_factory is _default_authorizer:
+            authorizer_factory = _dpop_authorizer
         self.idp = LocalIdentityProvider(
             profile=profile, port=idp_port, signing_key_pem=signing_key_pem, audience=idp_audience
         )
@@ -191,6 +207,8 @@ class LocalStack:
         self.idp.start()
         try:
             overrides = stack_parameters(self.idp) | profile_routes(self.idp, self.template)
+            if self._dpop != "off":
+                overrides |= {"Dpop": self._dpop, "AuthorizerCacheTtl": "0"}
             if self._parameters is not None:
                 overrides.update(self._parameters(self.idp))
             self.parameter_overrides = overrides
@@ -275,8 +293,10 @@ def client_credentials(
     secret: str | None = None,
     scope: str | None = None,
     session: requests.Session | None = None,
+    dpop: DpopKey | None = None,
 ) -> dict[str, Any]:
-    """The client-credentials grant against a local IdP (its index names the token endpoint)."""
+    """The client-credentials grant against a local IdP (its index names the token endpoint);
+    with ``dpop``, a DPoP proof of that key goes along and the token is bound to it."""
     require_loopback(idp_url)
     if secret is None:
         clients = load_clients(DEFAULT_CLIENTS_FILE)
@@ -288,7 +308,8 @@ def client_credentials(
     endpoint = str(index["token_endpoint"])
     require_loopback(endpoint)
     form = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
-    response = http.post(endpoint, data=form, auth=(client_id, secret), timeout=5)
+    headers = {"DPoP": dpop.proof("POST", endpoint)} if dpop is not None else {}
+    response = http.post(endpoint, data=form, auth=(client_id, secret), headers=headers, timeout=5)
     document: dict[str, Any] = response.json()
     if response.status_code != 200:
         raise ValueError(f"token endpoint answered {response.status_code}: {document}")

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from .errors import InsufficientScope
+from .errors import AuthorizerError, InsufficientScope, SenderConstraintFailed
 from .iam import Statement
 from .principal import Principal
 from .routes import Decision
@@ -69,6 +69,20 @@ def denial_context(decision: Decision) -> dict[str, Any]:
         "reason": decision.reason,
         "scope": scope,
         "www_authenticate": f'Bearer error="insufficient_scope"{challenge}',
+    }
+
+
+def unauthorized_context(err: AuthorizerError | None, algs: str | None) -> dict[str, Any]:
+    """The context of an HTTP simple ``isAuthorized: false`` for a rejected token: RFC 9449's
+    ``WWW-Authenticate: DPoP`` challenge for a DPoP failure (``algs``: the accepted proof
+    algorithms), else RFC 6750's error. API Gateway shows clients neither (docs/dpop.md)."""
+    challenge = err.challenge if isinstance(err, SenderConstraintFailed) else ""
+    if not challenge or algs is None:
+        return {"error": "invalid_token"}
+    return {
+        "error": challenge,
+        "reason": err.reason if err is not None else "",
+        "www_authenticate": f'DPoP error="{challenge}", algs="{algs}"',
     }
 
 

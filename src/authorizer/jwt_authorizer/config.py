@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .event import TokenSource
@@ -43,6 +44,9 @@ LIMITS: Final[Mapping[str, tuple[float, float | None]]] = {
     "keys.connect_timeout_seconds": (0.05, None),
     "keys.read_timeout_seconds": (0.05, None),
     "keys.max_response_bytes": (1024, None),
+    "dpop.max_age_seconds": (1, 300),
+    "dpop.clock_skew_seconds": (0, 60),
+    "dpop.replay_cache_size": (0, None),
     "issuers[].introspection_cache_seconds": (0, 900),
     "issuers[].introspection_jwt_cache_seconds": (0, 900),
     "issuers[].introspection_inactive_cache_seconds": (0, 300),
@@ -59,6 +63,8 @@ _ABOVE_LIMIT: Final[Mapping[str, str]] = {
     "keys.max_stale_seconds": (
         "604800 seconds (7 days) of verifying with keys the identity provider may have revoked"
     ),
+    "dpop.max_age_seconds": "300 seconds: every proof stays replayable that long",
+    "dpop.clock_skew_seconds": "60 seconds of proofs dated in the future",
     "issuers[].introspection_cache_seconds": (
         "900 seconds (15 minutes) of a revoked token still passing"
     ),
@@ -69,6 +75,7 @@ _ABOVE_LIMIT: Final[Mapping[str, str]] = {
         "300 seconds (5 minutes) of trusting old answers while the endpoint fails"
     ),
 }
+_MODES: Final = ("off", "allowed", "required")
 INTROSPECTION_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
 # Where a client secret may come from: an SSM parameter (a SecureString) or a Secrets Manager
 # secret (by name or ARN). The names' characters are those AWS allows.
@@ -89,6 +96,21 @@ _INTROSPECTION_KEYS: Final = (
     "introspection_stale_seconds",
 )
 _INDEX_RE: Final = re.compile(r"\[\d+\]")
+
+
+@dataclass(frozen=True, slots=True)
+class DpopSettings:
+    """The ``dpop`` block: how proofs are checked and where replays are remembered. Plain
+    values, so that a deployment without DPoP imports none of the DPoP modules."""
+
+    algorithms: tuple[str, ...] = tuple(sorted(ASYMMETRIC_ALGORITHMS))
+    max_age_seconds: int = 60
+    clock_skew_seconds: int = 5
+    htu_base_urls: tuple[str, ...] = ()
+    replay_store: Literal["dynamodb", "memory"] = "dynamodb"
+    replay_table: str | None = None
+    replay_cache_size: int = 10_000
+    authorizer_cache_off: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +143,16 @@ class Config:
     keys: KeySettings = field(default_factory=KeySettings)
     telemetry: Telemetry = field(default_factory=Telemetry)
     introspection: IntrospectionSettings = field(default_factory=IntrospectionSettings)
+    dpop: DpopSettings = field(default_factory=DpopSettings)
+
+    @property
+    def uses_dpop(self) -> bool:
+        return any(entry.dpop != "off" for entry in self.issuers)
+
+    @property
+    def sender_constrained(self) -> bool:
+        """Some issuer enables DPoP or certificate binding (the event layer reads more)."""
+        return any(entry.dpop != "off" or entry.mtls != "off" for entry in self.issuers)
 
     @property
     def introspecting(self) -> bool:
@@ -313,8 +345,65 @@ def parse_config(document: Mapping[str, Any], *, base_dir: Path | None = None) -
             top.raw("introspection"), any(entry.introspection for entry in issuers)
         ),
     )
+    dpop = top.raw("dpop")
+    if dpop is not None:
+        if not config.uses_dpop:
+            raise ConfigError(
+                "dpop",
+                'applies only when an issuer sets "dpop" to "allowed" or "required" (it would '
+                "be ignored here); remove it, or enable DPoP on an issuer",
+            )
+        config = replace(config, dpop=_parse_dpop(dpop))
+    elif config.uses_dpop:
+        config = replace(config, dpop=_parse_dpop({}))
     top.finish()
     return config
+
+
+def _parse_dpop(value: object) -> DpopSettings:
+    entry = _Reader(value, "dpop")
+    defaults = DpopSettings()
+    algorithms = entry.strings("algorithms", remedy="omit the key for every asymmetric algorithm")
+    for alg in algorithms or ():
+        if alg not in ASYMMETRIC_ALGORITHMS:
+            raise ConfigError(
+                entry.name("algorithms"),
+                f"{alg!r} is not allowed; use asymmetric algorithms only "
+                f"({', '.join(sorted(ASYMMETRIC_ALGORITHMS))})",
+            )
+    base_urls = entry.strings("htu_base_urls", remedy="omit the key to derive it from the event")
+    for url in base_urls or ():
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(
+                entry.name("htu_base_urls"),
+                f"{url!r} must be an https URL without query or fragment (the scheme, host and "
+                "base path clients call, e.g. https://api.example.com/orders-api)",
+            )
+    store = entry.choice("replay_store", ("dynamodb", "memory"), defaults.replay_store)
+    table = entry.string("replay_table")
+    if store == "dynamodb" and table is None:
+        raise ConfigError(
+            entry.name("replay_table"),
+            "is required with the dynamodb replay store (the template creates one when its "
+            'Dpop parameter is on); "replay_store": "memory" remembers proofs in one execution '
+            "environment only",
+        )
+    if store == "memory" and table is not None:
+        raise ConfigError(entry.name("replay_table"), "applies only to the dynamodb replay store")
+    settings = DpopSettings(
+        algorithms=tuple(sorted(algorithms)) if algorithms else defaults.algorithms,
+        max_age_seconds=entry.integer("max_age_seconds", defaults.max_age_seconds)
+        or defaults.max_age_seconds,
+        clock_skew_seconds=entry.integer("clock_skew_seconds", defaults.clock_skew_seconds) or 0,
+        htu_base_urls=tuple(url.rstrip("/") for url in base_urls or ()),
+        replay_store=store,  # type: ignore[arg-type]
+        replay_table=table,
+        replay_cache_size=entry.integer("replay_cache_size", defaults.replay_cache_size) or 0,
+        authorizer_cache_off=entry.boolean("authorizer_cache_off", defaults.authorizer_cache_off),
+    )
+    entry.finish()
+    return settings
 
 
 def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
@@ -443,6 +532,8 @@ def _parse_issuer(entry: _Reader, base_dir: Path | None) -> IssuerConfig:
         tenants=frozenset(t.lower() for t in tenants),
         tenant_id=tenant_in(issuer) if profile.microsoft else None,
         token_types=frozenset(token_types) if token_types is not None else None,
+        dpop=entry.choice("dpop", _MODES, "off"),
+        mtls=entry.choice("mtls", _MODES, "off"),
         introspection=_parse_introspection(entry, issuer),
     )
     entry.finish()

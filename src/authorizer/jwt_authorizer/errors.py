@@ -24,12 +24,21 @@ The tree separates whose fault a failure is, because that decides what API Gatew
     │   ├── WrongTokenUse           wrong_token_use
     │   ├── ClientNotAllowed        client_not_allowed
     │   ├── ClaimMismatch           claim_mismatch
-    │   └── TokenInactive           token_inactive (introspection: active false)
+    │   ├── TokenInactive           token_inactive (introspection: active false)
+    │   └── SenderConstraintFailed  (sender-constrained tokens: DPoP, RFC 9449; mTLS, RFC 8705)
+    │       ├── InvalidDpopProof        invalid_dpop_proof
+    │       ├── DpopReplay              dpop_replay
+    │       ├── MissingDpopProof        missing_dpop_proof
+    │       ├── DpopBindingMismatch     dpop_binding_mismatch
+    │       ├── DpopUnsupportedEvent    dpop_unsupported_event
+    │       ├── MissingClientCertificate missing_client_certificate
+    │       └── CertificateMismatch     certificate_mismatch
     ├── AccessDenied               the token is valid but may not call this route  -> 403
     │   ├── InsufficientScope       insufficient_scope
     │   ├── RouteNotPermitted       route_not_permitted
     │   └── CacheUnsafe             cache_unsafe
     ├── KeysUnavailable            we cannot get trusted keys (IdP down too long)   -> 500
+    ├── ReplayStoreUnavailable     the DPoP replay store cannot answer              -> 500
     ├── IntrospectionFailed        the introspection endpoint gave no usable answer -> 500
     │   ├── IntrospectionUnavailable      introspection_unavailable
     │   └── IntrospectionClientRejected   introspection_client_rejected
@@ -226,6 +235,58 @@ class TokenInactive(TokenRejected):
     message = "the introspection endpoint says the token is not active"
 
 
+class SenderConstraintFailed(TokenRejected):
+    """A sender-constrained token (DPoP or certificate-bound) is not presented by its holder.
+
+    ``challenge`` names the RFC 9449 error the ``WWW-Authenticate: DPoP`` challenge carries
+    (``invalid_dpop_proof`` or ``invalid_token``); empty for certificate binding (RFC 8705 has
+    no challenge of its own)."""
+
+    challenge: ClassVar[str] = "invalid_dpop_proof"
+
+
+class InvalidDpopProof(SenderConstraintFailed):
+    reason = "invalid_dpop_proof"
+    message = "the DPoP proof is not acceptable"
+
+
+class DpopReplay(SenderConstraintFailed):
+    reason = "dpop_replay"
+    message = "the DPoP proof was already used"
+
+
+class MissingDpopProof(SenderConstraintFailed):
+    reason = "missing_dpop_proof"
+    message = "the token must be presented with a DPoP proof"
+    challenge = "invalid_token"
+
+
+class DpopBindingMismatch(SenderConstraintFailed):
+    reason = "dpop_binding_mismatch"
+    message = "the token is not bound to the key of the DPoP proof"
+    challenge = "invalid_token"
+
+
+class DpopUnsupportedEvent(SenderConstraintFailed):
+    """A TOKEN authorizer sees one header only: it can never see a DPoP proof."""
+
+    reason = "dpop_unsupported_event"
+    message = "DPoP needs a REQUEST authorizer (REST) or an HTTP API authorizer"
+    challenge = "invalid_token"
+
+
+class MissingClientCertificate(SenderConstraintFailed):
+    reason = "missing_client_certificate"
+    message = "the token must be presented over mutual TLS with its client certificate"
+    challenge = ""
+
+
+class CertificateMismatch(SenderConstraintFailed):
+    reason = "certificate_mismatch"
+    message = "the token is not bound to the client certificate of the connection"
+    challenge = ""
+
+
 class AccessDenied(AuthorizerError):
     """The token is valid but may not call this route: the client gets 403."""
 
@@ -284,6 +345,14 @@ class IntrospectionClientRejected(IntrospectionFailed):
 
     reason = "introspection_client_rejected"
     message = "the introspection endpoint rejected the authorizer's client credentials"
+
+
+class ReplayStoreUnavailable(AuthorizerError):
+    """The shared DPoP replay store did not answer: without it a proof could be used twice, so
+    fail closed with a 500 that API Gateway does not cache, like :class:`KeysUnavailable`."""
+
+    reason = "replay_store_unavailable"
+    message = "the DPoP replay store is unavailable"
 
 
 class ConfigError(AuthorizerError):

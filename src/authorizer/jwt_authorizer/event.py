@@ -16,6 +16,8 @@ from .errors import MalformedRequest, MalformedToken, MissingToken
 
 EventKind = Literal["token", "request", "http-1.0", "http-2.0"]
 _BEARER_RE: Final = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr][ \t]+(\S+)$")
+# With sender-constrained tokens configured, RFC 9449's scheme too (schemes are case-insensitive).
+_SCHEME_RE: Final = re.compile(r"^(Bearer|DPoP)[ \t]+(\S+)$", re.IGNORECASE)
 #: What never appears in an API Gateway ARN prefix (region, account, API id, stage) or method:
 #: a wildcard, a slash, a space, or an IAM policy variable.
 _UNSAFE_IN_PREFIX: Final = re.compile(r"[*?/ ]|\$\{")
@@ -79,6 +81,21 @@ class MethodArn:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderFacts:
+    """What a sender-constrained token is checked against; read only when an issuer enables
+    DPoP or certificate binding. Every value is what API Gateway passed on, still untrusted.
+
+    ``host`` is ``requestContext.domainName`` (else the ``Host`` header) and ``path`` the path
+    the client sent (REST and HTTP 1.0 ``requestContext.path``, HTTP 2.0 ``rawPath``): the URL
+    a DPoP proof's ``htu`` names, unless the configuration gives the base URLs."""
+
+    dpop_proofs: tuple[str, ...] = ()
+    client_cert_pem: str | None = None
+    host: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorizerRequest:
     """The facts of one authorizer call; ``token`` is the raw credential, still untrusted.
 
@@ -92,6 +109,9 @@ class AuthorizerRequest:
     route_key: str | None
     token: str | None
     token_problem: str | None = None
+    #: ``Bearer``, or ``DPoP`` (only when sender-constrained tokens are configured).
+    scheme: str = "Bearer"
+    sender: SenderFacts | None = None
 
     @property
     def route(self) -> str:
@@ -106,9 +126,16 @@ _ARN_MEMO_LENGTH: Final = 320
 
 
 def read_event(
-    event: object, *, token_sources: tuple[TokenSource, ...], allow_bare_token: bool
+    event: object,
+    *,
+    token_sources: tuple[TokenSource, ...],
+    allow_bare_token: bool,
+    sender_constrained: bool = False,
 ) -> AuthorizerRequest:
-    """Classify the event and extract route facts; never raises for a missing token."""
+    """Classify the event and extract route facts; never raises for a missing token.
+
+    ``sender_constrained``: an issuer enables DPoP or certificate binding, so the ``DPoP``
+    scheme is read too and the :class:`SenderFacts` are filled in."""
     if type(event) is not dict and not isinstance(event, Mapping):
         raise MalformedRequest("event is not an object")
     kind = _kind(event)
@@ -125,9 +152,17 @@ def read_event(
             if len(_PARSED_ARNS) >= _ARN_MEMO_SIZE:
                 _PARSED_ARNS.clear()
             _PARSED_ARNS[arn_text] = arn
-    token, problem = _credential(event, kind, token_sources, allow_bare_token)
+    token, problem, scheme = _credential(
+        event, kind, token_sources, allow_bare_token, sender_constrained
+    )
     return AuthorizerRequest(
-        kind=kind, arn=arn, route_key=_route_key(event, kind), token=token, token_problem=problem
+        kind=kind,
+        arn=arn,
+        route_key=_route_key(event, kind),
+        token=token,
+        token_problem=problem,
+        scheme=scheme,
+        sender=_sender_facts(event, kind) if sender_constrained else None,
     )
 
 
@@ -185,33 +220,76 @@ def _credential(
     kind: EventKind,
     token_sources: tuple[TokenSource, ...],
     allow_bare_token: bool,
-) -> tuple[str | None, str | None]:
+    dpop: bool,
+) -> tuple[str | None, str | None, str]:
     if kind == "token":
-        return _bearer(event.get("authorizationToken"), allow_bare_token)
+        return _bearer(event.get("authorizationToken"), allow_bare_token, dpop)
     for source in token_sources:
         values = _values(event, kind, source)
         if not values:
             continue
         if len(values) > 1:
-            return None, f"more than one {source.kind} {source.name}"
+            return None, f"more than one {source.kind} {source.name}", "Bearer"
         if source.kind == "header":
-            return _bearer(values[0], allow_bare_token)
-        return (values[0].strip() or None), None
-    return None, None
+            return _bearer(values[0], allow_bare_token, dpop)
+        return (values[0].strip() or None), None, "Bearer"
+    return None, None, "Bearer"
 
 
-def _bearer(value: object, allow_bare: bool) -> tuple[str | None, str | None]:
+def _bearer(value: object, allow_bare: bool, dpop: bool) -> tuple[str | None, str | None, str]:
     if not isinstance(value, str) or not value.strip():
-        return None, None
+        return None, None, "Bearer"
     text = value.strip()
+    if dpop:
+        scheme = _SCHEME_RE.match(text)
+        if scheme:
+            name = "DPoP" if scheme.group(1).lower() == "dpop" else "Bearer"
+            return scheme.group(2), None, name
     match = _BEARER_RE.match(text)
     if match:
-        return match.group(1), None
+        return match.group(1), None, "Bearer"
     if "," in text:
-        return None, "more than one credential in the header"
+        return None, "more than one credential in the header", "Bearer"
     if allow_bare and not any(char.isspace() for char in text):
-        return text, None
-    return None, "not a Bearer credential"
+        return text, None, "Bearer"
+    return None, "not a Bearer credential", "Bearer"
+
+
+def _sender_facts(event: Mapping[str, Any], kind: EventKind) -> SenderFacts:
+    """The DPoP headers, the client certificate and the URL the client used (not TOKEN events,
+    which carry one header and nothing else)."""
+    if kind == "token":
+        return SenderFacts()
+    proofs: list[str] = []
+    for value in _lookup(event, "headers", "multiValueHeaders", "DPoP", folded=True):
+        # HTTP APIs join repeated headers with commas; a compact JWS never holds one.
+        proofs.extend(part.strip() for part in value.split(","))
+    context = event.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    host = context.get("domainName")
+    if not isinstance(host, str) or not host:
+        hosts = _lookup(event, "headers", "multiValueHeaders", "Host", folded=True)
+        host = hosts[0] if len(hosts) == 1 else None
+    path = event.get("rawPath") if kind == "http-2.0" else context.get("path")
+    return SenderFacts(
+        dpop_proofs=tuple(proofs),
+        client_cert_pem=_client_cert(context, kind),
+        host=host,
+        path=path if isinstance(path, str) and path.startswith("/") else None,
+    )
+
+
+def _client_cert(context: Mapping[str, Any], kind: EventKind) -> str | None:
+    """REST (and, as observed for the REST-compatible 1.0 shape, HTTP 1.0):
+    ``requestContext.identity.clientCert``; HTTP 2.0: ``requestContext.authentication``."""
+    holders = ("authentication",) if kind == "http-2.0" else ("identity", "authentication")
+    for holder in holders:
+        parent = context.get(holder)
+        cert = parent.get("clientCert") if isinstance(parent, Mapping) else None
+        pem = cert.get("clientCertPem") if isinstance(cert, Mapping) else None
+        if isinstance(pem, str) and pem.strip():
+            return pem
+    return None
 
 
 def _values(event: Mapping[str, Any], kind: EventKind, source: TokenSource) -> list[str]:

@@ -6,9 +6,10 @@ Outcome mapping (the one place where error families become API Gateway behaviour
   ``isAuthorized: false`` unless ``http_unauthorized`` is ``raise``);
 * a route decision "no" -> a policy that denies the request (403), or ``isAuthorized: false``,
   with the reason in the context;
-* :class:`KeysUnavailable` -> raised as it is (500: its message is not ``Unauthorized``, and
-  API Gateway does not cache errors); so is :class:`IntrospectionFailed` (an introspection
-  endpoint down, or refusing our client credentials: logged as an ERROR naming the endpoint);
+* :class:`KeysUnavailable` and :class:`ReplayStoreUnavailable` -> raised as they are (500: the
+  message is not ``Unauthorized``, and API Gateway does not cache errors); so is
+  :class:`IntrospectionFailed` (an introspection endpoint down, or refusing our client
+  credentials: logged as an ERROR naming the endpoint);
 * anything unexpected -> logged by type only, then treated as a rejected token (fail closed).
 """
 
@@ -22,13 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .answer import denial_context, fit_context, iam_answer, principal_context, simple_answer
+from .answer import (
+    denial_context,
+    fit_context,
+    iam_answer,
+    principal_context,
+    simple_answer,
+    unauthorized_context,
+)
 from .config import Config, load_config
 from .errors import (
     AuthorizerError,
     IntrospectionClientRejected,
     IntrospectionFailed,
     KeysUnavailable,
+    ReplayStoreUnavailable,
     TokenRejected,
 )
 from .event import AuthorizerRequest, read_event, require_token
@@ -40,8 +49,10 @@ from .policy import Policies, PolicyBuilder, RouteAnswer, find_conflicts
 from .principal import Principal
 from .validator import TokenValidator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported at init only when configured
+    from .binding import SenderCheck
     from .introspect import Introspection, IntrospectionEvents, SecretReader
+    from .replay import ReplayStore
 
 # Kept back from the invocation's remaining time when key fetches must end: the answer, its log
 # line and the metrics flush still have to happen before Lambda's timeout.
@@ -69,11 +80,13 @@ class Authorizer:
         observer: Observer,
         *,
         timer: Callable[[], float] = time.perf_counter,
+        sender: SenderCheck | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self._validator = validator
         self._observer = observer
+        self._sender = sender
         self._timer = timer
         self._wall_clock = wall_clock
         self._snapshot_at: float | None = None
@@ -88,6 +101,16 @@ class Authorizer:
         )
         self._reported: set[tuple[object, ...]] = set()
         self._report_conflicts(self._policies.builders)
+        if config.uses_dpop and not config.dpop.authorizer_cache_off:
+            self._observer.warning(
+                "DPoP is enabled: every API Gateway authorizer that sends this function DPoP "
+                "requests must not cache answers (authorizer result TTL 0, ReauthorizeEvery: 0); "
+                "a cached answer is reused for a replayed proof, and a cached IAM policy for "
+                "other methods and paths. The function cannot see the TTL: once it is 0, set "
+                "dpop.authorizer_cache_off to true (the template does when its Dpop parameter "
+                "is on)",
+                issuers=[entry.issuer for entry in config.issuers if entry.dpop != "off"],
+            )
 
     @classmethod
     def from_environ(
@@ -99,6 +122,7 @@ class Authorizer:
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        replay_store: ReplayStore | None = None,
         poster: FormPoster | None = None,
         read_secret: SecretReader | None = None,
         early: EarlyFetches | None = None,
@@ -108,9 +132,10 @@ class Authorizer:
         Powertools, the signature backends and the route analysis load while the identity
         providers answer. ``early``: key documents already downloading (:mod:`app`); the key
         cache takes them instead of fetching them again. ``clock`` (monotonic, key-cache and
-        introspection-cache timing) and ``wall_clock`` (token times) are seams for tests and the
-        local emulator; so are ``poster`` (introspection calls) and ``read_secret``
-        (introspection client secrets, from SSM or Secrets Manager).
+        introspection-cache timing) and ``wall_clock`` (token and DPoP proof times) are seams
+        for tests and the local emulator; so are ``poster`` (introspection calls),
+        ``read_secret`` (introspection client secrets, from SSM or Secrets Manager) and
+        ``replay_store`` (replaces the configured DPoP replay store).
         """
         config = load_config(environ, base_dir=base_dir)
         events = DeferredEvents()
@@ -141,7 +166,10 @@ class Authorizer:
         load_verifiers(frozenset().union(*(entry.algorithms for entry in config.issuers)))
         observer = observer if observer is not None else Observer.of(config.telemetry)
         events.attach(observer)
-        authorizer = cls(config, validator, observer, wall_clock=wall_clock)
+        sender = (
+            _sender_check(config, replay_store, wall_clock) if config.sender_constrained else None
+        )
+        authorizer = cls(config, validator, observer, sender=sender, wall_clock=wall_clock)
         prefetch.wait()
         if early is not None:
             early.close()
@@ -155,12 +183,19 @@ class Authorizer:
                 event,
                 token_sources=self.config.token_sources,
                 allow_bare_token=self.config.allow_bare_token,
+                sender_constrained=self._sender is not None,
             )
             call.token = require_token(call.request)
             principal = self._validator.validate(call.token, deadline=_invocation_deadline(context))
+            if self._sender is not None:
+                self._sender.check(call.request, call.token, principal)
             return self._answer(call, call.request, principal)
         except TokenRejected as err:
             return self._reject(call, err)
+        except ReplayStoreUnavailable as err:
+            self._observer.count("ReplayStoreUnavailable")
+            self._log_denial(call, logging.ERROR, err)
+            raise ReplayStoreUnavailable(err.detail) from None
         except KeysUnavailable as err:
             self._observer.count("KeysUnavailable")
             self._log_denial(call, logging.ERROR, err)
@@ -204,6 +239,8 @@ class Authorizer:
         """The snapshot must hold parsed keys, no socket and no pending metric (the metrics
         counted during init go out now, once, instead of from every restored environment)."""
         self._validator.before_snapshot()
+        if self._sender is not None:
+            self._sender.clear()
         self._observer.flush()
         self._snapshot_at = self._wall_clock()
 
@@ -303,9 +340,11 @@ class Authorizer:
         self._observer.count("Unauthorized")
         self._observer.count(f"Reason_{err.reason}")
         self._log_denial(call, logging.INFO, err)
-        return self._unauthorized(call.request)
+        return self._unauthorized(call.request, err)
 
-    def _unauthorized(self, request: AuthorizerRequest | None) -> dict[str, Any]:
+    def _unauthorized(
+        self, request: AuthorizerRequest | None, err: AuthorizerError | None = None
+    ) -> dict[str, Any]:
         config = self.config
         if (
             request is not None
@@ -313,7 +352,8 @@ class Authorizer:
             and config.response_mode == "simple"
             and config.http_unauthorized == "deny"
         ):
-            return simple_answer(False, {"error": "invalid_token"})
+            rules = self._sender.rules if self._sender is not None else None
+            return simple_answer(False, unauthorized_context(err, rules.algs if rules else None))
         raise Exception("Unauthorized")
 
     # -- observability
@@ -374,6 +414,33 @@ class Authorizer:
 
     def _elapsed_ms(self, call: Call) -> float:
         return round((self._timer() - call.started) * 1000, 3)
+
+
+def _sender_check(
+    config: Config, store: ReplayStore | None, wall_clock: Callable[[], float]
+) -> SenderCheck:
+    """The DPoP and certificate-binding stage; its modules (and boto3, for the DynamoDB replay
+    store) are imported here, at init, only when an issuer enables them."""
+    from .binding import SenderCheck
+    from .dpop import ProofRules
+    from .replay import DynamoDbReplayStore, MemoryReplayStore, ReplayGuard
+
+    if not config.uses_dpop:
+        return SenderCheck(config.issuers, rules=None, guard=None, wall_clock=wall_clock)
+    settings = config.dpop
+    if store is None:
+        if settings.replay_store == "memory":
+            store = MemoryReplayStore(max(settings.replay_cache_size, 1000))
+        else:
+            store = DynamoDbReplayStore(settings.replay_table or "")
+    rules = ProofRules(
+        algorithms=frozenset(settings.algorithms),
+        max_age_seconds=settings.max_age_seconds,
+        clock_skew_seconds=settings.clock_skew_seconds,
+        htu_base_urls=settings.htu_base_urls,
+    )
+    guard = ReplayGuard(store, cache_size=settings.replay_cache_size, wall_clock=wall_clock)
+    return SenderCheck(config.issuers, rules=rules, guard=guard, wall_clock=wall_clock)
 
 
 def build_introspection(

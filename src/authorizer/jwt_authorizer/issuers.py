@@ -84,6 +84,10 @@ class IssuerConfig:
     tenant_id: str | None = None
     token_types: frozenset[str] | None = None
     introspection: IntrospectionSpec | None = None
+    #: Sender-constrained tokens: ``off``, ``allowed`` (a bound token must be presented by its
+    #: holder) or ``required`` (only bound tokens). DPoP (RFC 9449), certificates (RFC 8705).
+    dpop: str = "off"
+    mtls: str = "off"
 
     @property
     def templated(self) -> bool:

@@ -410,3 +410,24 @@ def _base64url_member(jwk: Mapping[str, Any], member: str, name: str) -> bytes:
     if not isinstance(value, str) or not _BASE64URL_RE.fullmatch(value) or len(value) % 4 == 1:
         raise ConfigError(name, f"{member!r} must be a base64url string (no padding)")
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def embedded_key_verifier(jwk: object, alg: str) -> Verifier:
+    """The verifier of a public key a message carries itself (a DPoP proof's ``jwk`` header),
+    for ``alg`` only, after the checks an inline key gets (:func:`check_inline_jwks`): public
+    members only, never ``oct``, members in unpadded base64url of the right size, RSA of at
+    least 2048 bits, a type and curve that fit ``alg``. Raises ValueError naming the problem."""
+    if not isinstance(jwk, dict):
+        raise ValueError("not a JWK object")
+    try:
+        _check_inline_jwk(jwk, "jwk", frozenset({alg}))
+    except ConfigError as err:
+        raise ValueError(err.problem) from None
+    try:
+        key = VerificationKey(jwk, frozenset({alg}))
+    except Exception as err:  # unreachable after the checks above, kept fail-closed
+        raise ValueError("key does not parse") from err
+    verifier = key.verifiers.get(alg)
+    if verifier is None:
+        raise ValueError("key does not fit alg")
+    return verifier

@@ -43,6 +43,8 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
     ``RESPONSE_MODE`` applied (it must agree with the document)."""
     raw = (env.get("AUTH_CONFIG") or "").strip()
     document = _read_auth_config(raw, base) if raw else _simple_mode_document(env)
+    if raw:
+        _check_dpop_variable(env, document)
     mode = (env.get("RESPONSE_MODE") or "").strip()
     if mode:
         # The template sets RESPONSE_MODE from the same parameter as the HTTP API's
@@ -54,7 +56,52 @@ def read_document(env: Mapping[str, str], base: Path) -> dict[str, Any]:
                 f"{document['response_mode']!r}; they must match the API's EnableSimpleResponses",
             )
         document["response_mode"] = mode
+    _apply_dpop_variables(env, document)
     return document
+
+
+def _check_dpop_variable(env: Mapping[str, str], document: Mapping[str, Any]) -> None:
+    """With ``AUTH_CONFIG``, ``DPOP`` (the template's ``Dpop`` parameter) cannot set a mode: the
+    document must, or the parameter would be silently ignored (bearer tokens accepted where the
+    deployment asked for DPoP). An issuer must therefore set the same mode."""
+    mode = (env.get("DPOP") or "").strip()
+    if mode in ("", "off"):
+        return
+    if mode not in ("allowed", "required"):
+        raise ConfigError("DPOP", "must be off, allowed or required")
+    issuers = document.get("issuers")
+    if not isinstance(issuers, list) or not any(
+        isinstance(entry, dict) and entry.get("dpop") == mode for entry in issuers
+    ):
+        raise ConfigError(
+            "DPOP",
+            f'is {mode!r} but no issuer of AUTH_CONFIG sets "dpop": "{mode}"; with '
+            "AUTH_CONFIG the mode is set per issuer in the document",
+        )
+
+
+def _apply_dpop_variables(env: Mapping[str, str], document: dict[str, Any]) -> None:
+    """``DPOP_REPLAY_TABLE`` and ``DPOP_AUTHORIZER_CACHE_OFF`` (the template sets both when its
+    ``Dpop`` parameter is on: it creates the table and gives its DPoP-capable authorizers a TTL
+    of 0) fill in the ``dpop`` block of a document that enables DPoP on an issuer, unless the
+    document sets those keys itself. Without such an issuer they are ignored."""
+    table = (env.get("DPOP_REPLAY_TABLE") or "").strip()
+    cache_off = (env.get("DPOP_AUTHORIZER_CACHE_OFF") or "").strip().lower()
+    if cache_off not in ("", "true", "false"):
+        raise ConfigError("DPOP_AUTHORIZER_CACHE_OFF", "must be true or false")
+    issuers = document.get("issuers")
+    enabled = isinstance(issuers, list) and any(
+        isinstance(entry, dict) and entry.get("dpop", "off") != "off" for entry in issuers
+    )
+    if not enabled or not (table or cache_off):
+        return
+    block = document.setdefault("dpop", {})
+    if not isinstance(block, dict):
+        return  # the configuration check names it
+    if table and block.get("replay_store", "dynamodb") == "dynamodb":
+        block.setdefault("replay_table", table)
+    if cache_off:
+        block.setdefault("authorizer_cache_off", cache_off == "true")
 
 
 def read_telemetry(env: Mapping[str, str]) -> Telemetry:
@@ -154,6 +201,7 @@ def _simple_mode_document(env: Mapping[str, str]) -> dict[str, Any]:
         "jwks_uri": env.get("JWKS_URI"),
         "profile": env.get("ISSUER_PROFILE"),
         "ca_bundle": env.get("CA_BUNDLE"),
+        "dpop": env.get("DPOP"),
     }
     entry.update({key: value.strip() for key, value in optional.items() if value and value.strip()})
     lists = {

@@ -10,9 +10,8 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .errors import MalformedToken, TokenTooLarge, UnsupportedAlgorithm, UnsupportedHeader, facts
 
@@ -60,6 +59,12 @@ class UnverifiedJwt:
         return iss if isinstance(iss, str) else None
 
 
+class KnownHeaders(Protocol):
+    """Header segments already decoded and checked (:class:`HeaderCache`, DPoP proof keys)."""
+
+    def get(self, segment: str, /) -> dict[str, Any] | None: ...
+
+
 class HeaderCache:
     """Header segments of tokens that validated, decoded and checked once: an identity provider
     signs every token with the same few headers. Filled only after a token validated, so an
@@ -86,7 +91,7 @@ def decompose_unverified(
     token: str,
     *,
     max_bytes: int,
-    known_headers: HeaderCache | Mapping[str, dict[str, Any]] | None = None,
+    known_headers: KnownHeaders | None = None,
 ) -> UnverifiedJwt:
     """Split, decode and type-check a compact JWS; raise a :class:`TokenRejected` otherwise.
 

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from devkit.constants import ACCOUNT_ID, BIND_HOST, REGION, STACK_NAME
+from devkit.constants import ACCOUNT_ID, BIND_HOST, CLIENT_CERT_HEADER, REGION, STACK_NAME
 from devkit.emulator.common import LOG, Response, json_response
 from devkit.emulator.httpapi import HttpGateway
 from devkit.emulator.invoker import Invoker
@@ -53,12 +53,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request body")
             return
         raw_path = split.path or "/"
+        # No mutual TLS locally: a development client hands its certificate over in this
+        # header, which API Gateway's role here turns into clientCert (never forwarded).
+        certificate = self.headers.get(CLIENT_CERT_HEADER)
+        headers = tuple(
+            (name, value)
+            for name, value in self.headers.items()
+            if name.lower() != CLIENT_CERT_HEADER.lower()
+        )
         request = Request(
             method=self.command.upper(),
             path=raw_path,
             raw_path=raw_path,
             raw_query=split.query,
-            headers=tuple(self.headers.items()),
+            headers=headers,
             query=tuple(parse_qsl(split.query, keep_blank_values=True)),
             body=body,
             source_ip=self.client_address[0],
@@ -66,6 +74,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             scheme="http",
             request_id=str(uuid.uuid4()),
             epoch_ms=int(time.time() * 1000),
+            client_cert=client_cert(unquote(certificate)) if certificate else None,
         )
         try:
             response, note = gateway.handle(request)
@@ -273,3 +282,24 @@ class Emulator:
 
     def reset_invocations(self) -> None:
         self.invoker.reset()
+
+
+def client_cert(pem: str) -> dict[str, Any]:
+    """``clientCert`` as API Gateway fills it for a mutual-TLS request:
+    the PEM and the certificate's names, serial number and validity."""
+    from cryptography import x509
+
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:
+        return {"clientCertPem": pem}
+    return {
+        "clientCertPem": pem,
+        "subjectDN": certificate.subject.rfc4514_string(),
+        "issuerDN": certificate.issuer.rfc4514_string(),
+        "serialNumber": format(certificate.serial_number, "X"),
+        "validity": {
+            "notBefore": certificate.not_valid_before_utc.strftime("%b %d %H:%M:%S %Y GMT"),
+            "notAfter": certificate.not_valid_after_utc.strftime("%b %d %H:%M:%S %Y GMT"),
+        },
+    }

@@ -35,6 +35,7 @@ Run ``python -m devkit idp --help`` (with ``tools/`` on ``PYTHONPATH``) for the 
 from __future__ import annotations
 
 from devkit.idp.clients import DEFAULT_CLIENTS_FILE, Client, load_clients
+from devkit.idp.dpop import DpopKey
 from devkit.idp.profiles import (
     B2C_POLICY,
     COGNITO_POOL,
@@ -66,6 +67,7 @@ __all__ = [
     "PATH_KINDS",
     "PROFILES",
     "Client",
+    "DpopKey",
     "LocalIdentityProvider",
     "Mode",
     "PathKind",

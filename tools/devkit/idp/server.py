@@ -15,13 +15,15 @@ import http.server
 import logging
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Final, Protocol, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from devkit.constants import CLIENT_CERT_HEADER
 from devkit.idp.clients import Client
+from devkit.idp.dpop import certificate_thumbprint, token_request_jkt
 from devkit.idp.oauth import MAX_FORM_BYTES, OAuthError, authenticate, form_params, grant_scopes
 from devkit.idp.opaque import RevocationRefused, TokenStore
 from devkit.idp.profiles import OVERSIZED_BYTES, Mode, PathKind, Profile
@@ -66,7 +68,15 @@ class Provider(Protocol):
     def jwks(self) -> JSONDict: ...
     def index(self) -> JSONDict: ...
     def find_client(self, client_id: str) -> Client | None: ...
-    def mint(self, *, scopes: Iterable[str] | None = None, client_id: str | None = None) -> str: ...
+    @property
+    def token_endpoint(self) -> str: ...
+    def mint(
+        self,
+        *,
+        scopes: Iterable[str] | None = None,
+        client_id: str | None = None,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -284,13 +294,28 @@ def _token_response(idp: Provider, headers: Message, body: bytes | None) -> _Res
             f"only client_credentials is supported, not {grant_type!r}",
         )
     granted = grant_scopes(params.get("scope"), client)
+    # RFC 9449 section 5: a token request with a DPoP proof gets a token bound to its key.
+    proofs = headers.get_all("DPoP") or []
+    if len(proofs) > 1:
+        raise OAuthError(400, "invalid_dpop_proof", "more than one DPoP header")
+    cnf = {"jkt": token_request_jkt(proofs[0], url=idp.token_endpoint)} if proofs else {}
+    # RFC 8705 section 3, with the development stand-in for the mutual-TLS connection.
+    certificate = headers.get(CLIENT_CERT_HEADER)
+    if certificate:
+        cnf["x5t#S256"] = certificate_thumbprint(unquote(certificate))
     if client.token_type == "opaque":  # noqa: S105 - a token format, not a secret
+        if cnf:
+            raise OAuthError(
+                400, "invalid_request", "this IdP binds JWT access tokens only, not opaque ones"
+            )
         token = idp.tokens.issue(client.client_id, granted, idp.token_lifetime)
     else:
-        token = idp.mint(client_id=client.client_id, scopes=granted)
+        token = idp.mint(
+            client_id=client.client_id, scopes=granted, claims={"cnf": cnf} if cnf else {}
+        )
     answer = {
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if proofs else "Bearer",
         "expires_in": idp.token_lifetime,
         "scope": " ".join(granted),
     }
