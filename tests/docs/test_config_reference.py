@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from jwt_authorizer.config import LIMITS, parse_config
+from jwt_authorizer.config import parse_config
 from jwt_authorizer.errors import ConfigError
 from jwt_authorizer.profiles import PROFILES
+from jwt_authorizer.schema import LIMITS
 from tests.docs.markdown import README, code_spans, section, table_rows
 from tests.docs.reference import (
     code_config_keys,
@@ -176,7 +177,7 @@ def test_a_missing_key_would_be_noticed() -> None:
 
 def test_every_numeric_setting_documents_the_bounds_the_code_enforces() -> None:
     documented = documented_bounds()
-    assert sorted(documented) == sorted(LIMITS), "README Type column vs config.LIMITS"
+    assert sorted(documented) == sorted(LIMITS), "README Type column vs schema.LIMITS"
     for path, (kind, minimum, maximum) in documented.items():
         assert LIMITS[path] == (minimum, maximum), f"{path}: README says {minimum} to {maximum}"
         assert code_numeric_kinds()[_leaf(path)] == kind, f"{path}: README says {kind}"

@@ -14,7 +14,7 @@ PACKAGE = Path(jwt_authorizer.__file__).parent
 LAYERS = [
     # the data: event -> token -> issuer -> key -> signature -> claims -> principal
     # (-> introspection, for opaque tokens and revocation checks)
-    "errors", "event", "tokens", "profiles", "issuers", "fetch", "jwk", "keys", "keyring",
+    "errors", "event", "tokens", "profiles", "issuers", "fetch", "jwk", "misses", "keys", "keyring",
     "signature", "claims", "principal", "introspection_cache", "introspect",
     # -> sender-constrained tokens (DPoP proof, replay, binding), read only when configured
     "dpop", "replay", "binding",
@@ -22,7 +22,7 @@ LAYERS = [
     # -> route decision -> answer
     "routes", "iam", "coverage", "policy", "answer",
     # then what composes them: telemetry, configuration, orchestration, the entry point
-    "observe", "source", "config", "handler", "app",
+    "observe", "source", "schema", "config", "handler", "app",
 ]  # fmt: skip
 
 

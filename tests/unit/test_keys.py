@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jwt_authorizer.errors import ConfigError, KeysUnavailable, NoUsableKeys, UnknownKid
-from jwt_authorizer.keys import KeySettings, KeySource, MissCache, SourceSpec
+from jwt_authorizer.keys import KeySettings, KeySource, SourceSpec
 from tests.support.clock import FakeClock
 from tests.support.constants import ISSUER
 from tests.support.fetchers import ServingFetcher
@@ -315,34 +315,3 @@ def test_clear_returns_a_source_to_its_just_constructed_state() -> None:
     assert len(setup.source.misses) == 0
     assert setup.kids("old") == ["old"]
     assert setup.fetches[-1] == (True, "initial", "1 keys, 0 skipped")
-
-
-class TestMissCache:
-    def test_a_digest_is_16_bytes_and_tells_the_identifiers_apart(self) -> None:
-        digests = {
-            MissCache.digest(*names)
-            for names in [
-                ("a", None, None),
-                (None, "a", None),
-                (None, None, "a"),
-                ("a", "b", None),
-                ("a", None, "b"),
-                ("\ud800", None, None),
-                ("k" * 10_000, None, None),
-            ]
-        }
-        assert {len(digest) for digest in digests} == {16}
-        assert len(digests) == 7
-        assert MissCache.digest("a", None, None) == MissCache.digest("a", None, None)
-
-    def test_bounded_least_recently_missed_first_out(self) -> None:
-        cache = MissCache(size=2)
-        first, second, third = (MissCache.digest(kid, None, None) for kid in "abc")
-        cache.remember(first, 1.0)
-        cache.remember(second, 2.0)
-        cache.remember(first, 3.0)
-        cache.remember(third, 4.0)
-        assert cache.digests() == (first, third)
-        assert [cache.seen_at(d) for d in (first, second, third)] == [3.0, None, 4.0]
-        cache.clear()
-        assert (len(cache), cache.digests()) == (0, ())
