@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,11 @@ def test_nothing_fetched_early_is_handed_out_after_init(
     (hours later, say) goes to the network instead of being handed a stale document."""
     idp = idp_factory(profile="wso2")
     spare = EarlyFetches((EarlyTarget(idp.jwks_uri, str(tmp_path / "another-ca.pem")),)).start()
+    # Its download reaches the IdP before init starts, so the counts below are init's and ours.
+    ends = time.monotonic() + 5
+    while idp.request_count("jwks") < 1:
+        assert time.monotonic() < ends, "the early download never reached the IdP"
+        time.sleep(0.005)
     document = auth_config(issuer_entry(idp, jwks_uri=idp.jwks_uri))
     _authorizer(idp, document, spare)  # init takes nothing (other CA bundle), then closes it
     before = idp.request_count("jwks")
