@@ -32,8 +32,9 @@ from .source import read_document, read_telemetry
 _MODES: Final = ("off", "allowed", "required")
 INTROSPECTION_AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post")
 # Where a client secret may come from: an SSM parameter (a SecureString) or a Secrets Manager
-# secret (by name or ARN). The names' characters are those AWS allows.
-_SECRET_REFERENCE_RE: Final = re.compile(
+# secret (by name or ARN). The names' characters are those AWS allows. Compiled on first use
+# (re caches it): a configuration without introspection never pays for it at init.
+_REFERENCE_PATTERN: Final = (
     r"ssm:/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*"
     r"|secretsmanager:(?:[A-Za-z0-9/_+=.@\-]+"
     r"|arn:aws[a-z\-]*:secretsmanager:[a-z0-9\-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@\-]+)"
@@ -398,7 +399,7 @@ def _parse_introspection(entry: Reader, issuer: str) -> IntrospectionSpec | None
             "is required with introspection_endpoint: ssm:<parameter name> (a SecureString) or "
             "secretsmanager:<secret name or ARN>",
         )
-    if not isinstance(secret, str) or _SECRET_REFERENCE_RE.fullmatch(secret.strip()) is None:
+    if not isinstance(secret, str) or re.fullmatch(_REFERENCE_PATTERN, secret.strip()) is None:
         # Never echo the value: it may be the secret itself.
         raise ConfigError(
             entry.name("introspection_client_secret"),
