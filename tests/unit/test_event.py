@@ -14,6 +14,7 @@ from jwt_authorizer.event import (
     MethodArn,
     SenderFacts,
     TokenSource,
+    clear_caches,
     read_event,
     require_token,
 )
@@ -356,3 +357,12 @@ def test_unusable_facts_are_left_out() -> None:
     assert sender(event).sender == SenderFacts()
     assert sender(token_event("DPoP abc")).sender == SenderFacts()
     assert sender(token_event("DPoP abc")).scheme == "DPoP"
+
+
+def test_a_parsed_arn_is_remembered_until_the_caches_are_cleared() -> None:
+    first = read(token_event("Bearer t")).arn
+    assert read(token_event("Bearer u")).arn is first
+    clear_caches()
+    again = read(token_event("Bearer t")).arn
+    assert again is not first
+    assert again == first

@@ -125,6 +125,11 @@ _ARN_MEMO_SIZE: Final = 1024
 _ARN_MEMO_LENGTH: Final = 320
 
 
+def clear_caches() -> None:
+    """Forget every parsed method ARN."""
+    _PARSED_ARNS.clear()
+
+
 def read_event(
     event: object,
     *,
