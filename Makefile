@@ -37,11 +37,13 @@ COVERAGE := --cov=jwt_authorizer --cov=sample_backend --cov-branch --cov-report=
 
 test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and run the whole test suite (with coverage)
 	$(BIN)/ruff check src tools tests
+	$(BIN)/ruff format --check src tools tests
 	$(BIN)/mypy
 	$(BIN)/pytest $(COVERAGE)
 
-lint: $(STAMP)  ## ruff over src, tools and tests
+lint: $(STAMP)  ## ruff (lint and format check) over src, tools and tests
 	$(BIN)/ruff check src tools tests
+	$(BIN)/ruff format --check src tools tests
 
 typecheck: $(STAMP)  ## mypy --strict (src, tools, tests but devkit/e2e/sam)
 	$(BIN)/mypy
