@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -148,21 +149,7 @@ class HttpFetcher:
             taken = self._early.take(url, ca_bundle, wait=self._connect + self._read)
             if taken is not _NOT_PLANNED:
                 return taken
-        if not is_fetchable_url(url):
-            raise FetchError("refusing a non-https URL")
-        session = self.sessions.get()
-        deadline = time.monotonic() + self._connect + self._read
-        try:
-            response = session.get(
-                url,
-                timeout=(self._connect, self._read),
-                verify=ca_bundle if ca_bundle else True,
-                allow_redirects=False,
-                stream=True,
-            )
-        except Exception as err:  # requests raises many types; all mean "unreachable"
-            raise FetchError(f"{type(err).__name__} fetching {url}") from err
-        with response:
+        with self._open("GET", url, ca_bundle=ca_bundle, doing="fetching") as (response, deadline):
             if response.status_code != 200:
                 raise FetchError(f"HTTP {response.status_code} from {url}")
             body = self._read_body(response, url, deadline)
@@ -183,23 +170,14 @@ class HttpFetcher:
 
         The same rules as :meth:`get_json`. Messages name the URL only: never the form (it
         holds a token) nor the headers (they may hold client credentials)."""
-        if not is_fetchable_url(url):
-            raise FetchError("refusing a non-https URL")
-        session = self.sessions.get()
-        deadline = time.monotonic() + self._connect + self._read
-        try:
-            response = session.post(
-                url,
-                data=dict(form),
-                headers=dict(headers),
-                timeout=(self._connect, self._read),
-                verify=ca_bundle if ca_bundle else True,
-                allow_redirects=False,
-                stream=True,
-            )
-        except Exception as err:  # requests raises many types; all mean "unreachable"
-            raise FetchError(f"{type(err).__name__} calling {url}") from err
-        with response:
+        with self._open(
+            "POST",
+            url,
+            ca_bundle=ca_bundle,
+            doing="calling",
+            data=dict(form),
+            headers=dict(headers),
+        ) as (response, deadline):
             body = self._read_body(response, url, deadline)
             status = response.status_code
         try:
@@ -207,6 +185,32 @@ class HttpFetcher:
         except (UnicodeDecodeError, ValueError, RecursionError):
             document = None
         return Reply(status=status, document=document, size=len(body))
+
+    @contextmanager
+    def _open(
+        self, method: str, url: str, *, ca_bundle: str | None, doing: str, **send: Any
+    ) -> Iterator[tuple[requests.Response, float]]:
+        """One request under the fetch rules: https only (loopback excepted), no redirects, the
+        connect and read timeouts; yields the streamed response and when its body must be read
+        by (``doing`` names the request in the error message, never its data)."""
+        if not is_fetchable_url(url):
+            raise FetchError("refusing a non-https URL")
+        session = self.sessions.get()
+        deadline = time.monotonic() + self._connect + self._read
+        try:
+            response = session.request(
+                method,
+                url,
+                timeout=(self._connect, self._read),
+                verify=ca_bundle if ca_bundle else True,
+                allow_redirects=False,
+                stream=True,
+                **send,
+            )
+        except Exception as err:  # requests raises many types; all mean "unreachable"
+            raise FetchError(f"{type(err).__name__} {doing} {url}") from err
+        with response:
+            yield response, deadline
 
     def _read_body(self, response: requests.Response, url: str, deadline: float) -> bytes:
         """The whole body, within the size cap and by ``deadline``."""
