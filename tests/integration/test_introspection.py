@@ -24,6 +24,7 @@ from devkit.idp import LocalIdentityProvider
 from jwt_authorizer import Authorizer
 from jwt_authorizer.errors import IntrospectionFailed
 from tests.conftest import IdpFactory
+from tests.support.aws import REGION, aws_endpoint, moto_server
 from tests.support.clock import FakeClock
 from tests.support.constants import rest_arn
 from tests.support.observers import RecordingObserver
@@ -400,32 +401,13 @@ def test_a_stale_answer_stands_in_only_when_configured_and_within_its_bound(
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto in server mode on 127.0.0.1, with the SSM and Secrets Manager clients the test
     stores the secret with; Powertools' providers start afresh."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    # moto's backends are process-wide: what an earlier test stored is still there
-    requests.post(f"http://{host}:{port}/moto-api/reset", timeout=5).raise_for_status()
-    for name, value in {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     import boto3
-    from aws_lambda_powertools.utilities import parameters
 
-    clear_caches: Callable[[], None] = parameters.clear_caches
-    clear_caches()
-    yield {
-        "ssm": boto3.client("ssm", region_name="eu-west-1"),
-        "secretsmanager": boto3.client("secretsmanager", region_name="eu-west-1"),
-    }
-    clear_caches()
-    server.stop()
+    with moto_server() as url, aws_endpoint(monkeypatch, url):
+        yield {
+            "ssm": boto3.client("ssm", region_name=REGION),
+            "secretsmanager": boto3.client("secretsmanager", region_name=REGION),
+        }
 
 
 def test_the_secret_from_an_ssm_secure_string(

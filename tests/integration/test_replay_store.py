@@ -14,6 +14,7 @@ import pytest
 from jwt_authorizer import Authorizer
 from jwt_authorizer.errors import ReplayStoreUnavailable
 from jwt_authorizer.replay import DynamoDbReplayStore, replay_key
+from tests.support.aws import aws_endpoint, moto_server
 from tests.support.dpop import DpopClient
 from tests.support.fetchers import NoNetworkFetcher
 from tests.support.observers import RecordingObserver
@@ -27,53 +28,28 @@ URL = f"https://{HOST}/prod/orders"
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    # DynamoDB applies a conditional write atomically; moto's threaded server checks the
-    # condition and writes without a lock, so two concurrent PutItems can both pass (seen under
-    # load). Serving one request at a time gives the tests the atomicity the service guarantees.
-    wsgi: Any = server._server
-    inner = wsgi.app
-    one_at_a_time = threading.Lock()
-
-    def serial(environ: Any, start_response: Any) -> list[bytes]:
-        with one_at_a_time:
-            return list(inner(environ, start_response))
-
-    wsgi.app = serial
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server(serial=True) as url:
+        yield url
 
 
 @pytest.fixture
 def dynamodb(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     import boto3
 
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(
-        TableName=TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
-    yield client
-    client.delete_table(TableName=TABLE)
+    with aws_endpoint(monkeypatch, moto_endpoint):
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=TABLE,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+        yield client
+        client.delete_table(TableName=TABLE)
 
 
 def authorizer(key: SigningKey, observer: RecordingObserver | None = None) -> Authorizer:

@@ -6,7 +6,7 @@ telemetry settings. Pure but for ``file:`` (a temporary directory) and ``ssm:`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from jwt_authorizer.errors import ConfigError
 from jwt_authorizer.observe import Telemetry
 from jwt_authorizer.source import read_document, read_telemetry
+from tests.support.aws import REGION, aws_endpoint, moto_server
 
 ISS = "https://login.example.com/tenant/v2.0"
 DOCUMENT = {"issuers": [{"issuer": ISS, "audiences": ["api"]}]}
@@ -178,28 +179,10 @@ class TestSsm:
 
     @pytest.fixture
     def ssm_endpoint(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-        from moto.server import ThreadedMotoServer
-
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        for name, value in {
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-            "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
         import boto3
-        from aws_lambda_powertools.utilities import parameters
 
-        # Powertools keeps its providers (and their endpoint) across calls: start afresh.
-        clear_caches: Callable[[], None] = parameters.clear_caches
-        clear_caches()
-        yield boto3.client("ssm", region_name="eu-west-1")
-        clear_caches()
-        server.stop()
+        with moto_server() as url, aws_endpoint(monkeypatch, url):
+            yield boto3.client("ssm", region_name=REGION)
 
     def test_a_secure_string_parameter(self, ssm_endpoint: Any) -> None:
         ssm_endpoint.put_parameter(
